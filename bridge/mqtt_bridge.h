@@ -1,0 +1,68 @@
+#pragma once
+// MqttBridge: owns the MQTT subscriber session(s) and nothing else. Messages are parsed into envelopes,
+// validated, and handed to the IngestSink, which returns once the event is durable.
+//
+// Why "twin sessions": Paho C acknowledges a QoS 1 PUBLISH (PUBACK) *before* it calls the arrival
+// callback and keeps no copy of it, so a kill -9 while the callback commits would lose that one message.
+// With twin_sessions the bridge runs two persistent sessions with the same subscriptions. Paho runs every
+// client's callbacks on one receive thread, so at any instant at most one copy of a message is in the
+// acked-but-uncommitted window; its twin is either already committed or still unacknowledged at the
+// broker, which redelivers it. The store's idempotent insert drops the second copy.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bridge/ingest.h"
+#include "bridge/routes.h"
+
+namespace kabar {
+
+class SchemaRegistry;
+
+struct BridgeOptions {
+  std::string server_uri = "tcp://127.0.0.1:1883";
+  std::string client_id = "kabar";  // twins use client_id + "-a" / "-b"
+  std::string username;
+  std::string password;
+  std::chrono::seconds keepalive{30};
+  std::chrono::seconds session_expiry{86400};
+  std::chrono::milliseconds min_backoff{250};
+  std::chrono::milliseconds max_backoff{10000};
+  bool twin_sessions = true;
+  std::size_t max_payload_bytes = 256 * 1024;  // larger payloads are dead-lettered
+};
+
+struct BridgeStats {
+  std::uint64_t received = 0;           // MQTT messages received (both twins)
+  std::uint64_t accepted = 0;           // handed to the sink as events
+  std::uint64_t twin_duplicates = 0;    // second copies dropped before reaching the sink
+  std::uint64_t rejected = 0;           // dead-lettered
+  std::uint64_t sink_failures = 0;      // the sink threw (the message stays unacknowledged if possible)
+  std::uint64_t reconnects = 0;
+  bool connected = false;               // every session connected and subscribed
+};
+
+class MqttBridge {
+ public:
+  MqttBridge(BridgeOptions options, const RouteTable& routes, const SchemaRegistry& schemas, IngestSink& sink);
+  ~MqttBridge();  // stop()
+  MqttBridge(const MqttBridge&) = delete;
+  MqttBridge& operator=(const MqttBridge&) = delete;
+
+  // Starts connecting in the background (reconnects with backoff forever); returns at once.
+  void start();
+  // Disconnects cleanly; the broker keeps the persistent session and queues what arrives meanwhile.
+  void stop();
+  // True while every session is connected and subscribed (drives /readyz).
+  bool ready() const;
+  BridgeStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kabar

@@ -1,0 +1,225 @@
+#include "gateway/app/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "bridge/schema_registry.h"
+
+extern char** environ;
+
+namespace kabar {
+namespace {
+using nlohmann::json;
+
+json routes_document(const std::vector<Route>& routes) {
+  json list = json::array();
+  for (const auto& route : routes) {
+    json item = {{"topic", route.topic}, {"channel", route.channel}};
+    if (!route.event.empty()) item["event"] = route.event;
+    if (!route.schema.empty()) item["schema"] = route.schema;
+    list.push_back(item);
+  }
+  return list;
+}
+
+// Scalar leaves of the defaults, as "http.port" -> pointer "/http/port", so every setting has exactly
+// one environment name: KABAR_HTTP_PORT.
+void collect_leaves(const json& node, const std::string& pointer, std::map<std::string, std::string>& out) {
+  if (!node.is_object()) return;
+  for (const auto& [key, value] : node.items()) {
+    const std::string child = pointer + "/" + key;
+    if (value.is_object()) {
+      collect_leaves(value, child, out);
+    } else if (!value.is_array()) {
+      std::string name = "KABAR" + child;
+      std::replace(name.begin(), name.end(), '/', '_');
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
+      out[name] = child;
+    }
+  }
+}
+
+json parse_env_value(const std::string& name, const std::string& text, const json& like) {
+  if (like.is_boolean()) {
+    std::string lower = text;
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (lower == "1" || lower == "true" || lower == "yes" || lower == "on") return true;
+    if (lower == "0" || lower == "false" || lower == "no" || lower == "off") return false;
+    throw ConfigError(name + "=" + text + ": expected true or false");
+  }
+  if (like.is_number_integer()) {
+    try {
+      std::size_t used = 0;
+      const long long value = std::stoll(text, &used);
+      if (used != text.size()) throw std::invalid_argument("trailing characters");
+      return value;
+    } catch (const std::exception&) {
+      throw ConfigError(name + "=" + text + ": expected a whole number");
+    }
+  }
+  return text;
+}
+
+void merge_into(json& base, const json& patch) {
+  for (const auto& [key, value] : patch.items()) {
+    if (value.is_object() && base.contains(key) && base[key].is_object()) {
+      merge_into(base[key], value);
+    } else {
+      base[key] = value;
+    }
+  }
+}
+
+json read_file_document(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("cannot read config file " + path.string() + ": no such file or not readable");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    json document = json::parse(text.str());
+    if (!document.is_object()) throw ConfigError("config file " + path.string() + ": must hold a JSON object");
+    return document;
+  } catch (const json::parse_error& error) {
+    // nlohmann reports the byte offset; turn it into a line number people can jump to.
+    const std::string content = text.str();
+    const std::size_t offset = std::min<std::size_t>(error.byte, content.size());
+    const auto line = 1 + std::count(content.begin(), content.begin() + static_cast<long>(offset), '\n');
+    throw ConfigError("config file " + path.string() + ", line " + std::to_string(line) +
+                      ": not valid JSON: " + error.what());
+  }
+}
+
+template <class T>
+T get(const json& document, const char* section, const char* key) {
+  return document.at(section).at(key).get<T>();
+}
+
+Config to_config(const json& document) {
+  Config config;
+  config.http.listen = get<std::string>(document, "http", "listen");
+  config.http.port = get<int>(document, "http", "port");
+  config.http.io_threads = get<int>(document, "http", "io_threads");
+  config.http.max_message_bytes = get<std::size_t>(document, "http", "max_message_bytes");
+  config.http.max_subscriptions = get<std::size_t>(document, "http", "max_subscriptions");
+  config.http.send_queue_max_frames = get<std::size_t>(document, "http", "send_queue_max_frames");
+  config.http.send_queue_max_bytes = get<std::size_t>(document, "http", "send_queue_max_bytes");
+  config.http.heartbeat_ms = get<int>(document, "http", "heartbeat_ms");
+  config.http.sse_retry_ms = get<int>(document, "http", "sse_retry_ms");
+  config.http.replay_page = get<std::size_t>(document, "http", "replay_page");
+
+  config.broker.embedded = get<bool>(document, "broker", "embedded");
+  config.broker.host = get<std::string>(document, "broker", "host");
+  config.broker.port = get<int>(document, "broker", "port");
+  config.broker.client_id = get<std::string>(document, "broker", "client_id");
+  config.broker.username = get<std::string>(document, "broker", "username");
+  config.broker.password = get<std::string>(document, "broker", "password");
+  config.broker.keepalive_s = get<int>(document, "broker", "keepalive_s");
+  config.broker.session_expiry_s = get<int>(document, "broker", "session_expiry_s");
+  config.broker.twin_sessions = get<bool>(document, "broker", "twin_sessions");
+  config.broker.mosquitto = get<std::string>(document, "broker", "mosquitto");
+
+  config.store.data_dir = get<std::string>(document, "store", "data_dir");
+  config.store.commit_max_batch = get<std::size_t>(document, "store", "commit_max_batch");
+  config.store.retention_max_age_s = get<int>(document, "store", "retention_max_age_s");
+  config.store.retention_max_per_channel = get<std::size_t>(document, "store", "retention_max_per_channel");
+  config.store.retention_interval_ms = get<int>(document, "store", "retention_interval_ms");
+  config.store.fsync = get<bool>(document, "store", "fsync");
+
+  config.log.level = get<std::string>(document, "log", "level");
+  config.log.format = get<std::string>(document, "log", "format");
+  config.schemas_dir = document.at("schemas_dir").get<std::string>();
+
+  for (const auto& item : document.at("routes")) {
+    Route route;
+    route.topic = item.at("topic").get<std::string>();
+    route.channel = item.at("channel").get<std::string>();
+    route.event = item.value("event", "");
+    route.schema = item.value("schema", "");
+    config.routes.push_back(std::move(route));
+  }
+  config.document = document;
+  return config;
+}
+
+}  // namespace
+
+json default_config_document() {
+  const Config defaults;
+  return json{
+      {"http",
+       {{"listen", defaults.http.listen},
+        {"port", defaults.http.port},
+        {"io_threads", defaults.http.io_threads},
+        {"max_message_bytes", defaults.http.max_message_bytes},
+        {"max_subscriptions", defaults.http.max_subscriptions},
+        {"send_queue_max_frames", defaults.http.send_queue_max_frames},
+        {"send_queue_max_bytes", defaults.http.send_queue_max_bytes},
+        {"heartbeat_ms", defaults.http.heartbeat_ms},
+        {"sse_retry_ms", defaults.http.sse_retry_ms},
+        {"replay_page", defaults.http.replay_page}}},
+      {"broker",
+       {{"embedded", defaults.broker.embedded},
+        {"host", defaults.broker.host},
+        {"port", defaults.broker.port},
+        {"client_id", defaults.broker.client_id},
+        {"username", defaults.broker.username},
+        {"password", defaults.broker.password},
+        {"keepalive_s", defaults.broker.keepalive_s},
+        {"session_expiry_s", defaults.broker.session_expiry_s},
+        {"twin_sessions", defaults.broker.twin_sessions},
+        {"mosquitto", defaults.broker.mosquitto}}},
+      {"store",
+       {{"data_dir", defaults.store.data_dir},
+        {"commit_max_batch", defaults.store.commit_max_batch},
+        {"retention_max_age_s", defaults.store.retention_max_age_s},
+        {"retention_max_per_channel", defaults.store.retention_max_per_channel},
+        {"retention_interval_ms", defaults.store.retention_interval_ms},
+        {"fsync", defaults.store.fsync}}},
+      {"log", {{"level", defaults.log.level}, {"format", defaults.log.format}}},
+      {"routes", routes_document(RouteTable::builtin())},
+      {"schemas_dir", defaults.schemas_dir},
+  };
+}
+
+std::map<std::string, std::string> kabar_environment() {
+  std::map<std::string, std::string> out;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    const std::string text(*entry);
+    if (text.rfind("KABAR_", 0) != 0) continue;
+    const auto equals = text.find('=');
+    if (equals == std::string::npos) continue;
+    out[text.substr(0, equals)] = text.substr(equals + 1);
+  }
+  return out;
+}
+
+Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) {
+  json document = default_config_document();
+  if (sources.file) merge_into(document, read_file_document(*sources.file));
+
+  std::map<std::string, std::string> env_names;
+  collect_leaves(default_config_document(), "", env_names);
+  for (const auto& [name, value] : sources.environment) {
+    auto it = env_names.find(name);
+    if (it == env_names.end()) continue;  // other KABAR_* variables (KABAR_BIN...) are not settings
+    const json::json_pointer pointer(it->second);
+    document[pointer] = parse_env_value(name, value, default_config_document()[pointer]);
+  }
+  merge_into(document, sources.overrides);
+
+  if (auto problem = schemas.validate("config", document)) {
+    const std::string origin = sources.file ? " (file " + sources.file->string() + ")" : "";
+    throw ConfigError("invalid configuration" + origin + ": " + *problem);
+  }
+  Config config = to_config(document);
+  try {
+    RouteTable check(config.routes);
+  } catch (const RouteError& error) {
+    throw ConfigError(std::string("invalid routes: ") + error.what());
+  }
+  return config;
+}
+
+}  // namespace kabar

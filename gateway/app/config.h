@@ -1,0 +1,92 @@
+#pragma once
+// Config: everything `kabar serve` can be told, with its defaults. Sources, later ones winning:
+// built-in defaults < the JSON config file < KABAR_* environment variables < command-line flags.
+// The merged document is validated against schemas/config.schema.json before it is used, so a typo
+// or a wrong type is reported with its JSON path instead of being silently ignored.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bridge/routes.h"
+
+namespace kabar {
+
+class SchemaRegistry;
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct HttpConfig {
+  std::string listen = "0.0.0.0";
+  int port = 8080;
+  int io_threads = 0;  // 0: one per core
+  std::size_t max_message_bytes = 64 * 1024;
+  std::size_t max_subscriptions = 100;
+  std::size_t send_queue_max_frames = 4096;
+  std::size_t send_queue_max_bytes = 8 * 1024 * 1024;
+  int heartbeat_ms = 15000;
+  int sse_retry_ms = 2000;
+  std::size_t replay_page = 500;
+};
+
+struct BrokerConfig {
+  bool embedded = true;  // start our own mosquitto on host:port
+  std::string host = "127.0.0.1";
+  int port = 1883;
+  std::string client_id = "kabar";
+  std::string username;
+  std::string password;
+  int keepalive_s = 30;
+  int session_expiry_s = 86400;
+  bool twin_sessions = true;
+  std::string mosquitto = "/usr/sbin/mosquitto";
+};
+
+struct StoreConfig {
+  std::string data_dir = "data";
+  std::size_t commit_max_batch = 512;
+  int retention_max_age_s = 7 * 24 * 3600;
+  std::size_t retention_max_per_channel = 10000;
+  int retention_interval_ms = 5000;
+  bool fsync = false;
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string format = "text";  // text | json
+};
+
+struct Config {
+  HttpConfig http;
+  BrokerConfig broker;
+  StoreConfig store;
+  LogConfig log;
+  std::vector<Route> routes;  // the built-ins unless the file names its own
+  std::string schemas_dir;    // extra/overriding JSON Schemas
+  nlohmann::json document;    // the merged, validated document (for `check-config` and diagnostics)
+};
+
+// The defaults as a JSON document (what `kabar config defaults` prints).
+nlohmann::json default_config_document();
+
+struct ConfigSources {
+  std::optional<std::filesystem::path> file;
+  std::map<std::string, std::string> environment;  // usually the process environment
+  nlohmann::json overrides = nlohmann::json::object();  // from flags, same shape as the file
+};
+
+// Throws ConfigError with a message naming the file, the JSON path, or the variable that is wrong.
+Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas);
+
+// KABAR_* variables of the current process.
+std::map<std::string, std::string> kabar_environment();
+
+}  // namespace kabar

@@ -1,0 +1,238 @@
+#include "gateway/app/gateway.h"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <future>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/http/stream_session.h"
+
+namespace kabar {
+namespace asio = boost::asio;
+
+// The bridge's IngestSink: durable first (append returns after the commit), and bad messages become
+// dead letters instead of stopping the stream.
+class StoreSink : public IngestSink {
+ public:
+  explicit StoreSink(EventStore& store) : store_(store) {}
+  void accept(Envelope envelope) override { store_.append(std::move(envelope)); }
+  void reject(const std::string& topic, const std::string& payload, const std::string& reason) override {
+    spdlog::warn("dead letter from topic '{}': {}", topic, reason);
+    store_.record_dead_letter(topic, payload, reason);
+  }
+
+ private:
+  EventStore& store_;
+};
+
+namespace {
+
+std::size_t io_thread_count(int configured) {
+  if (configured > 0) return static_cast<std::size_t>(configured);
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+SessionLimits limits_from(const HttpConfig& http) {
+  SessionLimits limits;
+  limits.max_message_bytes = http.max_message_bytes;
+  limits.max_subscriptions = http.max_subscriptions;
+  limits.queue_max_frames = http.send_queue_max_frames;
+  limits.queue_max_bytes = http.send_queue_max_bytes;
+  limits.heartbeat = std::chrono::milliseconds(http.heartbeat_ms);
+  limits.sse_retry = std::chrono::milliseconds(http.sse_retry_ms);
+  limits.replay_page = http.replay_page;
+  return limits;
+}
+
+StoreOptions store_options_from(const StoreConfig& store) {
+  StoreOptions options;
+  options.data_dir = store.data_dir;
+  options.commit_max_batch = store.commit_max_batch;
+  options.retention_max_age = std::chrono::seconds(store.retention_max_age_s);
+  options.retention_max_per_channel = store.retention_max_per_channel;
+  options.retention_interval = std::chrono::milliseconds(store.retention_interval_ms);
+  options.fsync = store.fsync;
+  return options;
+}
+
+BridgeOptions bridge_options_from(const BrokerConfig& broker) {
+  BridgeOptions options;
+  options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
+  options.client_id = broker.client_id;
+  options.username = broker.username;
+  options.password = broker.password;
+  options.keepalive = std::chrono::seconds(broker.keepalive_s);
+  options.session_expiry = std::chrono::seconds(broker.session_expiry_s);
+  options.twin_sessions = broker.twin_sessions;
+  return options;
+}
+
+}  // namespace
+
+Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::move(config)) {
+  if (config_.broker.embedded) {
+    BrokerProcessOptions options;
+    options.mosquitto = config_.broker.mosquitto;
+    options.host = config_.broker.host;
+    options.port = config_.broker.port;
+    options.data_dir = config_.store.data_dir;
+    broker_.emplace(options);
+  }
+  store_ = std::make_unique<EventStore>(store_options_from(config_.store));
+  spdlog::info("store open: {}/kabar.db, epoch {}, head {}", config_.store.data_dir, store_->epoch(),
+               store_->head_seq());
+
+  const std::size_t threads = io_thread_count(config_.http.io_threads);
+  std::vector<asio::io_context*> contexts;
+  for (std::size_t i = 0; i < threads; ++i) {
+    shards_.push_back(std::make_unique<asio::io_context>(1));
+    work_.push_back(asio::make_work_guard(*shards_.back()));
+    contexts.push_back(shards_.back().get());
+  }
+  hub_ = std::make_unique<Hub>(contexts, store_->epoch());
+  replay_ = std::make_unique<ReplayReader>(*store_, 2);
+  // Promise 3: the hub only ever sees committed events, handed over by the store's writer.
+  store_->set_commit_listener([hub = hub_.get()](const std::vector<StoredEvent>& batch) { hub->publish(batch); });
+
+  context_ = std::make_unique<ServerContext>(*hub_, *replay_, *store_, limits_from(config_.http), stats_);
+  context_->server_name = "kabar/" KABAR_VERSION;
+  context_->sessions_by_shard.resize(threads);
+  context_->readiness = [this] { return Readiness{store_ != nullptr, bridge_ && bridge_->ready()}; };
+  context_->metrics_text = [this] { return metrics_text(); };
+
+  start_io_threads();
+
+  sink_ = std::make_unique<StoreSink>(*store_);
+  routes_ = std::make_unique<RouteTable>(config_.routes);
+  bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
+  bridge_->start();
+
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.http.listen),
+                                         static_cast<unsigned short>(config_.http.port));
+  listener_ = std::make_shared<Listener>(*context_, *shards_[0], endpoint);
+  listener_->run();
+  spdlog::info("kabar listening on http://{}:{} ({} I/O threads)", config_.http.listen, listener_->port(), threads);
+}
+
+Gateway::~Gateway() { shutdown(); }
+
+void Gateway::start_io_threads() {
+  for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+    heartbeat_timers_.push_back(std::make_unique<asio::steady_timer>(*shards_[shard]));
+    schedule_heartbeat(shard);
+    threads_.emplace_back([context = shards_[shard].get()] { context->run(); });
+  }
+}
+
+void Gateway::schedule_heartbeat(std::size_t shard) {
+  auto& timer = *heartbeat_timers_[shard];
+  timer.expires_after(context_->limits.heartbeat);
+  timer.async_wait([this, shard](const boost::system::error_code& error) {
+    if (error) return;
+    // Copy: a heartbeat may fail a write, and a session may leave the set while we iterate.
+    const auto sessions = context_->sessions_by_shard[shard];
+    for (StreamSession* session : sessions) session->heartbeat();
+    schedule_heartbeat(shard);
+  });
+}
+
+int Gateway::run_until_signal() {
+  std::promise<int> stop;
+  auto stopped = stop.get_future();
+  asio::signal_set signals(*shards_[0], SIGINT, SIGTERM);
+  signals.async_wait([&stop](const boost::system::error_code& error, int signal) {
+    if (!error) {
+      spdlog::info("signal {} received: shutting down", signal);
+      stop.set_value(signal);
+    }
+  });
+  stopped.wait();
+  shutdown();
+  return 0;
+}
+
+void Gateway::shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  context_->shutting_down = true;  // /readyz answers 503 from now on
+  if (listener_) {
+    asio::post(*shards_[0], [listener = listener_] { listener->stop(); });
+  }
+  // Tell every streaming client to reconnect (WS: shutdown frame + close 1012; SSE: shutdown frame).
+  for (std::size_t shard = 0; shard < shards_.size(); ++shard) {
+    asio::post(*shards_[shard], [this, shard] {
+      const auto sessions = context_->sessions_by_shard[shard];
+      for (StreamSession* session : sessions) session->shutdown();
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while ((stats_.ws_open.load() + stats_.sse_open.load()) > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // The bridge stops before the store: unacknowledged messages stay with the broker's session.
+  if (bridge_) bridge_->stop();
+  for (auto& timer : heartbeat_timers_) {
+    asio::post(timer->get_executor(), [t = timer.get()] { t->cancel(); });
+  }
+  work_.clear();
+  for (auto& shard : shards_) shard->stop();
+  for (auto& thread : threads_) {
+    if (thread.joinable()) thread.join();
+  }
+  if (replay_) replay_->stop();
+  if (store_) store_->close();
+  spdlog::info("kabar stopped");
+}
+
+std::string Gateway::metrics_text() const {
+  std::ostringstream out;
+  auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
+    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+        << name << ' ' << value << '\n';
+  };
+  const StoreStats store = store_->stats();
+  const BridgeStats bridge = bridge_ ? bridge_->stats() : BridgeStats{};
+  const HubStats hub = hub_->stats();
+  metric("kabar_store_events_appended_total", "counter", "Events newly stored", store.appended);
+  metric("kabar_store_duplicates_total", "counter", "Appends ignored because the event id was stored", store.duplicates);
+  metric("kabar_store_commits_total", "counter", "Store transactions committed", store.commits);
+  metric("kabar_store_pruned_total", "counter", "Events removed by retention", store.pruned);
+  metric("kabar_store_head_seq", "gauge", "Highest stored sequence number", store.head_seq);
+  metric("kabar_dead_letters_total", "counter", "MQTT messages dead-lettered", store.dead_letters);
+  metric("kabar_mqtt_messages_received_total", "counter", "MQTT messages received", bridge.received);
+  metric("kabar_mqtt_messages_accepted_total", "counter", "MQTT messages accepted as events", bridge.accepted);
+  metric("kabar_mqtt_messages_rejected_total", "counter", "MQTT messages rejected", bridge.rejected);
+  metric("kabar_mqtt_twin_duplicates_total", "counter", "Twin-session copies dropped", bridge.twin_duplicates);
+  metric("kabar_mqtt_sink_failures_total", "counter", "Messages the store could not take", bridge.sink_failures);
+  metric("kabar_mqtt_reconnects_total", "counter", "MQTT reconnects", bridge.reconnects);
+  metric("kabar_mqtt_connected", "gauge", "1 when every MQTT session is connected", bridge.connected ? 1 : 0);
+  metric("kabar_hub_events_published_total", "counter", "Committed events handed to the hub", hub.events_published);
+  metric("kabar_hub_deliveries_total", "counter", "Frames handed to subscribed sessions", hub.deliveries);
+  metric("kabar_ws_connections", "gauge", "Open /ws connections", stats_.ws_open.load());
+  metric("kabar_sse_connections", "gauge", "Open /sse streams", stats_.sse_open.load());
+  metric("kabar_ws_accepted_total", "counter", "/ws connections accepted", stats_.ws_accepted.load());
+  metric("kabar_sse_accepted_total", "counter", "/sse streams accepted", stats_.sse_accepted.load());
+  metric("kabar_evicted_slow_consumers_total", "counter", "Clients closed because their send queue overflowed",
+         stats_.evicted_slow.load());
+  metric("kabar_frames_sent_total", "counter", "Frames written to clients", stats_.frames_sent.load());
+  metric("kabar_bytes_sent_total", "counter", "Bytes written to clients", stats_.bytes_sent.load());
+  metric("kabar_replayed_events_total", "counter", "Events sent from history", stats_.replayed_events.load());
+  out << "# HELP kabar_resets_total Reset signals sent, by reason\n# TYPE kabar_resets_total counter\n"
+      << "kabar_resets_total{reason=\"history_pruned\"} " << stats_.resets_history_pruned.load() << '\n'
+      << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'
+      << "kabar_resets_total{reason=\"position_ahead\"} " << stats_.resets_position_ahead.load() << '\n'
+      << "kabar_resets_total{reason=\"bad_position\"} " << stats_.resets_bad_position.load() << '\n';
+  out << "# HELP kabar_bad_requests_total Refused client input, by door\n# TYPE kabar_bad_requests_total counter\n"
+      << "kabar_bad_requests_total{door=\"ws\"} " << stats_.ws_bad_requests.load() << '\n'
+      << "kabar_bad_requests_total{door=\"http\"} " << stats_.http_bad_requests.load() << '\n';
+  metric("kabar_forbidden_channels_total", "counter", "Subscriptions refused for private/presence channels",
+         stats_.forbidden_channels.load());
+  metric("kabar_oversized_messages_total", "counter", "WebSocket messages over the size limit",
+         stats_.oversized_messages.load());
+  return out.str();
+}
+
+}  // namespace kabar

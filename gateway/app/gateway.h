@@ -1,0 +1,63 @@
+#pragma once
+// Gateway: wires the parts of `kabar serve` together and owns them, in the order data flows:
+// broker process -> store -> hub -> HTTP sessions, and the bridge feeding the store. main() only
+// builds a Config and calls run().
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "bridge/mqtt_bridge.h"
+#include "bridge/routes.h"
+#include "bridge/schema_registry.h"
+#include "gateway/app/broker_process.h"
+#include "gateway/app/config.h"
+#include "gateway/http/listener.h"
+#include "gateway/http/server_context.h"
+
+namespace kabar {
+
+class StoreSink;
+
+class Gateway {
+ public:
+  // Starts everything (embedded broker, store, I/O threads, bridge, listener). Throws on failure with
+  // a message fit for the operator (BrokerError, StoreError, ListenError).
+  Gateway(Config config, const SchemaRegistry& schemas);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Serves until SIGINT or SIGTERM, then shuts down gracefully. Returns the process exit code.
+  int run_until_signal();
+  // Graceful shutdown: stop accepting, tell clients to reconnect, drain, stop the bridge, flush the store.
+  void shutdown();
+
+  unsigned short http_port() const { return listener_->port(); }
+
+ private:
+  void start_io_threads();
+  void schedule_heartbeat(std::size_t shard);
+  std::string metrics_text() const;
+
+  Config config_;
+  std::optional<BrokerProcess> broker_;
+  std::unique_ptr<EventStore> store_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> shards_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::vector<std::unique_ptr<boost::asio::steady_timer>> heartbeat_timers_;
+  std::unique_ptr<Hub> hub_;
+  std::unique_ptr<ReplayReader> replay_;
+  GatewayStats stats_;
+  std::unique_ptr<ServerContext> context_;
+  std::unique_ptr<StoreSink> sink_;
+  std::unique_ptr<RouteTable> routes_;
+  std::unique_ptr<MqttBridge> bridge_;
+  std::shared_ptr<Listener> listener_;
+  bool stopped_ = false;
+};
+
+}  // namespace kabar

@@ -1,0 +1,174 @@
+// kabar: one binary, several subcommands. main() parses the command line, builds a Config and hands it
+// to the part that does the work; exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bridge/mqtt_publisher.h"
+#include "bridge/schema_registry.h"
+#include "gateway/app/config.h"
+#include "gateway/app/gateway.h"
+#include "gateway/app/logging.h"
+
+namespace {
+using nlohmann::json;
+constexpr int kExitRuntime = 1;
+constexpr int kExitConfig = 2;
+
+struct CommonFlags {
+  std::string config_file;
+  bool debug = false;
+};
+
+kabar::Config load(const CommonFlags& flags, const json& overrides, const kabar::SchemaRegistry& schemas) {
+  kabar::ConfigSources sources;
+  if (!flags.config_file.empty()) sources.file = flags.config_file;
+  sources.environment = kabar::kabar_environment();
+  sources.overrides = overrides;
+  return kabar::load_config(sources, schemas);
+}
+
+std::string random_event_id() {
+  std::random_device device;
+  std::mt19937_64 generator(device());
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  char buffer[48];
+  std::snprintf(buffer, sizeof(buffer), "cli-%013lld-%016llx", static_cast<long long>(now),
+                static_cast<unsigned long long>(generator()));
+  return buffer;
+}
+
+int serve(const CommonFlags& flags, const json& overrides) {
+  kabar::SchemaRegistry schemas;
+  kabar::Config config = load(flags, overrides, schemas);
+  if (flags.debug) config.log.level = "debug";
+  kabar::configure_logging(config.log.level, config.log.format);
+  try {
+    kabar::SchemaRegistry extended(config.schemas_dir);
+    kabar::Gateway gateway(config, config.schemas_dir.empty() ? schemas : extended);
+    return gateway.run_until_signal();
+  } catch (const kabar::SchemaError& error) {
+    spdlog::error("{}", error.what());
+    return kExitConfig;
+  }
+}
+
+struct PublishFlags {
+  std::string host, topic, payload, channel, event, data, id;
+  int port = 0;
+  int qos = 1;
+};
+
+int publish(const CommonFlags& flags, const PublishFlags& publish) {
+  kabar::SchemaRegistry schemas;
+  const kabar::Config config = load(flags, json::object(), schemas);
+  std::string topic = publish.topic;
+  std::string payload = publish.payload;
+  if (!publish.channel.empty()) {
+    if (publish.event.empty()) throw CLI::ValidationError("--channel needs --event");
+    json data = json::parse(publish.data.empty() ? "null" : publish.data, nullptr, false);
+    if (data.is_discarded()) throw CLI::ValidationError("--data is not valid JSON");
+    topic = "kabar/c/" + publish.channel;
+    payload = json{{"id", publish.id.empty() ? random_event_id() : publish.id},
+                   {"event", publish.event},
+                   {"data", data}}
+                  .dump();
+  } else if (topic.empty()) {
+    throw CLI::ValidationError("give --topic and --payload, or --channel, --event and --data");
+  }
+  kabar::PublisherOptions options;
+  options.server_uri = "tcp://" + (publish.host.empty() ? config.broker.host : publish.host) + ":" +
+                       std::to_string(publish.port ? publish.port : config.broker.port);
+  options.username = config.broker.username;
+  options.password = config.broker.password;
+  kabar::MqttPublisher publisher(options);
+  publisher.publish(topic, payload, publish.qos);
+  std::cout << "published to " << topic << "\n";
+  return 0;
+}
+
+int check_config(const CommonFlags& flags, bool print) {
+  kabar::SchemaRegistry schemas;
+  const kabar::Config config = load(flags, json::object(), schemas);
+  kabar::SchemaRegistry extended(config.schemas_dir);  // the extra schemas must compile too
+  if (print) {
+    std::cout << config.document.dump(2) << "\n";
+  } else {
+    std::cout << "configuration is valid\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kabar: realtime gateway from MQTT to WebSocket and Server-Sent Events, with durable replay"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("kabar ") + KABAR_VERSION);
+  CommonFlags common;
+
+  json serve_overrides = json::object();
+  auto* serve_cmd = app.add_subcommand("serve", "Run the gateway (starts its own mosquitto unless told otherwise)");
+  serve_cmd->add_option("-c,--config", common.config_file, "JSON config file (docs/configuration.md)");
+  serve_cmd->add_flag("--debug", common.debug, "Log at debug level (shows traffic)");
+  std::string listen, data_dir;
+  int http_port = -1, broker_port = -1;
+  bool external_broker = false;
+  serve_cmd->add_option("--listen", listen, "HTTP address to bind (http.listen)");
+  serve_cmd->add_option("-p,--port", http_port, "HTTP port (http.port)")->check(CLI::Range(0, 65535));
+  serve_cmd->add_option("--data-dir", data_dir, "Data folder (store.data_dir)");
+  serve_cmd->add_option("--broker-port", broker_port, "MQTT broker port (broker.port)")->check(CLI::Range(1, 65535));
+  serve_cmd->add_flag("--external-broker", external_broker, "Use a running broker instead of starting one");
+
+  PublishFlags publish_flags;
+  auto* publish_cmd = app.add_subcommand("publish", "Publish one event to the broker (QoS 1 by default)");
+  publish_cmd->add_option("-c,--config", common.config_file, "Config file (for the broker address)");
+  publish_cmd->add_option("--broker-host", publish_flags.host, "Broker host (default: broker.host)");
+  publish_cmd->add_option("--broker-port", publish_flags.port, "Broker port (default: broker.port)");
+  publish_cmd->add_option("--topic", publish_flags.topic, "MQTT topic, e.g. dokumen/42/updated");
+  publish_cmd->add_option("--payload", publish_flags.payload, "Payload to send as is (JSON)");
+  publish_cmd->add_option("--channel", publish_flags.channel, "Publish to a channel (topic kabar/c/<channel>)");
+  publish_cmd->add_option("--event", publish_flags.event, "Event name (with --channel)");
+  publish_cmd->add_option("--data", publish_flags.data, "Event data as JSON (with --channel)");
+  publish_cmd->add_option("--id", publish_flags.id, "Event id (with --channel; default: a new unique id)");
+  publish_cmd->add_option("--qos", publish_flags.qos, "MQTT QoS")->check(CLI::Range(0, 1));
+
+  bool print_config = false;
+  auto* check_cmd = app.add_subcommand("check-config", "Validate the configuration (file + KABAR_* variables)");
+  check_cmd->add_option("-c,--config", common.config_file, "JSON config file");
+  check_cmd->add_flag("--print", print_config, "Print the merged configuration");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitConfig;
+  }
+
+  try {
+    if (*serve_cmd) {
+      if (!listen.empty()) serve_overrides["http"]["listen"] = listen;
+      if (http_port >= 0) serve_overrides["http"]["port"] = http_port;
+      if (!data_dir.empty()) serve_overrides["store"]["data_dir"] = data_dir;
+      if (broker_port > 0) serve_overrides["broker"]["port"] = broker_port;
+      if (external_broker) serve_overrides["broker"]["embedded"] = false;
+      return serve(common, serve_overrides);
+    }
+    if (*publish_cmd) return publish(common, publish_flags);
+    if (*check_cmd) return check_config(common, print_config);
+  } catch (const kabar::ConfigError& error) {
+    std::cerr << "kabar: " << error.what() << "\n";
+    return kExitConfig;
+  } catch (const CLI::ValidationError& error) {
+    std::cerr << "kabar: " << error.what() << "\n";
+    return kExitConfig;
+  } catch (const std::exception& error) {
+    // Store, broker and listen failures: the message says what and where.
+    std::cerr << "kabar: " << error.what() << "\n";
+    return kExitRuntime;
+  }
+  return kExitConfig;
+}

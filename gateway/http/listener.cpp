@@ -1,0 +1,49 @@
+#include "gateway/http/listener.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "gateway/http/http_session.h"
+
+namespace kabar {
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+Listener::Listener(ServerContext& context, asio::io_context& accept_context, const tcp::endpoint& endpoint)
+    : context_(context), acceptor_(accept_context) {
+  boost::system::error_code error;
+  const std::string where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) throw ListenError("cannot listen on " + where + ": " + error.message());
+  port_ = acceptor_.local_endpoint().port();
+}
+
+void Listener::run() { accept_next(); }
+
+void Listener::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void Listener::accept_next() {
+  const std::size_t shard = next_shard_;
+  next_shard_ = (next_shard_ + 1) % context_.hub.shard_count();
+  acceptor_.async_accept(context_.hub.shard_context(shard), [self = shared_from_this(), shard](
+                                                                const boost::system::error_code& error,
+                                                                tcp::socket socket) {
+    if (error == asio::error::operation_aborted) return;  // stopped
+    if (error) {
+      // Out of file descriptors and similar: log and keep accepting; the kernel queues meanwhile.
+      spdlog::warn("accept failed: {}", error.message());
+    } else {
+      auto session = std::make_shared<HttpSession>(self->context_, shard, std::move(socket));
+      asio::post(self->context_.hub.shard_context(shard), [session] { session->run(); });
+    }
+    self->accept_next();
+  });
+}
+
+}  // namespace kabar

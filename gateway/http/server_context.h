@@ -1,0 +1,68 @@
+#pragma once
+// What every HTTP/WebSocket/SSE session needs from the server, gathered in one place that main wires.
+// Nothing here is global: the Gateway owns it and passes it by reference.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "gateway/hub/hub.h"
+#include "gateway/hub/replay_reader.h"
+#include "gateway/store/event_store.h"
+
+namespace kabar {
+
+struct SessionLimits {
+  std::size_t max_message_bytes = 64 * 1024;  // largest inbound WS message / HTTP body
+  std::size_t max_header_bytes = 8 * 1024;
+  std::size_t max_subscriptions = 100;        // channels per connection
+  std::size_t queue_max_frames = 4096;        // per-session send queue bound...
+  std::size_t queue_max_bytes = 8 * 1024 * 1024;  // ...in frames and in bytes
+  std::chrono::milliseconds heartbeat{15000};     // SSE comment / WS ping interval
+  std::chrono::milliseconds sse_retry{2000};      // EventSource reconnect delay we advertise
+  std::chrono::milliseconds shutdown_reconnect{1000};  // reconnect hint given on graceful shutdown
+  std::chrono::seconds request_timeout{30};       // reading an HTTP request head
+  std::size_t replay_page = 500;                  // events per catch-up query
+};
+
+// Counters owned by the Gateway, updated by sessions with relaxed atomics, read by /metrics.
+struct GatewayStats {
+  std::atomic<std::uint64_t> ws_open{0}, sse_open{0};
+  std::atomic<std::uint64_t> ws_accepted{0}, sse_accepted{0};
+  std::atomic<std::uint64_t> evicted_slow{0};
+  std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0};
+  std::atomic<std::uint64_t> replayed_events{0};
+  std::atomic<std::uint64_t> resets_history_pruned{0}, resets_epoch_changed{0}, resets_position_ahead{0},
+      resets_bad_position{0};
+  std::atomic<std::uint64_t> ws_bad_requests{0}, http_bad_requests{0}, forbidden_channels{0};
+  std::atomic<std::uint64_t> oversized_messages{0};
+};
+
+struct Readiness {
+  bool store = false;
+  bool broker = false;
+};
+
+class StreamSession;
+
+struct ServerContext {
+  ServerContext(Hub& hub_, ReplayReader& replay_, EventStore& store_, SessionLimits limits_, GatewayStats& stats_)
+      : hub(hub_), replay(replay_), store(store_), limits(limits_), stats(stats_) {}
+
+  Hub& hub;
+  ReplayReader& replay;
+  EventStore& store;
+  SessionLimits limits;
+  GatewayStats& stats;
+  std::function<Readiness()> readiness;
+  std::function<std::string()> metrics_text;
+  std::string server_name = "kabar";
+  // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
+  std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace kabar

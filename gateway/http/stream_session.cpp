@@ -1,0 +1,314 @@
+#include "gateway/http/stream_session.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace kabar {
+
+StartPoint StartPoint::parse(const std::string& text) {
+  StartPoint start;
+  if (text.empty()) return start;
+  if (text == "earliest") {
+    start.kind = Kind::Earliest;
+    return start;
+  }
+  if (auto position = parse_position(text)) {
+    start.kind = Kind::After;
+    start.after = *position;
+  } else {
+    start.kind = Kind::BadPosition;
+  }
+  return start;
+}
+
+StreamSession::StreamSession(ServerContext& context, std::size_t shard) : context_(context), shard_(shard) {}
+
+StreamSession::~StreamSession() { detach(); }
+
+void StreamSession::register_session() {
+  context_.sessions_by_shard[shard_].insert(this);
+  registered_ = true;
+}
+
+void StreamSession::detach() {
+  if (detached_) return;
+  detached_ = true;
+  for (const auto& [channel, state] : channels_) context_.hub.unsubscribe(shard_, channel, this);
+  channels_.clear();
+  catch_ups_.clear();
+  if (registered_) context_.sessions_by_shard[shard_].erase(this);
+}
+
+void StreamSession::detach_later() {
+  // Called from inside hub delivery, which is iterating the subscriber list: leave it afterwards.
+  boost::asio::post(context_.hub.shard_context(shard_), [self = shared_from_this()] { self->detach(); });
+}
+
+// ---- subscriptions ----
+
+void StreamSession::subscribe(const std::vector<std::string>& channels, const StartPoint& start,
+                              bool id_on_reset) {
+  if (closing_) return;
+  // A channel subscribed again restarts from the new start point: drop it from any pending catch-up.
+  for (auto& catch_up : catch_ups_) {
+    for (const auto& channel : channels) std::erase(catch_up.channels, channel);
+  }
+  for (const auto& channel : channels) {
+    context_.hub.subscribe(shard_, channel, this);
+    channels_[channel] = ChannelState{};
+  }
+  const std::int64_t head = context_.store.head_seq();
+  const char* reset_reason = nullptr;
+  switch (start.kind) {
+    case StartPoint::Kind::Live:
+      for (const auto& channel : channels) go_live(channel, head);
+      return;
+    case StartPoint::Kind::BadPosition:
+      reset_reason = "bad_position";
+      context_.stats.resets_bad_position.fetch_add(channels.size(), std::memory_order_relaxed);
+      break;
+    case StartPoint::Kind::After:
+      if (start.after.epoch != context_.hub.epoch()) {
+        reset_reason = "epoch_changed";
+        context_.stats.resets_epoch_changed.fetch_add(channels.size(), std::memory_order_relaxed);
+      } else if (start.after.seq > head) {
+        reset_reason = "position_ahead";
+        context_.stats.resets_position_ahead.fetch_add(channels.size(), std::memory_order_relaxed);
+      }
+      break;
+    case StartPoint::Kind::Earliest:
+      break;
+  }
+  CatchUp catch_up;
+  catch_up.channels = channels;
+  if (reset_reason) {
+    // The client's position means nothing here: tell it to refetch, then continue from the head.
+    for (const auto& channel : channels) send_reset(channel, reset_reason, head, id_on_reset);
+    catch_up.cursor = head;
+  } else if (start.kind == StartPoint::Kind::After) {
+    catch_up.cursor = start.after.seq;
+    catch_up.check_history = true;
+  }
+  catch_ups_.push_back(std::move(catch_up));
+  if (catch_ups_.size() == 1) start_next_catch_up();
+}
+
+void StreamSession::unsubscribe(const std::string& channel) {
+  if (channels_.erase(channel) == 0) return;
+  context_.hub.unsubscribe(shard_, channel, this);
+  for (auto& catch_up : catch_ups_) std::erase(catch_up.channels, channel);
+}
+
+void StreamSession::go_live(const std::string& channel, std::int64_t through) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end()) return;
+  it->second.catching_up = false;
+  it->second.delivered_through = std::max(it->second.delivered_through, through);
+}
+
+void StreamSession::send_reset(const std::string& channel, const char* reason, std::int64_t head,
+                               bool with_id) {
+  const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
+  const std::string json = std::string(R"({"type":"reset","channel":)") + json_quote(channel) +
+                           R"(,"reason":")" + reason + R"(","position":")" + position + "\"}";
+  send_control(json, with_id ? position : std::string());
+}
+
+// ---- live frames ----
+
+void StreamSession::on_frame(const FramePtr& frame) {
+  if (closing_) return;
+  auto it = channels_.find(frame->channel);
+  if (it == channels_.end()) return;
+  ChannelState& state = it->second;
+  if (state.catching_up) {
+    // Dropped now, read from the store later. The active catch-up must know, or it could go live
+    // having missed this frame.
+    if (!catch_ups_.empty() && catch_ups_.front().started) {
+      auto& active = catch_ups_.front();
+      if (std::find(active.channels.begin(), active.channels.end(), frame->channel) != active.channels.end()) {
+        active.max_dropped = std::max(active.max_dropped, frame->seq);
+      }
+    }
+    return;
+  }
+  if (frame->seq <= state.delivered_through) return;
+  state.delivered_through = frame->seq;
+  enqueue(Outgoing{frame, {}}, /*bounded=*/true);
+}
+
+// ---- catch-up ----
+
+void StreamSession::start_next_catch_up() {
+  while (!catch_ups_.empty() && catch_ups_.front().channels.empty()) catch_ups_.pop_front();
+  if (catch_ups_.empty() || closing_) return;
+  CatchUp& catch_up = catch_ups_.front();
+  catch_up.started = true;
+  if (catch_up.check_history) {
+    run_history_check();
+  } else {
+    request_page();
+  }
+}
+
+void StreamSession::run_history_check() {
+  const CatchUp& catch_up = catch_ups_.front();
+  context_.replay.check_history(
+      catch_up.channels, catch_up.cursor, context_.hub.shard_context(shard_).get_executor(),
+      [self = shared_from_this()](HistoryCheck check) {
+        if (self->closing_ || self->catch_ups_.empty()) return;
+        CatchUp& active = self->catch_ups_.front();
+        for (const auto& channel : check.pruned) {
+          if (std::find(active.channels.begin(), active.channels.end(), channel) == active.channels.end()) continue;
+          self->send_reset(channel, "history_pruned", check.head, /*with_id=*/false);
+          self->context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
+          active.floors[channel] = check.head;
+        }
+        self->request_page();
+      });
+}
+
+namespace {
+std::size_t page_limit(const SessionLimits& limits) {
+  // A page must fit comfortably in the send queue, or replay itself would look like a slow consumer.
+  return std::max<std::size_t>(1, std::min(limits.replay_page, limits.queue_max_frames / 2));
+}
+}  // namespace
+
+void StreamSession::request_page() {
+  CatchUp& catch_up = catch_ups_.front();
+  std::vector<ChannelCursor> cursors;
+  cursors.reserve(catch_up.channels.size());
+  for (const auto& channel : catch_up.channels) {
+    auto floor = catch_up.floors.find(channel);
+    const std::int64_t after =
+        floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
+    cursors.push_back(ChannelCursor{channel, after});
+  }
+  context_.replay.read_page(std::move(cursors), page_limit(context_.limits),
+                            context_.hub.shard_context(shard_).get_executor(),
+                            [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
+}
+
+void StreamSession::on_page(ReplayPage page) {
+  if (closing_ || catch_ups_.empty()) return;
+  CatchUp& catch_up = catch_ups_.front();
+  for (const auto& event : page.events) {
+    auto it = channels_.find(event.envelope.channel);
+    // The channel may have been unsubscribed while the page was read.
+    if (it == channels_.end() || !it->second.catching_up) continue;
+    it->second.delivered_through = event.seq;
+    enqueue(Outgoing{encode_frame(event, context_.hub.epoch()), {}}, /*bounded=*/false);
+  }
+  context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
+  if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
+
+  if (!page.full && catch_up.max_dropped <= catch_up.cursor) {
+    finish_catch_up();
+    return;
+  }
+  if (queue_above(2)) {
+    catch_up.waiting_for_drain = true;  // resumed by on_write_complete
+  } else {
+    request_page();
+  }
+}
+
+void StreamSession::finish_catch_up() {
+  CatchUp catch_up = std::move(catch_ups_.front());
+  catch_ups_.pop_front();
+  for (const auto& channel : catch_up.channels) {
+    auto floor = catch_up.floors.find(channel);
+    const std::int64_t through =
+        floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
+    go_live(channel, through);
+  }
+  start_next_catch_up();
+}
+
+bool StreamSession::queue_above(std::size_t divisor) const {
+  return queue_.size() > context_.limits.queue_max_frames / divisor ||
+         queue_bytes_ > context_.limits.queue_max_bytes / divisor;
+}
+
+// ---- send queue ----
+
+void StreamSession::send_control(const std::string& json, const std::string& id) {
+  if (closing_ && !close_after_flush_) return;
+  enqueue(Outgoing{nullptr, control_payload(json, id)}, /*bounded=*/false);
+}
+
+void StreamSession::send_raw(std::string bytes) {
+  if (closing_ && !close_after_flush_) return;
+  enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
+}
+
+void StreamSession::enqueue(Outgoing item, bool bounded) {
+  const std::size_t size = payload_of(item).size();
+  if (bounded && (queue_.size() + 1 > context_.limits.queue_max_frames ||
+                  queue_bytes_ + size > context_.limits.queue_max_bytes)) {
+    // Promise 4: a client that cannot keep up is cut loose rather than slowing anyone else down.
+    context_.stats.evicted_slow.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("evicting slow consumer on shard {}: {} frames / {} bytes queued", shard_, queue_.size(),
+                 queue_bytes_);
+    closing_ = true;
+    // Keep the frame being written (its bytes are in flight), drop the rest.
+    if (writing_) {
+      while (queue_.size() > 1) queue_.pop_back();
+      queue_bytes_ = payload_of(queue_.front()).size();
+    } else {
+      queue_.clear();
+      queue_bytes_ = 0;
+    }
+    detach_later();
+    close_slow_consumer();
+    return;
+  }
+  queue_bytes_ += size;
+  queue_.push_back(std::move(item));
+  if (!writing_) write_front();
+}
+
+void StreamSession::write_front() {
+  writing_ = true;
+  start_write(payload_of(queue_.front()));
+}
+
+void StreamSession::on_write_complete(const boost::system::error_code& error) {
+  writing_ = false;
+  if (!queue_.empty()) {
+    const std::size_t size = payload_of(queue_.front()).size();
+    queue_bytes_ -= size;
+    queue_.pop_front();
+    if (!error) {
+      context_.stats.frames_sent.fetch_add(1, std::memory_order_relaxed);
+      context_.stats.bytes_sent.fetch_add(size, std::memory_order_relaxed);
+    }
+  }
+  if (error) {
+    queue_.clear();
+    queue_bytes_ = 0;
+    closing_ = true;
+    detach_later();
+    return;
+  }
+  if (!queue_.empty()) {
+    write_front();
+  } else if (close_after_flush_) {
+    close_now();
+    return;
+  }
+  if (!catch_ups_.empty() && catch_ups_.front().waiting_for_drain && !queue_above(4)) {
+    catch_ups_.front().waiting_for_drain = false;
+    request_page();
+  }
+}
+
+void StreamSession::close_after_flush() {
+  close_after_flush_ = true;
+  closing_ = true;
+  if (!writing_ && queue_.empty()) close_now();
+}
+
+}  // namespace kabar

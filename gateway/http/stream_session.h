@@ -1,0 +1,124 @@
+#pragma once
+// StreamSession: what /ws and /sse sessions share: channel subscriptions, the catch-up (replay) state
+// machine that joins history to the live stream without a gap or a duplicate, and the bounded send queue.
+//
+// The seam, and why it is exact: a channel is subscribed in the hub *before* its history is read. While
+// it catches up, live frames for it are dropped (remembering the highest seq dropped). Pages are read
+// until one comes back short *and* nothing newer than the cursor was dropped meanwhile; only then does
+// the channel go live, delivering frames with seq > the cursor. Every event is committed before the hub
+// sees it, and hub frames and page results are handled on the same thread, so any event is either in a
+// page or arrives live after the switch; the seq filter removes any overlap.
+//
+// Everything here runs on the session's shard thread.
+#include <boost/system/error_code.hpp>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/http/server_context.h"
+#include "gateway/store/position.h"
+
+namespace kabar {
+
+// Where a subscription starts.
+struct StartPoint {
+  enum class Kind { Live, Earliest, After, BadPosition };
+  Kind kind = Kind::Live;
+  Position after;  // for Kind::After
+
+  static StartPoint parse(const std::string& text);  // "", "earliest", "<epoch>:<seq>", or garbage
+};
+
+class StreamSession : public Subscriber, public std::enable_shared_from_this<StreamSession> {
+ public:
+  StreamSession(ServerContext& context, std::size_t shard);
+  ~StreamSession() override;
+
+  void on_frame(const FramePtr& frame) final;
+  virtual void heartbeat() = 0;
+  // Graceful stop: tell the client to reconnect, flush, close.
+  virtual void shutdown() = 0;
+
+ protected:
+  // --- transport hooks ---
+  virtual const std::string& frame_payload(const Frame& frame) const = 0;
+  virtual std::string control_payload(const std::string& json, const std::string& id) const = 0;
+  // Start writing `payload`; must call on_write_complete() when done. Never called while a write is
+  // in flight.
+  virtual void start_write(const std::string& payload) = 0;
+  // The send queue overflowed: close the transport with a reason.
+  virtual void close_slow_consumer() = 0;
+  // Called once the queue is empty after close_after_flush().
+  virtual void close_now() = 0;
+
+  // --- for subclasses ---
+  // Subscribes channels and starts their catch-up from `start`. `id_on_reset`: reset frames may carry
+  // an SSE id (only true when the reset covers every channel of the stream).
+  void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset);
+  void unsubscribe(const std::string& channel);
+  bool is_subscribed(const std::string& channel) const { return channels_.count(channel) != 0; }
+  std::size_t subscription_count() const { return channels_.size(); }
+  void send_control(const std::string& json, const std::string& id = {});
+  // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
+  void send_raw(std::string bytes);
+  bool send_queue_empty() const { return queue_.empty(); }
+  void on_write_complete(const boost::system::error_code& error);
+  void close_after_flush();
+  // Leaves the hub and the shard registry; idempotent. Call when the transport closes.
+  void detach();
+  void detach_later();
+  bool closing() const { return closing_; }
+  void register_session();
+
+  ServerContext& context_;
+  const std::size_t shard_;
+
+ private:
+  struct ChannelState {
+    bool catching_up = true;
+    std::int64_t delivered_through = 0;  // every event of the channel up to here was sent or skipped
+  };
+  struct CatchUp {
+    std::vector<std::string> channels;
+    std::unordered_map<std::string, std::int64_t> floors;  // per-channel lower bound (after a reset)
+    std::int64_t cursor = 0;
+    std::int64_t max_dropped = 0;  // highest live seq dropped for these channels while catching up
+    bool check_history = false;
+    bool started = false;
+    bool waiting_for_drain = false;
+  };
+  struct Outgoing {
+    FramePtr frame;     // shared event frame, or
+    std::string owned;  // a control message
+  };
+
+  const std::string& payload_of(const Outgoing& item) const {
+    return item.frame ? frame_payload(*item.frame) : item.owned;
+  }
+  void enqueue(Outgoing item, bool bounded);
+  void write_front();
+  void send_reset(const std::string& channel, const char* reason, std::int64_t head, bool with_id);
+  void go_live(const std::string& channel, std::int64_t through);
+  void start_next_catch_up();
+  void run_history_check();
+  void request_page();
+  void on_page(ReplayPage page);
+  void finish_catch_up();
+  bool queue_above(std::size_t divisor) const;
+
+  std::unordered_map<std::string, ChannelState> channels_;
+  std::deque<CatchUp> catch_ups_;  // front is the active one
+  std::deque<Outgoing> queue_;
+  std::size_t queue_bytes_ = 0;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_after_flush_ = false;
+  bool registered_ = false;
+  bool detached_ = false;
+};
+
+}  // namespace kabar

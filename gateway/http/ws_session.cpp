@@ -1,0 +1,212 @@
+#include "gateway/http/ws_session.h"
+
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "bridge/channel.h"
+
+namespace kabar {
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using nlohmann::json;
+
+namespace {
+// 4008 is in the application range: "policy", but specific enough that clients can tell it apart.
+constexpr std::uint16_t kCloseSlowConsumer = 4008;
+constexpr std::uint16_t kCloseServiceRestart = 1012;
+
+// `ref` may be a string or a number; it is echoed back as JSON text, or omitted.
+std::string ref_of(const json& request) {
+  auto it = request.find("ref");
+  if (it == request.end() || !(it->is_string() || it->is_number())) return {};
+  return it->dump();
+}
+
+std::string with_ref(std::string object, const std::string& ref) {
+  if (ref.empty()) return object;
+  object.pop_back();  // the closing brace
+  return object + R"(,"ref":)" + ref + "}";
+}
+}  // namespace
+
+WsSession::WsSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream)
+    : StreamSession(context, shard), ws_(std::move(stream)) {}
+
+WsSession::~WsSession() {
+  if (accepted_) context_.stats.ws_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void WsSession::run(beast::http::request<beast::http::string_body> request) {
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeouts;
+  timeouts.handshake_timeout = std::chrono::seconds(10);
+  // Beast pings after half the idle timeout without traffic and drops the peer after the whole of it.
+  timeouts.idle_timeout = context_.limits.heartbeat * 2;
+  timeouts.keep_alive_pings = true;
+  ws_.set_option(timeouts);
+  ws_.set_option(websocket::stream_base::decorator([name = context_.server_name](websocket::response_type& res) {
+    res.set(beast::http::field::server, name);
+  }));
+  ws_.read_message_max(context_.limits.max_message_bytes);
+  ws_.async_accept(request, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                                const boost::system::error_code& error) { self->on_accept(error); });
+}
+
+void WsSession::on_accept(const boost::system::error_code& error) {
+  if (error) {
+    spdlog::debug("websocket handshake failed: {}", error.message());
+    return;
+  }
+  register_session();
+  accepted_ = true;
+  context_.stats.ws_accepted.fetch_add(1, std::memory_order_relaxed);
+  context_.stats.ws_open.fetch_add(1, std::memory_order_relaxed);
+  send_control(R"({"type":"welcome","epoch":")" + context_.hub.epoch() + R"(","server":)" +
+               json_quote(context_.server_name) + R"(,"heartbeat_ms":)" +
+               std::to_string(context_.limits.heartbeat.count()) + "}");
+  read_next();
+}
+
+void WsSession::read_next() {
+  ws_.async_read(buffer_, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                              const boost::system::error_code& error, std::size_t) { self->on_read(error); });
+}
+
+void WsSession::on_read(const boost::system::error_code& error) {
+  if (error) {
+    if (error == websocket::error::message_too_big) {
+      context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("websocket message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
+    }
+    // Beast has already answered a close or failed the connection; leave the hub.
+    detach();
+    return;
+  }
+  if (ws_.got_binary()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_request", "binary frames are not supported; send JSON text", {});
+  } else {
+    handle_message(beast::buffers_to_string(buffer_.data()));
+  }
+  buffer_.consume(buffer_.size());
+  // Idle connections should not keep a large buffer around after one big message.
+  if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
+  read_next();
+}
+
+void WsSession::handle_message(const std::string& text) {
+  json request = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_json", "message is not valid JSON", {});
+    return;
+  }
+  if (!request.is_object() || !request.contains("type") || !request["type"].is_string()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_request", "message must be a JSON object with a string \"type\"", ref_of(request));
+    return;
+  }
+  const std::string ref = ref_of(request);
+  const std::string type = request["type"].get<std::string>();
+  if (type == "subscribe") {
+    handle_subscribe(request, ref);
+  } else if (type == "unsubscribe") {
+    handle_unsubscribe(request, ref);
+  } else if (type == "ping") {
+    send_control(with_ref(R"({"type":"pong"})", ref));
+  } else {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("unknown_type", "unknown message type " + json_quote(type), ref);
+  }
+}
+
+void WsSession::handle_subscribe(const json& request, const std::string& ref) {
+  auto channel_it = request.find("channel");
+  if (channel_it == request.end() || !channel_it->is_string()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_request", "subscribe needs a string \"channel\"", ref);
+    return;
+  }
+  const std::string channel = channel_it->get<std::string>();
+  if (!is_valid_channel_name(channel)) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("invalid_channel", "channel names are 1-164 characters of [A-Za-z0-9_-=@,.;]", ref, channel);
+    return;
+  }
+  if (channel_kind(channel) != ChannelKind::Public) {
+    context_.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
+    send_error("forbidden_channel", "private and presence channels need authorization, not available on /ws yet",
+               ref, channel);
+    return;
+  }
+  if (!is_subscribed(channel) && subscription_count() >= context_.limits.max_subscriptions) {
+    send_error("too_many_subscriptions",
+               "at most " + std::to_string(context_.limits.max_subscriptions) + " channels per connection", ref,
+               channel);
+    return;
+  }
+  std::string since;
+  if (auto since_it = request.find("since"); since_it != request.end() && !since_it->is_null()) {
+    if (!since_it->is_string()) {
+      context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+      send_error("bad_request", "\"since\" must be a position string or \"earliest\"", ref, channel);
+      return;
+    }
+    since = since_it->get<std::string>();
+  }
+  const std::string head = context_.hub.epoch() + ":" + std::to_string(context_.store.head_seq());
+  send_control(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + head + "\"}",
+                        ref));
+  subscribe({channel}, StartPoint::parse(since), /*id_on_reset=*/false);
+}
+
+void WsSession::handle_unsubscribe(const json& request, const std::string& ref) {
+  auto channel_it = request.find("channel");
+  if (channel_it == request.end() || !channel_it->is_string()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_request", "unsubscribe needs a string \"channel\"", ref);
+    return;
+  }
+  const std::string channel = channel_it->get<std::string>();
+  unsubscribe(channel);
+  send_control(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(channel) + "}", ref));
+}
+
+void WsSession::send_error(const std::string& code, const std::string& message, const std::string& ref,
+                           const std::string& channel) {
+  std::string object = R"({"type":"error","code":")" + code + R"(","message":)" + json_quote(message);
+  if (!channel.empty()) object += R"(,"channel":)" + json_quote(channel);
+  send_control(with_ref(object + "}", ref));
+}
+
+void WsSession::start_write(const std::string& payload) {
+  ws_.text(true);
+  ws_.async_write(boost::asio::buffer(payload),
+                  [self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                      const boost::system::error_code& error, std::size_t) { self->on_write_complete(error); });
+}
+
+void WsSession::close_with(std::uint16_t code, const std::string& reason) {
+  if (close_sent_) return;
+  close_sent_ = true;
+  websocket::close_reason close_reason;
+  close_reason.code = code;
+  close_reason.reason = reason;
+  ws_.async_close(close_reason, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                                    const boost::system::error_code&) { self->detach(); });
+}
+
+void WsSession::close_slow_consumer() { close_with(kCloseSlowConsumer, "slow consumer: send queue overflow"); }
+
+void WsSession::close_now() { close_with(kCloseServiceRestart, "server restarting; reconnect"); }
+
+void WsSession::shutdown() {
+  if (closing()) return;
+  send_control(R"({"type":"shutdown","reason":"server restarting","reconnect_ms":)" +
+               std::to_string(context_.limits.shutdown_reconnect.count()) + "}");
+  close_after_flush();
+}
+
+}  // namespace kabar

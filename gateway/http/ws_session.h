@@ -1,0 +1,47 @@
+#pragma once
+// WsSession: one native /ws WebSocket connection (docs/protocol.md). Reads JSON requests, answers them,
+// and streams the frames its StreamSession base queues.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "gateway/http/stream_session.h"
+
+namespace kabar {
+
+class WsSession : public StreamSession {
+ public:
+  WsSession(ServerContext& context, std::size_t shard, boost::beast::tcp_stream&& stream);
+  ~WsSession() override;
+  // Completes the upgrade of an already-read request.
+  void run(boost::beast::http::request<boost::beast::http::string_body> request);
+  void heartbeat() override {}  // Beast sends keep-alive pings itself (see run()).
+  void shutdown() override;
+
+ private:
+  const std::string& frame_payload(const Frame& frame) const override { return frame.json; }
+  std::string control_payload(const std::string& json, const std::string&) const override { return json; }
+  void start_write(const std::string& payload) override;
+  void close_slow_consumer() override;
+  void close_now() override;
+
+  void on_accept(const boost::system::error_code& error);
+  void read_next();
+  void on_read(const boost::system::error_code& error);
+  void handle_message(const std::string& text);
+  void handle_subscribe(const nlohmann::json& request, const std::string& ref);
+  void handle_unsubscribe(const nlohmann::json& request, const std::string& ref);
+  void send_error(const std::string& code, const std::string& message, const std::string& ref,
+                  const std::string& channel = {});
+  void close_with(std::uint16_t code, const std::string& reason);
+
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buffer_;
+  bool close_sent_ = false;
+  bool accepted_ = false;
+};
+
+}  // namespace kabar

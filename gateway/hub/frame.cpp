@@ -1,0 +1,41 @@
+#include "gateway/hub/frame.h"
+
+#include <nlohmann/json.hpp>
+
+namespace kabar {
+
+std::string json_quote(const std::string& text) {
+  // error_handler::replace: a payload with invalid UTF-8 must not throw on the delivery path.
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string sse_message(const std::string& json, const std::string& id) {
+  std::string out;
+  out.reserve(json.size() + id.size() + 16);
+  if (!id.empty()) out.append("id: ").append(id).append("\n");
+  // json is compact (no raw newlines), so a single data line carries it.
+  out.append("data: ").append(json).append("\n\n");
+  return out;
+}
+
+FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
+  const Envelope& e = event.envelope;
+  const std::string position = epoch + ":" + std::to_string(event.seq);
+  auto frame = std::make_shared<Frame>();
+  frame->seq = event.seq;
+  frame->channel = e.channel;
+  frame->socket_id = e.socket_id;
+  std::string& json = frame->json;
+  json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + 96);
+  json.append(R"({"type":"event","channel":)").append(json_quote(e.channel));
+  json.append(R"(,"event":)").append(json_quote(e.event));
+  json.append(R"(,"id":)").append(json_quote(e.id));
+  json.append(R"(,"position":")").append(position).append("\"");
+  // data was produced by the bridge as compact JSON; it is embedded verbatim, never re-serialised.
+  json.append(R"(,"data":)").append(e.data.empty() ? "null" : e.data);
+  json.append(R"(,"time":)").append(std::to_string(e.time_ms)).append("}");
+  frame->sse = sse_message(json, position);
+  return frame;
+}
+
+}  // namespace kabar

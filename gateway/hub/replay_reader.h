@@ -1,0 +1,73 @@
+#pragma once
+// ReplayReader: runs catch-up queries against the store on its own threads, so a client replaying 10k
+// events never stalls the I/O thread that fans out live events. Results are posted back to the
+// requesting session's executor.
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gateway/store/event_store.h"
+
+namespace kabar {
+
+struct ChannelCursor {
+  std::string channel;
+  std::int64_t after = 0;  // deliver events with seq > after
+};
+
+struct ReplayPage {
+  std::vector<StoredEvent> events;  // ascending seq, at most the requested limit
+  bool full = false;                // the limit was reached: there may be more
+};
+
+struct HistoryCheck {
+  std::vector<std::string> pruned;  // channels whose retained history no longer starts right after `after`
+  std::int64_t head = 0;            // store head when checked
+};
+
+class ReplayReader {
+ public:
+  ReplayReader(EventStore& store, std::size_t threads) : store_(store), pool_(threads) {}
+  ~ReplayReader() { stop(); }
+
+  void stop() {
+    pool_.stop();
+    pool_.join();
+  }
+
+  // One page of the merged history of several channels, each from its own cursor.
+  template <class Executor, class Handler>
+  void read_page(std::vector<ChannelCursor> cursors, std::size_t limit, Executor executor, Handler handler) {
+    boost::asio::post(pool_, [this, cursors = std::move(cursors), limit, executor,
+                              handler = std::move(handler)]() mutable {
+      ReplayPage page = read_page_now(cursors, limit);
+      boost::asio::post(executor, [page = std::move(page), handler = std::move(handler)]() mutable {
+        handler(std::move(page));
+      });
+    });
+  }
+
+  template <class Executor, class Handler>
+  void check_history(std::vector<std::string> channels, std::int64_t after, Executor executor, Handler handler) {
+    boost::asio::post(pool_, [this, channels = std::move(channels), after, executor,
+                              handler = std::move(handler)]() mutable {
+      HistoryCheck check = check_history_now(channels, after);
+      boost::asio::post(executor, [check = std::move(check), handler = std::move(handler)]() mutable {
+        handler(std::move(check));
+      });
+    });
+  }
+
+  // Synchronous forms (any thread); public for tests.
+  ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
+  HistoryCheck check_history_now(const std::vector<std::string>& channels, std::int64_t after);
+
+ private:
+  EventStore& store_;
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace kabar

@@ -1,0 +1,353 @@
+// EventStore: appends, the writer thread and group commit. Retention is in retention.cpp, reads in
+// reader_pool.cpp, opening and the schema in schema.cpp. Design notes: docs/store.md.
+#include "gateway/store/event_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "gateway/store/event_store_impl.h"
+#include "gateway/store/sql.h"
+
+namespace kabar {
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+StoreOptions normalized(StoreOptions options) {
+  options.commit_max_batch = std::max<std::size_t>(options.commit_max_batch, 1);
+  return options;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Impl: construction and the writer thread
+
+EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore opened)
+    : options(normalized(std::move(store_options))),
+      db_file(store_schema::db_file(options.data_dir)),
+      db(std::move(opened.db)),
+      begin(db, "BEGIN IMMEDIATE"),
+      commit(db, "COMMIT"),
+      insert(db, store_sql::kInsertEvent),
+      seq_of_id(db, store_sql::kSeqOfId),
+      touch_channel(db, store_sql::kTouchChannel),
+      save_head(db, store_sql::kSaveHeadSeq),
+      insert_dead_letter(db, store_sql::kInsertDeadLetter),
+      oldest_events(db, store_sql::kOldestEvents),
+      delete_through(db, store_sql::kDeleteThrough),
+      overfull_channels(db, store_sql::kOverfullChannels),
+      nth_oldest_of_channel(db, store_sql::kNthOldestOfChannel),
+      delete_channel_through(db, store_sql::kDeleteChannelThrough),
+      mark_pruned(db, store_sql::kMarkPruned),
+      trim_dead_letters_by_count(db, store_sql::kTrimDeadLettersByCount),
+      trim_dead_letters_by_age(db, store_sql::kTrimDeadLettersByAge),
+      next_seq(opened.head_seq + 1),
+      last_stored_ms(opened.last_stored_ms),
+      next_retention(std::chrono::steady_clock::now() + options.retention_interval),
+      head_seq(opened.head_seq),
+      readers(db_file) {}
+
+void EventStore::Impl::run_writer() {
+  std::vector<DeadLetterRequest> dead_letters;
+  const bool periodic_retention = options.retention_interval.count() > 0;
+  auto has_work = [this] {
+    return !pending.empty() || !pending_dead_letters.empty() || !prune_requests.empty() || stopping;
+  };
+
+  std::unique_lock lock(mutex);
+  for (;;) {
+    // Take everything queued in one swap; it is committed below in slices of commit_max_batch.
+    if (inbox_next == inbox.size()) {
+      inbox.clear();
+      inbox_next = 0;
+      inbox.swap(pending);
+    }
+    dead_letters.swap(pending_dead_letters);
+    const bool have_writes = inbox_next < inbox.size() || !dead_letters.empty();
+
+    if (!have_writes && !prune) {
+      if (stopping) break;
+      if (!prune_requests.empty() || retention_due(std::chrono::steady_clock::now())) {
+        auto waiters = std::move(prune_requests);
+        prune_requests.clear();
+        start_prune_run(std::move(waiters));
+        continue;
+      }
+      if (periodic_retention) {
+        wake_writer.wait_until(lock, next_retention, has_work);
+      } else {
+        wake_writer.wait(lock, has_work);
+      }
+      continue;
+    }
+    const bool abandon_prune = stopping && prune != nullptr;  // close() should not wait for retention
+    lock.unlock();
+
+    if (have_writes) commit_slice(dead_letters);
+    if (abandon_prune) {
+      finish_prune_run();
+    } else if (prune) {
+      prune_step();  // one bounded step between slices, so appends never wait for a whole pass
+    }
+    lock.lock();
+  }
+  for (auto& waiter : prune_requests) waiter.set_value(0);
+  prune_requests.clear();
+}
+
+std::int64_t EventStore::Impl::next_stored_ms() {
+  // Never decreasing, even if the wall clock steps back: age retention relies on stored_ms growing
+  // with seq so that the old events are always a prefix of the log.
+  last_stored_ms = std::max(last_stored_ms, now_ms());
+  return last_stored_ms;
+}
+
+void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters) {
+  const std::size_t first = inbox_next;
+  const std::size_t last = std::min(inbox.size(), first + options.commit_max_batch);
+  inbox_next = last;
+  const std::int64_t first_seq = next_seq;
+  results.clear();
+  committed.clear();
+  committed.reserve(last - first);  // no reallocation below: `touched` keeps views into it
+  touched.clear();
+
+  try {
+    begin.exec();
+    begin.reset();
+    const std::int64_t stored_ms = next_stored_ms();
+    for (std::size_t i = first; i < last; ++i) results.push_back(insert_event(inbox[i].envelope, stored_ms));
+    save_channel_touches();
+    if (next_seq != first_seq) {
+      save_head.bind(1, next_seq - 1);
+      save_head.exec();
+      save_head.reset();
+    }
+    for (auto& request : dead_letters) {
+      const DeadLetter& letter = request.letter;
+      insert_dead_letter.bind(1, letter.time_ms);
+      insert_dead_letter.bindNoCopy(2, letter.topic);
+      insert_dead_letter.bindNoCopy(3, letter.payload);
+      insert_dead_letter.bindNoCopy(4, letter.reason);
+      insert_dead_letter.exec();
+      insert_dead_letter.reset();
+    }
+    commit.exec();
+    commit.reset();
+  } catch (const std::exception& error) {
+    db.tryExec("ROLLBACK");
+    reset_statements();
+    next_seq = first_seq;
+    spdlog::error("event store: commit of {} events failed: {}", last - first, error.what());
+    fail_slice(first, last, dead_letters, error.what());
+    return;
+  }
+
+  const auto inserted = static_cast<std::uint64_t>(committed.size());
+  head_seq.store(next_seq - 1, std::memory_order_release);
+  appended.fetch_add(inserted, std::memory_order_relaxed);
+  duplicates.fetch_add((last - first) - inserted, std::memory_order_relaxed);
+  dead_letters_written.fetch_add(dead_letters.size(), std::memory_order_relaxed);
+  commits.fetch_add(1, std::memory_order_relaxed);
+
+  for (std::size_t i = first; i < last; ++i) inbox[i].done.set_value(results[i - first]);
+  for (auto& request : dead_letters) request.done.set_value();
+  dead_letters.clear();
+
+  if (!committed.empty()) {
+    std::shared_ptr<const CommitListener> notify;
+    {
+      std::lock_guard lock(mutex);
+      notify = listener;
+    }
+    if (notify && *notify) {
+      try {
+        (*notify)(committed);
+      } catch (const std::exception& error) {
+        // The events are durable; a failing listener must not stop the log. Clients recover by replay.
+        spdlog::error("event store: commit listener threw: {}", error.what());
+      }
+    }
+  }
+  committed.clear();
+}
+
+AppendResult EventStore::Impl::insert_event(Envelope& envelope, std::int64_t stored_ms) {
+  insert.bind(1, next_seq);
+  insert.bindNoCopy(2, envelope.id);
+  insert.bindNoCopy(3, envelope.channel);
+  insert.bindNoCopy(4, envelope.event);
+  insert.bindNoCopy(5, envelope.data);
+  insert.bindNoCopy(6, envelope.socket_id);
+  insert.bind(7, envelope.time_ms);
+  insert.bind(8, stored_ms);
+  insert.bindNoCopy(9, envelope.topic);
+  const int changes = insert.exec();
+  insert.reset();
+
+  if (changes == 0) {  // ON CONFLICT(id) DO NOTHING: stored before (or earlier in this slice)
+    seq_of_id.bindNoCopy(1, envelope.id);
+    if (!seq_of_id.executeStep()) throw StoreError("event '" + envelope.id + "' was neither inserted nor found");
+    const std::int64_t original = seq_of_id.getColumn(0).getInt64();
+    seq_of_id.reset();
+    return AppendResult{original, true};
+  }
+
+  const std::int64_t seq = next_seq++;
+  committed.push_back(StoredEvent{seq, std::move(envelope)});
+  const std::string& channel = committed.back().envelope.channel;
+  ChannelTouch& touch = touched[channel];
+  touch.channel = &channel;
+  touch.last_seq = seq;
+  ++touch.added;
+  return AppendResult{seq, false};
+}
+
+// One upsert per channel per slice rather than per event.
+void EventStore::Impl::save_channel_touches() {
+  for (const auto& [name, touch] : touched) {
+    touch_channel.bindNoCopy(1, *touch.channel);
+    touch_channel.bind(2, touch.last_seq);
+    touch_channel.bind(3, touch.added);
+    touch_channel.exec();
+    touch_channel.reset();
+  }
+}
+
+void EventStore::Impl::reset_statements() noexcept {
+  for (SQLite::Statement* statement :
+       {&begin, &commit, &insert, &seq_of_id, &touch_channel, &save_head, &insert_dead_letter, &oldest_events,
+        &delete_through, &overfull_channels, &nth_oldest_of_channel, &delete_channel_through, &mark_pruned,
+        &trim_dead_letters_by_count, &trim_dead_letters_by_age}) {
+    statement->tryReset();
+  }
+}
+
+void EventStore::Impl::fail_slice(std::size_t first, std::size_t last, std::vector<DeadLetterRequest>& dead_letters,
+                                  const std::string& reason) {
+  const auto error = std::make_exception_ptr(StoreError("storing events failed: " + reason));
+  for (std::size_t i = first; i < last; ++i) inbox[i].done.set_exception(error);
+  for (auto& request : dead_letters) request.done.set_exception(error);
+  dead_letters.clear();
+  committed.clear();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// EventStore
+
+EventStore::EventStore(StoreOptions options) {
+  auto opened = store_schema::open_for_writing(options.data_dir, options.fsync);
+  epoch_ = opened.epoch;
+  try {
+    impl_ = std::make_unique<Impl>(std::move(options), std::move(opened));
+  } catch (const SQLite::Exception& error) {
+    throw StoreError("cannot prepare the event store: " + std::string(error.what()));
+  }
+  impl_->writer = std::thread([impl = impl_.get()] { impl->run_writer(); });
+  impl_->writer_id = impl_->writer.get_id();  // read-only from here on, so any thread may compare
+}
+
+EventStore::~EventStore() { close(); }
+
+void EventStore::set_commit_listener(CommitListener listener) {
+  auto shared = std::make_shared<const CommitListener>(std::move(listener));
+  std::lock_guard lock(impl_->mutex);
+  impl_->listener = std::move(shared);
+}
+
+AppendResult EventStore::append(Envelope envelope) {
+  if (std::this_thread::get_id() == impl_->writer_id) {
+    throw StoreError("append() from the commit listener would wait for itself; use append_async()");
+  }
+  return append_async(std::move(envelope)).get();
+}
+
+std::future<AppendResult> EventStore::append_async(Envelope envelope) {
+  if (envelope.id.empty()) throw StoreError("cannot store an event without an id");
+  if (envelope.channel.empty()) throw StoreError("cannot store event '" + envelope.id + "' without a channel");
+  std::future<AppendResult> committed;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping) throw StoreError("the event store is closed");
+    auto& request = impl_->pending.emplace_back(AppendRequest{std::move(envelope), {}});
+    committed = request.done.get_future();
+  }
+  impl_->wake_writer.notify_one();
+  return committed;
+}
+
+std::vector<StoredEvent> EventStore::read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
+                                                std::size_t limit) {
+  return impl_->readers.read_after(channels, after_seq, limit);
+}
+
+std::optional<StoredEvent> EventStore::latest(const std::string& channel) { return impl_->readers.latest(channel); }
+
+ChannelBounds EventStore::channel_bounds(const std::string& channel) {
+  return impl_->readers.channel_bounds(channel);
+}
+
+std::int64_t EventStore::head_seq() const { return impl_->head_seq.load(std::memory_order_acquire); }
+
+void EventStore::record_dead_letter(const std::string& topic, const std::string& payload,
+                                    const std::string& reason) {
+  if (std::this_thread::get_id() == impl_->writer_id) {
+    throw StoreError("record_dead_letter() from the commit listener would wait for itself");
+  }
+  std::future<void> recorded;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping) throw StoreError("the event store is closed");
+    auto& request =
+        impl_->pending_dead_letters.emplace_back(DeadLetterRequest{{0, now_ms(), topic, payload, reason}, {}});
+    recorded = request.done.get_future();
+  }
+  impl_->wake_writer.notify_one();
+  recorded.get();
+}
+
+std::vector<DeadLetter> EventStore::dead_letters(std::size_t limit) { return impl_->readers.dead_letters(limit); }
+
+std::size_t EventStore::prune_now() {
+  if (std::this_thread::get_id() == impl_->writer_id) {
+    throw StoreError("prune_now() from the commit listener would wait for itself");
+  }
+  std::future<std::size_t> removed;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->stopping) return 0;
+    removed = impl_->prune_requests.emplace_back().get_future();
+  }
+  impl_->wake_writer.notify_one();
+  return removed.get();
+}
+
+StoreStats EventStore::stats() const {
+  StoreStats stats;
+  stats.appended = impl_->appended.load(std::memory_order_relaxed);
+  stats.duplicates = impl_->duplicates.load(std::memory_order_relaxed);
+  stats.commits = impl_->commits.load(std::memory_order_relaxed);
+  stats.pruned = impl_->pruned.load(std::memory_order_relaxed);
+  stats.dead_letters = impl_->dead_letters_written.load(std::memory_order_relaxed);
+  stats.head_seq = head_seq();
+  return stats;
+}
+
+void EventStore::close() {
+  std::lock_guard closing(impl_->close_mutex);
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake_writer.notify_one();
+  // The writer drains what is queued before it exits. (Called from the listener itself, it cannot
+  // wait for its own thread; the writer then stops after the current slice.)
+  if (impl_->writer.joinable() && std::this_thread::get_id() != impl_->writer_id) impl_->writer.join();
+}
+
+}  // namespace kabar

@@ -1,0 +1,132 @@
+#pragma once
+// EventStore: the durable, append-only event log (SQLite in WAL mode) and the single source of positions.
+//
+// Ownership and threads:
+//  - One writer thread owns the write connection. append() may be called from any thread; it hands the
+//    envelope to the writer and blocks until the group commit that contains it is durable (or it was a
+//    duplicate). The writer drains everything queued, up to commit_max_batch, into one transaction, so
+//    batches form naturally under load and an idle store commits at once (no added latency).
+//  - After each commit the writer calls the commit listener with the newly inserted events, in seq
+//    order. Nothing is delivered live before it is committed (architecture promise 3).
+//  - read_after()/channel_bounds() may be called from any thread; each calling thread gets its own read
+//    connection (WAL readers never block the writer).
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridge/envelope.h"
+#include "gateway/store/position.h"
+
+namespace SQLite {
+class Database;
+}
+
+namespace kabar {
+
+struct StoredEvent {
+  std::int64_t seq = 0;
+  Envelope envelope;
+};
+
+struct AppendResult {
+  std::int64_t seq = 0;    // the event's seq (for a duplicate: the seq it was first stored under)
+  bool duplicate = false;  // an event with this id was already stored; nothing new was written
+};
+
+struct StoreOptions {
+  std::filesystem::path data_dir = "data";  // the database is data_dir/kabar.db
+  std::size_t commit_max_batch = 512;       // events per transaction at most
+  std::chrono::seconds retention_max_age{7 * 24 * 3600};  // 0 = keep forever
+  std::size_t retention_max_per_channel = 10000;          // 0 = unlimited
+  std::chrono::milliseconds retention_interval{5000};     // how often the pruner runs
+  bool fsync = false;  // true: synchronous=FULL (survives power loss); false: NORMAL (survives kill -9)
+};
+
+// Opening or writing failed in a way the caller must report (bad path, corrupt file, disk full).
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct StoreStats {
+  std::uint64_t appended = 0;      // events newly stored since start
+  std::uint64_t duplicates = 0;    // appends ignored because the id was already stored
+  std::uint64_t commits = 0;       // transactions committed
+  std::uint64_t pruned = 0;        // events removed by retention
+  std::uint64_t dead_letters = 0;  // dead-letter records written since start
+  std::int64_t head_seq = 0;       // highest seq stored
+};
+
+// What the store still holds of one channel.
+struct ChannelBounds {
+  std::int64_t pruned_through = 0;  // highest seq of this channel removed by retention (0: none)
+  std::int64_t last_seq = 0;        // highest seq of this channel (0: no events ever)
+};
+
+struct DeadLetter {
+  std::int64_t id = 0;
+  std::int64_t time_ms = 0;
+  std::string topic;
+  std::string payload;
+  std::string reason;
+};
+
+class EventStore {
+ public:
+  using CommitListener = std::function<void(const std::vector<StoredEvent>&)>;
+
+  // Opens (creating if needed) data_dir/kabar.db. Throws StoreError with a clear message when the
+  // folder cannot be created or the file is not a usable kabar database.
+  explicit EventStore(StoreOptions options);
+  ~EventStore();  // stops the writer after committing what is queued
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  const std::string& epoch() const { return epoch_; }
+
+  // Must be set before the first append; called on the writer thread after every commit.
+  void set_commit_listener(CommitListener listener);
+
+  // Durably stores the event (idempotent by envelope.id) and returns once it is committed.
+  // Throws StoreError if the store is stopped or the write failed.
+  AppendResult append(Envelope envelope);
+  // Same, without blocking: the future becomes ready once committed.
+  std::future<AppendResult> append_async(Envelope envelope);
+
+  // Events of `channels` with seq > after_seq, ascending by seq, at most `limit` of them.
+  std::vector<StoredEvent> read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
+                                      std::size_t limit);
+  // The latest event of a channel, if any (for "last value" / cache channels).
+  std::optional<StoredEvent> latest(const std::string& channel);
+  ChannelBounds channel_bounds(const std::string& channel);
+  std::int64_t head_seq() const;
+
+  void record_dead_letter(const std::string& topic, const std::string& payload, const std::string& reason);
+  std::vector<DeadLetter> dead_letters(std::size_t limit);
+
+  // Runs retention now (normally done by the writer every retention_interval). Returns events removed.
+  std::size_t prune_now();
+
+  StoreStats stats() const;
+
+  // Commits everything queued, then stops accepting appends. Idempotent.
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string epoch_;
+};
+
+}  // namespace kabar

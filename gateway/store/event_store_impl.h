@@ -1,0 +1,132 @@
+#pragma once
+// Private to kabar_store: the state behind EventStore (pimpl), shared by event_store.cpp (appends, the
+// writer loop, group commit) and retention.cpp (pruning, run on the writer thread).
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/store/event_store.h"
+#include "gateway/store/reader_pool.h"
+#include "gateway/store/schema.h"
+
+namespace kabar {
+
+struct AppendRequest {
+  Envelope envelope;
+  std::promise<AppendResult> done;
+};
+
+struct DeadLetterRequest {
+  DeadLetter letter;  // id is assigned by SQLite
+  std::promise<void> done;
+};
+
+// One retention pass, done in bounded steps between group commits.
+struct PruneRun {
+  enum class Phase { kAge, kFindOverfull, kCount, kDeadLetters, kDone };
+  Phase phase = Phase::kAge;
+  std::int64_t cutoff_ms = 0;  // events stored before this are too old (0: no age limit)
+  struct Overfull {
+    std::string channel;
+    std::int64_t excess = 0;  // rows beyond retention_max_per_channel
+  };
+  std::vector<Overfull> overfull;
+  std::size_t next_overfull = 0;
+  std::size_t removed = 0;
+  std::vector<std::promise<std::size_t>> waiters;  // prune_now() callers
+};
+
+struct EventStore::Impl {
+  Impl(StoreOptions options, store_schema::OpenedStore opened);
+
+  // --- writer thread ---
+  void run_writer();
+  // Commits the next slice of the inbox (at most commit_max_batch appends) plus queued dead letters.
+  void commit_slice(std::vector<DeadLetterRequest>& dead_letters);
+  AppendResult insert_event(Envelope& envelope, std::int64_t stored_ms);
+  void save_channel_touches();
+  void reset_statements() noexcept;  // after a failed transaction
+  void fail_slice(std::size_t begin, std::size_t end, std::vector<DeadLetterRequest>& dead_letters,
+                  const std::string& reason);
+  std::int64_t next_stored_ms();
+
+  // retention.cpp
+  void start_prune_run(std::vector<std::promise<std::size_t>> waiters);
+  void prune_step();  // one bounded transaction of the active run
+  void finish_prune_run();
+  std::size_t prune_oldest_by_age();
+  std::size_t prune_overfull_channels();
+  void prune_dead_letters();
+  void find_overfull_channels();
+  void note_pruned(const std::string& channel, std::int64_t through_seq, std::int64_t count);
+  bool retention_due(std::chrono::steady_clock::time_point now) const;
+
+  const StoreOptions options;
+  const std::filesystem::path db_file;
+
+  // Owned by the writer thread after construction.
+  SQLite::Database db;
+  SQLite::Statement begin;
+  SQLite::Statement commit;
+  SQLite::Statement insert;
+  SQLite::Statement seq_of_id;
+  SQLite::Statement touch_channel;
+  SQLite::Statement save_head;
+  SQLite::Statement insert_dead_letter;
+  SQLite::Statement oldest_events;
+  SQLite::Statement delete_through;
+  SQLite::Statement overfull_channels;
+  SQLite::Statement nth_oldest_of_channel;
+  SQLite::Statement delete_channel_through;
+  SQLite::Statement mark_pruned;
+  SQLite::Statement trim_dead_letters_by_count;
+  SQLite::Statement trim_dead_letters_by_age;
+  std::int64_t next_seq = 1;
+  std::int64_t last_stored_ms = 0;
+  std::vector<AppendRequest> inbox;  // taken from `pending` in one swap, committed in slices
+  std::size_t inbox_next = 0;
+  std::vector<AppendResult> results;       // per request of the current slice
+  std::vector<StoredEvent> committed;      // newly inserted events of the current slice
+  struct ChannelTouch {
+    const std::string* channel = nullptr;  // the name inside `committed`
+    std::int64_t last_seq = 0;
+    std::int64_t added = 0;
+  };
+  std::unordered_map<std::string_view, ChannelTouch> touched;  // per channel of the slice; views into `committed`
+  std::unique_ptr<PruneRun> prune;                              // the active retention pass, if any
+  std::chrono::steady_clock::time_point next_retention;
+
+  // Shared with appending threads, guarded by `mutex`.
+  std::mutex mutex;
+  std::condition_variable wake_writer;
+  std::vector<AppendRequest> pending;
+  std::vector<DeadLetterRequest> pending_dead_letters;
+  std::vector<std::promise<std::size_t>> prune_requests;
+  std::shared_ptr<const CommitListener> listener;
+  bool stopping = false;
+  std::mutex close_mutex;  // close() may race with the destructor or another close()
+
+  std::atomic<std::int64_t> head_seq{0};
+  std::atomic<std::uint64_t> appended{0};
+  std::atomic<std::uint64_t> duplicates{0};
+  std::atomic<std::uint64_t> commits{0};
+  std::atomic<std::uint64_t> pruned{0};
+  std::atomic<std::uint64_t> dead_letters_written{0};
+
+  store_detail::ReaderPool readers;
+  std::thread writer;  // last: started once everything above is initialised
+  std::thread::id writer_id;
+};
+
+}  // namespace kabar

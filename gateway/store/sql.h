@@ -1,0 +1,88 @@
+#pragma once
+// Private to kabar_store (and its tests): the schema and every statement the store prepares, in one
+// place so the query plans can be checked against the indexes they rely on (docs/store.md).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace kabar::store_sql {
+
+// PRAGMA application_id of a kabar event store ("kabr"), so another SQLite file is refused by name.
+inline constexpr std::int32_t kApplicationId = 0x6B616272;
+inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr const char* kFileName = "kabar.db";
+
+// events: seq is the rowid (INTEGER PRIMARY KEY), so the log is stored in seq order and age pruning
+// deletes a prefix. The index on (channel) is physically (channel, seq) because every SQLite index
+// entry ends with the rowid; naming seq again would only store it twice.
+// channels: one row per channel ever written: pruned_through/last_seq answer channel_bounds() with one
+// lookup, `stored` (rows currently held) lets retention find over-full channels without counting.
+// meta: epoch, schema_version and head_seq (the highest seq ever assigned, so seq is never reused even
+// when retention removes the newest rows of the store).
+inline constexpr const char* kCreateSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  channel TEXT NOT NULL,
+  event TEXT NOT NULL,
+  data TEXT NOT NULL,
+  socket_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  stored_ms INTEGER NOT NULL,
+  topic TEXT NOT NULL);
+CREATE INDEX events_by_channel ON events(channel);
+CREATE TABLE channels(
+  name TEXT PRIMARY KEY,
+  pruned_through INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  stored INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE dead_letters(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  reason TEXT NOT NULL);
+)sql";
+
+// --- writer ---
+inline constexpr const char* kInsertEvent =
+    "INSERT INTO events(seq, id, channel, event, data, socket_id, time_ms, stored_ms, topic) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO NOTHING";
+inline constexpr const char* kSeqOfId = "SELECT seq FROM events WHERE id = ?1";
+inline constexpr const char* kTouchChannel =
+    "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
+    "last_seq = excluded.last_seq, stored = stored + excluded.stored";
+inline constexpr const char* kSaveHeadSeq = "UPDATE meta SET value = ?1 WHERE key = 'head_seq'";
+inline constexpr const char* kInsertDeadLetter =
+    "INSERT INTO dead_letters(time_ms, topic, payload, reason) VALUES(?1, ?2, ?3, ?4)";
+
+// --- retention (writer thread) ---
+inline constexpr const char* kOldestEvents = "SELECT seq, channel, stored_ms FROM events ORDER BY seq LIMIT ?1";
+inline constexpr const char* kDeleteThrough = "DELETE FROM events WHERE seq <= ?1";
+inline constexpr const char* kOverfullChannels = "SELECT name, stored FROM channels WHERE stored > ?1";
+inline constexpr const char* kNthOldestOfChannel =
+    "SELECT seq FROM events WHERE channel = ?1 ORDER BY seq LIMIT 1 OFFSET ?2";
+inline constexpr const char* kDeleteChannelThrough = "DELETE FROM events WHERE channel = ?1 AND seq <= ?2";
+inline constexpr const char* kMarkPruned =
+    "UPDATE channels SET pruned_through = max(pruned_through, ?2), stored = stored - ?3 WHERE name = ?1";
+inline constexpr const char* kTrimDeadLettersByCount =
+    "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?1";
+inline constexpr const char* kTrimDeadLettersByAge = "DELETE FROM dead_letters WHERE time_ms < ?1";
+
+// --- readers ---
+inline constexpr const char* kEventColumns = "seq, id, channel, event, data, socket_id, time_ms, topic";
+inline constexpr const char* kLatestOfChannel =
+    "SELECT seq, id, channel, event, data, socket_id, time_ms, topic FROM events WHERE channel = ?1 "
+    "ORDER BY seq DESC LIMIT 1";
+inline constexpr const char* kChannelBounds = "SELECT pruned_through, last_seq FROM channels WHERE name = ?1";
+inline constexpr const char* kNewestDeadLetters =
+    "SELECT id, time_ms, topic, payload, reason FROM dead_letters ORDER BY id DESC LIMIT ?1";
+
+// read_after over `channel_count` channels: parameters ?1..?N are the channels, ?N+1 the cursor
+// (after_seq), ?N+2 the limit. One channel is a single index range scan; several are a UNION ALL of
+// per-channel index range scans, which SQLite merges lazily by seq (MERGE (UNION ALL), no temp B-tree)
+// and stops reading once the limit is reached, so the cost follows the rows returned, not the history.
+std::string read_after_query(std::size_t channel_count);
+
+}  // namespace kabar::store_sql

@@ -1,0 +1,10 @@
+#pragma once
+// Files of gateway/web/, compiled into the binary (see gateway/CMakeLists.txt).
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace kabar::embedded_web {
+const std::map<std::string, std::string_view>& all();
+std::string_view find(const std::string& name);
+}  // namespace kabar::embedded_web

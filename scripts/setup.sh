@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything kabar needs on a fresh Debian 12 machine. Idempotent; run as root.
+#   scripts/setup.sh          build and run dependencies
+#   scripts/setup.sh --test   also the test dependencies (npm clients, headless Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  libboost-dev libpaho-mqttpp-dev libpaho-mqtt-dev
+  mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
+  nlohmann-json3-dev libvalijson-dev libsqlitecpp-dev libsqlite3-dev sqlite3
+  libspdlog-dev libcli11-dev libssl-dev
+  libgtest-dev libgmock-dev
+)
+with_tests=false
+if [[ "${1:-}" == "--test" ]]; then
+  with_tests=true
+  packages+=(nodejs npm chromium)
+fi
+
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+# node/npm may come from elsewhere (nodesource, the image): only install them when absent.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<<"${missing[*]}"
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian mosquitto package may start a system broker on 1883; kabar starts its own (or uses one
+# you point it at), so leave the system service alone but make sure ours can bind.
+if $with_tests && [[ -f tests/e2e/package.json ]]; then
+  (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+fi
+echo "setup: done"
