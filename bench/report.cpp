@@ -38,10 +38,15 @@ std::string num(double v, int decimals) {
   return buf;
 }
 
+// 1234567 -> "1,234,567" (built forwards: GCC 12 misreports string::insert here under -Werror=restrict).
 std::string with_commas(double v) {
-  auto s = num(v, 0);
-  for (int i = int(s.size()) - 3; i > 0 && s[std::size_t(i) - 1] != '-'; i -= 3) s.insert(std::size_t(i), ",");
-  return s;
+  const std::string digits = num(v < 0 ? -v : v, 0);
+  std::string out = v <= -0.5 ? "-" : "";
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
 double at(const json& j, const json::json_pointer& p) { return j.contains(p) ? j[p].get<double>() : 0; }

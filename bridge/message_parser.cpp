@@ -16,7 +16,7 @@ constexpr std::array<std::string_view, 5> kEnvelopeKeys = {"id", "event", "data"
 
 ParseResult reject(std::string reason) { return ParseResult{std::nullopt, std::move(reason)}; }
 
-std::string quoted(std::string_view text) {
+std::string json_quoted(std::string_view text) {
   // Reasons are one line even when a topic or name carries control characters.
   return json(std::string(text)).dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -24,10 +24,10 @@ std::string quoted(std::string_view text) {
 std::string route_miss_reason(std::string_view topic, const RouteTable& routes) {
   for (const Route& route : routes.routes()) {
     if (auto channel = fill_channel(route, topic))
-      return "topic " + quoted(topic) + " matches route " + quoted(route.topic) + " but gives channel " +
-             quoted(*channel) + ", which is not a valid channel name (1-164 of A-Z a-z 0-9 _ - = @ , . ;)";
+      return "topic " + json_quoted(topic) + " matches route " + json_quoted(route.topic) + " but gives channel " +
+             json_quoted(*channel) + ", which is not a valid channel name (1-164 of A-Z a-z 0-9 _ - = @ , . ;)";
   }
-  return "no route for topic " + quoted(topic);
+  return "no route for topic " + json_quoted(topic);
 }
 
 // Counts nesting outside strings without parsing, so hostile depth never reaches a recursive algorithm.
@@ -155,7 +155,7 @@ ParseResult parse_message(std::string_view topic, std::string_view payload, cons
   const Route& route = *match->route;
   std::string event = candidate.event.empty() ? route.event : candidate.event;
   if (event.empty())
-    return reject("no event name: route " + quoted(route.topic) +
+    return reject("no event name: route " + json_quoted(route.topic) +
                   " has no default event, so the payload must be an envelope with \"event\"");
   if (auto reason = validate_data(schema_for(route, event, schemas), candidate.data, schemas))
     return reject(*reason);

@@ -185,10 +185,12 @@ void MqttBridge::Impl::stop() {
   supervisor.join();
   for (auto& session : sessions) {
     session->ready = false;
+    // Also when not connected: a disconnect cancels a connect still in flight, which could otherwise
+    // complete after stop() and start delivering messages nobody waits for.
     try {
-      if (session->client->is_connected()) session->client->disconnect()->wait_for(kDisconnectTimeout);
+      session->client->disconnect()->wait_for(kDisconnectTimeout);
     } catch (const mqtt::exception& e) {
-      spdlog::warn("mqtt session {}: disconnect failed: {}", session->client_id, e.what());
+      spdlog::debug("mqtt session {}: disconnect: {}", session->client_id, e.what());
     }
   }
   // A message already handed to us (and acknowledged) finishes its trip to the sink before we return.

@@ -321,3 +321,16 @@ export async function publishToChannel(client, channel, id, data, event = 'test.
 }
 
 export { diagnostics };
+
+// Publishes count messages with QoS 1, at most `window` unacknowledged at once (in order on one
+// connection). make(i) -> {topic, payload}. onAck(i) is called as each PUBACK arrives.
+export async function publishMany(client, count, make, { window = 20, onAck, timeout = 30000 } = {}) {
+  const inFlight = new Set();
+  for (let i = 0; i < count; i++) {
+    const { topic, payload } = make(i);
+    const p = publish(client, topic, payload, { timeout }).then(() => { inFlight.delete(p); if (onAck) onAck(i); });
+    inFlight.add(p);
+    if (inFlight.size >= window) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+}

@@ -1,0 +1,97 @@
+#include "bridge/mqtt_publisher.h"
+
+#include <mqtt/async_client.h>
+
+#include <mutex>
+#include <random>
+
+namespace kabar {
+namespace {
+
+std::string random_client_id() {
+  std::random_device device;
+  std::uniform_int_distribution<int> hex(0, 15);
+  std::string id = "kabar-pub-";
+  for (int i = 0; i < 12; ++i) id += "0123456789abcdef"[hex(device)];
+  return id;
+}
+
+void check_publish_arguments(const std::string& topic, int qos) {
+  if (topic.empty()) throw PublishError("cannot publish: the topic is empty");
+  if (topic.find_first_of("+#") != std::string::npos)
+    throw PublishError("cannot publish to '" + topic + "': '+' and '#' are only allowed in subscriptions");
+  if (topic.find('\0') != std::string::npos) throw PublishError("cannot publish: the topic contains a NUL");
+  if (qos < 0 || qos > 2) throw PublishError("cannot publish: qos must be 0, 1 or 2, not " + std::to_string(qos));
+}
+
+}  // namespace
+
+struct MqttPublisher::Impl {
+  explicit Impl(PublisherOptions options_in) : options(std::move(options_in)) {
+    if (options.client_id.empty()) options.client_id = random_client_id();
+    try {
+      client = std::make_unique<mqtt::async_client>(options.server_uri, options.client_id,
+                                                    mqtt::create_options(MQTTVERSION_5), nullptr);
+    } catch (const mqtt::exception& e) {
+      throw PublishError("cannot connect to " + options.server_uri + ": " + e.what());
+    }
+    mqtt::connect_options_builder builder;
+    builder.mqtt_version(MQTTVERSION_5)
+        .clean_start(true)
+        .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout) + std::chrono::seconds(1));
+    if (!options.username.empty()) builder.user_name(options.username);
+    if (!options.password.empty()) builder.password(options.password);
+    connect_options = builder.finalize();
+  }
+
+  ~Impl() {
+    try {
+      if (client->is_connected()) client->disconnect()->wait_for(options.timeout);
+    } catch (const mqtt::exception&) {
+      // Going away either way; the broker notices the closed socket.
+    }
+  }
+
+  void connect() {
+    const std::string failure = "cannot connect to " + options.server_uri + ": ";
+    try {
+      if (!client->connect(connect_options)->wait_for(options.timeout))
+        throw PublishError(failure + "no answer within " + std::to_string(options.timeout.count()) + " ms");
+    } catch (const mqtt::exception& e) {
+      throw PublishError(failure + e.what());
+    }
+  }
+
+  // A long-lived publisher (the HTTP publish API) reconnects on demand instead of failing forever.
+  void ensure_connected() {
+    std::lock_guard lock(connect_mutex);
+    if (!client->is_connected()) connect();
+  }
+
+  PublisherOptions options;
+  std::unique_ptr<mqtt::async_client> client;
+  mqtt::connect_options connect_options;
+  std::mutex connect_mutex;
+};
+
+MqttPublisher::MqttPublisher(PublisherOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->connect();
+}
+
+MqttPublisher::~MqttPublisher() = default;
+
+void MqttPublisher::publish(const std::string& topic, const std::string& payload, int qos, bool retain) {
+  check_publish_arguments(topic, qos);
+  impl_->ensure_connected();
+  const std::string failure = "publish to '" + topic + "' failed: ";
+  try {
+    auto token = impl_->client->publish(mqtt::make_message(topic, payload, qos, retain));
+    if (!token->wait_for(impl_->options.timeout))
+      throw PublishError(failure + "not acknowledged within " + std::to_string(impl_->options.timeout.count()) +
+                         " ms");
+  } catch (const mqtt::exception& e) {
+    throw PublishError(failure + e.what());
+  }
+}
+
+}  // namespace kabar
