@@ -30,6 +30,7 @@ class RecordingSession : public StreamSession {
   }
   void heartbeat() override {}
   void shutdown() override {}
+  using StreamSession::detach;
 
   std::vector<nlohmann::json> frames() {
     std::lock_guard lock(mutex_);
@@ -61,12 +62,14 @@ class RecordingSession : public StreamSession {
 
 class SeamTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { open_store(0); }
+
+  void open_store(std::size_t keep_per_channel) {
     dir_ = std::filesystem::temp_directory_path() /
            ("kabar-seam-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
     StoreOptions options;
     options.data_dir = dir_;
-    options.retention_max_per_channel = 0;
+    options.retention_max_per_channel = keep_per_channel;
     options.retention_max_age = 0s;
     store_ = std::make_unique<EventStore>(options);
     hub_ = std::make_unique<Hub>(std::vector<boost::asio::io_context*>{&io_}, store_->epoch());
@@ -201,6 +204,33 @@ TEST_F(SeamTest, PositionFromAnotherStoreGetsEpochChangedResetThenLiveEvents) {
   ASSERT_EQ(resets.size(), 1u);
   EXPECT_EQ(resets[0]["reason"], "epoch_changed");
   EXPECT_EQ(of_type(session->frames(), "event")[0]["data"]["n"], 1);
+  on_io([&] { session->detach(); return 0; });
+}
+
+class PrunedSeamTest : public SeamTest {
+ protected:
+  void SetUp() override { open_store(10); }
+};
+
+TEST_F(PrunedSeamTest, CursorOlderThanRetainedHistoryGetsHistoryPrunedResetThenOnlyNewerEvents) {
+  const std::int64_t old_cursor = append("c", 0);
+  for (int n = 1; n < 50; ++n) append("c", n);
+  store_->prune_now();
+  ASSERT_GT(store_->channel_bounds("c").pruned_through, old_cursor);
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, store_->epoch() + ":" + std::to_string(old_cursor));
+    return s;
+  });
+  append("c", 50);
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 1; }));
+  std::this_thread::sleep_for(50ms);
+  const auto frames = session->frames();
+  ASSERT_EQ(of_type(frames, "reset").size(), 1u);
+  EXPECT_EQ(of_type(frames, "reset")[0]["reason"], "history_pruned");
+  // After a reset the client refetches its state; it must not then get stale history, only what is new.
+  ASSERT_EQ(of_type(frames, "event").size(), 1u);
+  EXPECT_EQ(of_type(frames, "event")[0]["data"]["n"], 50);
   on_io([&] { session->detach(); return 0; });
 }
 
