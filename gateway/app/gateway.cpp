@@ -20,7 +20,6 @@ class StoreSink : public IngestSink {
   explicit StoreSink(EventStore& store) : store_(store) {}
   void accept(Envelope envelope) override { store_.append(std::move(envelope)); }
   void reject(const std::string& topic, const std::string& payload, const std::string& reason) override {
-    spdlog::warn("dead letter from topic '{}': {}", topic, reason);
     store_.record_dead_letter(topic, payload, reason);
   }
 
