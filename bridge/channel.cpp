@@ -27,7 +27,8 @@ bool is_channel_char(char c) {
 }  // namespace
 
 bool is_valid_channel_name(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxChannelName && std::all_of(name.begin(), name.end(), is_channel_char);
+  return !name.empty() && name.size() <= kMaxChannelName &&
+         std::all_of(name.begin(), name.end(), is_channel_char);
 }
 
 ChannelKind channel_kind(std::string_view name) {

@@ -24,8 +24,9 @@ std::string json_quoted(std::string_view text) {
 std::string route_miss_reason(std::string_view topic, const RouteTable& routes) {
   for (const Route& route : routes.routes()) {
     if (auto channel = fill_channel(route, topic))
-      return "topic " + json_quoted(topic) + " matches route " + json_quoted(route.topic) + " but gives channel " +
-             json_quoted(*channel) + ", which is not a valid channel name (1-164 of A-Z a-z 0-9 _ - = @ , . ;)";
+      return "topic " + json_quoted(topic) + " matches route " + json_quoted(route.topic) +
+             " but gives channel " + json_quoted(*channel) +
+             ", which is not a valid channel name (1-164 of A-Z a-z 0-9 _ - = @ , . ;)";
   }
   return "no route for topic " + json_quoted(topic);
 }
@@ -120,10 +121,12 @@ std::string schema_for(const Route& route, const std::string& event, const Schem
   return schemas.has(event) ? event : std::string();
 }
 
-std::optional<std::string> validate_data(const std::string& schema, const json& data, const SchemaRegistry& schemas) {
+std::optional<std::string> validate_data(const std::string& schema, const json& data,
+                                         const SchemaRegistry& schemas) {
   if (schema.empty()) return std::nullopt;
   try {
-    if (auto reason = schemas.validate(schema, data)) return "data does not match schema '" + schema + "': " + *reason;
+    if (auto reason = schemas.validate(schema, data))
+      return "data does not match schema '" + schema + "': " + *reason;
   } catch (const SchemaError&) {
     return "schema '" + schema + "' named by the route is not loaded";
   }

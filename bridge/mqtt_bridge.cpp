@@ -1,10 +1,11 @@
 #include "bridge/mqtt_bridge.h"
 
+#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <condition_variable>
-#include <mqtt/async_client.h>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -24,6 +25,7 @@ constexpr std::size_t kRecentIds = 16384;
 constexpr std::chrono::seconds kConnectTimeout{10};
 constexpr milliseconds kOperationTimeout{15000};  // connect (Paho gives up after kConnectTimeout) or SUBACK
 constexpr milliseconds kDisconnectTimeout{5000};
+constexpr milliseconds kSinkRetryPauses[] = {milliseconds(0), milliseconds(100), milliseconds(400)};
 
 enum class SessionState { Disconnected, Connecting, Ready };
 
@@ -41,7 +43,8 @@ struct Session {
 };
 
 std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // +/-20 % so that many gateways (or the twins) do not reconnect in lockstep after a broker restart.
@@ -51,34 +54,37 @@ milliseconds jittered(milliseconds base) {
   return milliseconds(static_cast<std::int64_t>(static_cast<double>(base.count()) * factor(rng)));
 }
 
-mqtt::connect_options make_connect_options(const BridgeOptions& options) {
-  mqtt::properties properties{mqtt::property(mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                             static_cast<int32_t>(options.session_expiry.count()))};
+// Configured in place and never copied or moved afterwards: Paho C++ 1.2.0's connect_options copy and
+// move leave the C struct's connectProperties pointing into the source object, so options built with
+// connect_options_builder and returned by value make MQTTAsync_connect read freed memory (seen crashing
+// under ASan). async_client::connect copies its argument while this object is alive, which is safe.
+void configure_connect_options(mqtt::connect_options& connect, const BridgeOptions& options) {
   // Paho 1.2 needs MQTT v5 both here and in create_options (docs/toolchain notes). clean_start false plus
   // a session expiry keeps our subscriptions and queued QoS 1 messages at the broker while we are away.
-  mqtt::connect_options_builder builder;
-  builder.mqtt_version(MQTTVERSION_5)
-      .clean_start(false)
-      .properties(properties)
-      .keep_alive_interval(options.keepalive)
-      .connect_timeout(kConnectTimeout)
-      .automatic_reconnect(false);  // ours: Paho's takes whole seconds, so 250 ms would become 0
-  if (!options.username.empty()) builder.user_name(options.username);
-  if (!options.password.empty()) builder.password(options.password);
-  return builder.finalize();
+  connect.set_mqtt_version(MQTTVERSION_5);
+  connect.set_clean_start(false);
+  connect.set_keep_alive_interval(options.keepalive);
+  connect.set_connect_timeout(kConnectTimeout);
+  connect.set_automatic_reconnect(false);  // ours: Paho's takes whole seconds, so 250 ms would become 0
+  if (!options.username.empty()) connect.set_user_name(options.username);
+  if (!options.password.empty()) connect.set_password(options.password);
+  connect.set_properties(mqtt::properties{mqtt::property(
+      mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options.session_expiry.count()))});
 }
 
 void require_route_schemas(const RouteTable& routes, const SchemaRegistry& schemas) {
   for (const Route& route : routes.routes()) {
     if (!route.schema.empty() && !schemas.has(route.schema))
-      throw SchemaError("route \"" + route.topic + "\" names schema '" + route.schema + "', which is not loaded");
+      throw SchemaError("route \"" + route.topic + "\" names schema '" + route.schema +
+                        "', which is not loaded");
   }
 }
 
 }  // namespace
 
 struct MqttBridge::Impl {
-  Impl(BridgeOptions options_in, const RouteTable& routes_in, const SchemaRegistry& schemas_in, IngestSink& sink_in);
+  Impl(BridgeOptions options_in, const RouteTable& routes_in, const SchemaRegistry& schemas_in,
+       IngestSink& sink_in);
   ~Impl();
 
   void start();
@@ -87,9 +93,11 @@ struct MqttBridge::Impl {
 
   // Supervisor thread: (re)connects every session with backoff and subscribes after every connect.
   void supervise();
-  Session* due_session(Clock::time_point now, Clock::time_point& next_wake);
-  bool connect_and_subscribe(Session& session);
+  std::vector<Session*> due_sessions(Clock::time_point now, Clock::time_point& next_wake);
+  std::vector<bool> connect_and_subscribe(const std::vector<Session*>& due);
+  bool attempt(Session& session, const char* what, const std::function<bool()>& step);
   bool subscribe(Session& session);
+  bool check_granted(Session& session, const std::string& filter, const std::vector<mqtt::ReasonCode>& codes);
   bool await(const mqtt::token_ptr& token, milliseconds timeout);
   void finish_attempt(Session& session, std::uint64_t generation, bool succeeded);
   void on_connection_lost(Session& session, const std::string& cause);
@@ -98,7 +106,7 @@ struct MqttBridge::Impl {
   void on_message(const Session& session, const mqtt::const_message_ptr& message);
   void ingest(int twin, const std::string& topic, const std::string& payload);
   void reject(int twin, const std::string& topic, const std::string& payload, const std::string& reason);
-  bool deliver(Envelope envelope);
+  bool deliver(const Envelope& envelope);
 
   BridgeOptions options;
   const RouteTable& routes;
@@ -125,14 +133,14 @@ struct MqttBridge::Impl {
   std::vector<std::unique_ptr<Session>> sessions;  // last: destroyed first, so no callback outlives the rest
 };
 
-MqttBridge::Impl::Impl(BridgeOptions options_in, const RouteTable& routes_in, const SchemaRegistry& schemas_in,
-                       IngestSink& sink_in)
+MqttBridge::Impl::Impl(BridgeOptions options_in, const RouteTable& routes_in,
+                       const SchemaRegistry& schemas_in, IngestSink& sink_in)
     : options(std::move(options_in)),
       routes(routes_in),
       schemas(schemas_in),
       sink(sink_in),
-      filters(routes_in.subscriptions()),
-      connect_options(make_connect_options(options)) {
+      filters(routes_in.subscriptions()) {
+  configure_connect_options(connect_options, options);
   limits.max_payload_bytes = options.max_payload_bytes;
   require_route_schemas(routes, schemas);
   const std::vector<std::string> client_ids =
@@ -147,11 +155,11 @@ MqttBridge::Impl::Impl(BridgeOptions options_in, const RouteTable& routes_in, co
                                                            mqtt::create_options(MQTTVERSION_5), nullptr);
     Session* raw = session.get();
     session->client->set_message_callback([this, raw](mqtt::const_message_ptr m) { on_message(*raw, m); });
-    session->client->set_connection_lost_handler([this, raw](const std::string& cause) {
-      on_connection_lost(*raw, cause);
-    });
+    session->client->set_connection_lost_handler(
+        [this, raw](const std::string& cause) { on_connection_lost(*raw, cause); });
     session->client->set_disconnected_handler([this, raw](const mqtt::properties&, mqtt::ReasonCode code) {
-      on_connection_lost(*raw, "the broker sent DISCONNECT, reason code " + std::to_string(static_cast<int>(code)));
+      on_connection_lost(*raw,
+                         "the broker sent DISCONNECT, reason code " + std::to_string(static_cast<int>(code)));
     });
     sessions.push_back(std::move(session));
   }
@@ -203,74 +211,108 @@ void MqttBridge::Impl::stop() {
 }
 
 bool MqttBridge::Impl::ready() const {
-  return std::all_of(sessions.begin(), sessions.end(), [](const auto& session) { return session->ready.load(); });
+  return std::all_of(sessions.begin(), sessions.end(),
+                     [](const auto& session) { return session->ready.load(); });
 }
 
 void MqttBridge::Impl::supervise() {
   std::unique_lock lock(state_mutex);
   while (!stopping) {
     Clock::time_point next_wake = Clock::now() + std::chrono::seconds(1);
-    Session* session = due_session(Clock::now(), next_wake);
-    if (!session) {
+    const std::vector<Session*> due = due_sessions(Clock::now(), next_wake);
+    if (due.empty()) {
       wake.wait_until(lock, next_wake);
       continue;
     }
-    session->state = SessionState::Connecting;
-    const std::uint64_t generation = session->generation;
+    std::vector<std::uint64_t> generations;
+    for (Session* session : due) {
+      session->state = SessionState::Connecting;
+      generations.push_back(session->generation);
+    }
     lock.unlock();
-    const bool succeeded = connect_and_subscribe(*session);
+    const std::vector<bool> succeeded = connect_and_subscribe(due);
     lock.lock();
-    finish_attempt(*session, generation, succeeded);
+    for (std::size_t i = 0; i < due.size(); ++i) finish_attempt(*due[i], generations[i], succeeded[i]);
   }
 }
 
-Session* MqttBridge::Impl::due_session(Clock::time_point now, Clock::time_point& next_wake) {
+std::vector<Session*> MqttBridge::Impl::due_sessions(Clock::time_point now, Clock::time_point& next_wake) {
+  std::vector<Session*> due;
   for (auto& session : sessions) {
     if (session->state != SessionState::Disconnected) continue;
-    if (session->next_attempt <= now) return session.get();
-    next_wake = std::min(next_wake, session->next_attempt);
+    if (session->next_attempt <= now) {
+      due.push_back(session.get());
+    } else {
+      next_wake = std::min(next_wake, session->next_attempt);
+    }
   }
-  return nullptr;
+  return due;
 }
 
-bool MqttBridge::Impl::connect_and_subscribe(Session& session) {
-  try {
-    if (!session.client->is_connected() && !await(session.client->connect(connect_options), kOperationTimeout)) {
-      spdlog::warn("mqtt session {}: no answer from {} in time", session.client_id, options.server_uri);
-      return false;
-    }
-    return subscribe(session);
-  } catch (const mqtt::exception& e) {
-    spdlog::warn("mqtt session {}: cannot connect to {}: {}", session.client_id, options.server_uri, e.what());
-    return false;
+// Connects in parallel: Paho's receive thread only notices a new client's socket when its 1 s poll
+// times out, so each connect takes about 2 s while another client of the process is connected;
+// connecting the twins one after the other would double that.
+std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Session*>& due) {
+  std::vector<mqtt::token_ptr> tokens(due.size());
+  std::vector<bool> ok(due.size(), true);
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    ok[i] = attempt(*due[i], "connect", [&] {
+      if (!due[i]->client->is_connected()) tokens[i] = due[i]->client->connect(connect_options);
+      return true;
+    });
   }
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    if (!ok[i] || !tokens[i]) continue;
+    ok[i] = attempt(*due[i], "connect", [&] { return await(tokens[i], kOperationTimeout); });
+  }
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    if (ok[i]) ok[i] = attempt(*due[i], "subscribe", [&] { return subscribe(*due[i]); });
+  }
+  return ok;
+}
+
+bool MqttBridge::Impl::attempt(Session& session, const char* what, const std::function<bool()>& step) {
+  try {
+    if (step()) return true;
+    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, options.server_uri);
+  } catch (const mqtt::exception& e) {
+    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, options.server_uri,
+                 e.what());
+  }
+  return false;
 }
 
 // Subscribing again after every connect is harmless with a persistent session and repairs one the broker
 // lost (a broker restarted without persistence, an expired session).
 bool MqttBridge::Impl::subscribe(Session& session) {
-  const std::vector<int> qos(filters.size(), 1);
   // Retained messages are state, not new events: replaying them on every resubscribe would store them
   // again (under a new id when they carry none).
-  const std::vector<mqtt::subscribe_options> sub_options(
-      filters.size(), mqtt::subscribe_options(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED));
-  const auto token = session.client->subscribe(mqtt::string_collection::create(filters), qos, sub_options);
-  if (!await(token, kOperationTimeout)) {
-    spdlog::warn("mqtt session {}: no SUBACK in time", session.client_id);
+  const mqtt::subscribe_options no_retained(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
+  // One SUBSCRIBE per filter: Paho C++ 1.2.0 crashes in MQTTAsync_subscribeMany when given per-topic
+  // subscribe options, and the single-topic call carries them correctly.
+  std::vector<mqtt::token_ptr> tokens;
+  for (const std::string& filter : filters)
+    tokens.push_back(session.client->subscribe(filter, 1, no_retained));
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (!await(tokens[i], kOperationTimeout)) return false;
+    if (!check_granted(session, filters[i], tokens[i]->get_subscribe_response().get_reason_codes()))
+      return false;
+  }
+  return true;
+}
+
+bool MqttBridge::Impl::check_granted(Session& session, const std::string& filter,
+                                     const std::vector<mqtt::ReasonCode>& codes) {
+  const int code = codes.empty() ? 0x80 : static_cast<int>(codes.front());
+  if (code >= 0x80) {
+    spdlog::error("mqtt session {}: the broker refused the subscription to '{}' (reason code {})",
+                  session.client_id, filter, code);
+    session.client->disconnect()->wait_for(kDisconnectTimeout);  // the next attempt starts from scratch
     return false;
   }
-  const auto codes = token->get_subscribe_response().get_reason_codes();
-  for (std::size_t i = 0; i < codes.size() && i < filters.size(); ++i) {
-    if (codes[i] >= 0x80) {
-      spdlog::error("mqtt session {}: the broker refused the subscription to '{}' (reason code {})",
-                    session.client_id, filters[i], static_cast<int>(codes[i]));
-      session.client->disconnect()->wait_for(kDisconnectTimeout);
-      return false;
-    }
-    if (codes[i] == 0)
-      spdlog::warn("mqtt session {}: '{}' granted at QoS 0 only: messages can be lost", session.client_id,
-                   filters[i]);
-  }
+  if (code == 0)
+    spdlog::warn("mqtt session {}: '{}' granted at QoS 0 only: messages can be lost", session.client_id,
+                 filter);
   return true;
 }
 
@@ -312,8 +354,8 @@ void MqttBridge::Impl::on_connection_lost(Session& session, const std::string& c
     }
   }
   wake.notify_all();
-  spdlog::warn("mqtt session {}: connection lost{}{}; reconnecting", session.client_id, cause.empty() ? "" : ": ",
-               cause);
+  spdlog::warn("mqtt session {}: connection lost{}{}; reconnecting", session.client_id,
+               cause.empty() ? "" : ": ", cause);
 }
 
 void MqttBridge::Impl::on_message(const Session& session, const mqtt::const_message_ptr& message) {
@@ -345,9 +387,8 @@ void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::str
     ++twin_duplicates;  // a redelivery or a publisher's retry: the store would drop it anyway
   } else {
     if (!publisher_id) envelope.id = ids.next(now_ms);
-    const std::string id = envelope.id;
-    if (!deliver(std::move(envelope))) return;  // not recorded: the twin's copy gets its own chance
-    if (publisher_id) recent_ids.insert(id);
+    if (!deliver(envelope)) return;  // not recorded: the twin's copy gets its own chance
+    if (publisher_id) recent_ids.insert(envelope.id);
   }
   if (twins) twin_matcher.record(twin, topic, payload, now);
 }
@@ -364,21 +405,26 @@ void MqttBridge::Impl::reject(int twin, const std::string& topic, const std::str
   if (sessions.size() > 1) twin_matcher.record(twin, topic, payload, Clock::now());
 }
 
-bool MqttBridge::Impl::deliver(Envelope envelope) {
-  const std::string id = envelope.id;
-  const std::string channel = envelope.channel;
-  try {
-    sink.accept(std::move(envelope));
-    ++accepted;
-    return true;
-  } catch (const std::exception& e) {
-    ++sink_failures;
-    // The broker already has our PUBACK. With twin sessions the other copy is still coming and will be
-    // offered to the sink again; without them this event is gone unless the publisher resends it.
-    spdlog::critical("event {} for channel {} was NOT stored (sink failed: {}){}", id, channel, e.what(),
-                     sessions.size() > 1 ? "; its twin copy will be tried" : "; it is lost");
-    return false;
+// Paho (Debian's 1.3.12) sends the PUBACK when this callback returns, so a failed accept() is retried a
+// few times first: returning gives the message up. The pauses hold up every Paho client of the process,
+// so they stay short.
+bool MqttBridge::Impl::deliver(const Envelope& envelope) {
+  for (const milliseconds pause : kSinkRetryPauses) {
+    std::this_thread::sleep_for(pause);
+    try {
+      sink.accept(envelope);
+      ++accepted;
+      return true;
+    } catch (const std::exception& e) {
+      ++sink_failures;
+      spdlog::error("event {} for channel {}: the sink failed: {}", envelope.id, envelope.channel, e.what());
+    }
   }
+  // With twin sessions the other copy is still to come and gets its own chance; without, the event is
+  // gone unless the publisher sends it again.
+  spdlog::critical("event {} for channel {} was NOT stored{}", envelope.id, envelope.channel,
+                   sessions.size() > 1 ? "; its twin copy will be tried" : "; it is lost");
+  return false;
 }
 
 MqttBridge::MqttBridge(BridgeOptions options, const RouteTable& routes, const SchemaRegistry& schemas,

@@ -8,6 +8,8 @@
 namespace kabar {
 namespace {
 
+constexpr int kMaxQueuedPublishes = 10000;
+
 std::string random_client_id() {
   std::random_device device;
   std::uniform_int_distribution<int> hex(0, 15);
@@ -21,7 +23,8 @@ void check_publish_arguments(const std::string& topic, int qos) {
   if (topic.find_first_of("+#") != std::string::npos)
     throw PublishError("cannot publish to '" + topic + "': '+' and '#' are only allowed in subscriptions");
   if (topic.find('\0') != std::string::npos) throw PublishError("cannot publish: the topic contains a NUL");
-  if (qos < 0 || qos > 2) throw PublishError("cannot publish: qos must be 0, 1 or 2, not " + std::to_string(qos));
+  if (qos < 0 || qos > 2)
+    throw PublishError("cannot publish: qos must be 0, 1 or 2, not " + std::to_string(qos));
 }
 
 }  // namespace
@@ -30,18 +33,21 @@ struct MqttPublisher::Impl {
   explicit Impl(PublisherOptions options_in) : options(std::move(options_in)) {
     if (options.client_id.empty()) options.client_id = random_client_id();
     try {
+      // Paho refuses a publish with -12 ("No more messages can be buffered") once 100 commands wait in its
+      // queue; concurrent HTTP publishers reach that in a burst, so allow many more.
       client = std::make_unique<mqtt::async_client>(options.server_uri, options.client_id,
-                                                    mqtt::create_options(MQTTVERSION_5), nullptr);
+                                                    mqtt::create_options(MQTTVERSION_5, kMaxQueuedPublishes),
+                                                    nullptr);
     } catch (const mqtt::exception& e) {
       throw PublishError("cannot connect to " + options.server_uri + ": " + e.what());
     }
-    mqtt::connect_options_builder builder;
-    builder.mqtt_version(MQTTVERSION_5)
-        .clean_start(true)
-        .connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout) + std::chrono::seconds(1));
-    if (!options.username.empty()) builder.user_name(options.username);
-    if (!options.password.empty()) builder.password(options.password);
-    connect_options = builder.finalize();
+    // Set in place, never copied: see configure_connect_options in mqtt_bridge.cpp (Paho C++ 1.2.0).
+    connect_options.set_mqtt_version(MQTTVERSION_5);
+    connect_options.set_clean_start(true);
+    connect_options.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout) +
+                                        std::chrono::seconds(1));
+    if (!options.username.empty()) connect_options.set_user_name(options.username);
+    if (!options.password.empty()) connect_options.set_password(options.password);
   }
 
   ~Impl() {
@@ -87,8 +93,8 @@ void MqttPublisher::publish(const std::string& topic, const std::string& payload
   try {
     auto token = impl_->client->publish(mqtt::make_message(topic, payload, qos, retain));
     if (!token->wait_for(impl_->options.timeout))
-      throw PublishError(failure + "not acknowledged within " + std::to_string(impl_->options.timeout.count()) +
-                         " ms");
+      throw PublishError(failure + "not acknowledged within " +
+                         std::to_string(impl_->options.timeout.count()) + " ms");
   } catch (const mqtt::exception& e) {
     throw PublishError(failure + e.what());
   }

@@ -44,9 +44,10 @@ struct Fields {
 };
 
 bool parse_date_time(std::string_view t, Fields& f) {
-  return read_digits(t, 0, 4, f.year) && expect(t, 4, "-") && read_digits(t, 5, 2, f.month) && expect(t, 7, "-") &&
-         read_digits(t, 8, 2, f.day) && expect(t, 10, "Tt") && read_digits(t, 11, 2, f.hour) && expect(t, 13, ":") &&
-         read_digits(t, 14, 2, f.minute) && expect(t, 16, ":") && read_digits(t, 17, 2, f.second);
+  return read_digits(t, 0, 4, f.year) && expect(t, 4, "-") && read_digits(t, 5, 2, f.month) &&
+         expect(t, 7, "-") && read_digits(t, 8, 2, f.day) && expect(t, 10, "Tt") &&
+         read_digits(t, 11, 2, f.hour) && expect(t, 13, ":") && read_digits(t, 14, 2, f.minute) &&
+         expect(t, 16, ":") && read_digits(t, 17, 2, f.second);
 }
 
 // Fraction (any number of digits, milliseconds kept) and zone: Z or +hh:mm / -hh:mm.
@@ -64,15 +65,16 @@ bool parse_fraction_and_zone(std::string_view t, Fields& f) {
   if (!expect(t, pos, "+-") || pos + 6 != t.size() || !expect(t, pos + 3, ":")) return false;
   int hours = 0;
   int minutes = 0;
-  if (!read_digits(t, pos + 1, 2, hours) || !read_digits(t, pos + 4, 2, minutes) || hours > 23 || minutes > 59)
+  if (!read_digits(t, pos + 1, 2, hours) || !read_digits(t, pos + 4, 2, minutes) || hours > 23 ||
+      minutes > 59)
     return false;
   f.offset_minutes = (t[pos] == '-' ? -1 : 1) * (hours * 60 + minutes);
   return true;
 }
 
 bool in_range(const Fields& f) {
-  return f.month >= 1 && f.month <= 12 && f.day >= 1 && f.day <= days_in_month(f.year, f.month) && f.hour <= 23 &&
-         f.minute <= 59 && f.second <= 60;  // 60: a leap second
+  return f.month >= 1 && f.month <= 12 && f.day >= 1 && f.day <= days_in_month(f.year, f.month) &&
+         f.hour <= 23 && f.minute <= 59 && f.second <= 60;  // 60: a leap second
 }
 
 }  // namespace
@@ -80,8 +82,8 @@ bool in_range(const Fields& f) {
 std::optional<std::int64_t> parse_rfc3339_ms(std::string_view text) {
   Fields f;
   if (!parse_date_time(text, f) || !parse_fraction_and_zone(text, f) || !in_range(f)) return std::nullopt;
-  const std::int64_t seconds = days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 +
-                               f.second - static_cast<std::int64_t>(f.offset_minutes) * 60;
+  const std::int64_t seconds = days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 +
+                               f.minute * 60 + f.second - static_cast<std::int64_t>(f.offset_minutes) * 60;
   if (seconds < 0) return std::nullopt;
   return seconds * 1000 + f.millis;
 }

@@ -72,8 +72,8 @@ class RouteChecker {
 
  private:
   [[noreturn]] void fail(const std::string& problem) const {
-    throw RouteError("route " + std::to_string(index_ + 1) + " (\"" + route_.topic + "\" -> \"" + route_.channel +
-                     "\"): " + problem);
+    throw RouteError("route " + std::to_string(index_ + 1) + " (\"" + route_.topic + "\" -> \"" +
+                     route_.channel + "\"): " + problem);
   }
 
   void check_pattern() {
@@ -111,7 +111,8 @@ class RouteChecker {
         ++literal_chars;
       }
     }
-    if (literal_chars > kMaxChannelName) fail("the channel template is longer than a channel name may be (164)");
+    if (literal_chars > kMaxChannelName)
+      fail("the channel template is longer than a channel name may be (164)");
   }
 
   // Returns the index of the closing '}'.
@@ -170,7 +171,8 @@ RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {
     if (same != filters.end()) {
       const auto& first = routes_[static_cast<std::size_t>(same - filters.begin())];
       throw RouteError("route " + std::to_string(i + 1) + " (\"" + routes_[i].topic +
-                       "\"): matches the same topics as route \"" + first.topic + "\", so it would never be used");
+                       "\"): matches the same topics as route \"" + first.topic +
+                       "\", so it would never be used");
     }
     filters.push_back(filter);
   }

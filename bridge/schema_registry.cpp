@@ -59,7 +59,8 @@ std::string json_pointer(const std::vector<std::string>& context) {
   for (std::size_t i = 1; i < context.size(); ++i) {
     const std::string& part = context[i];
     const bool bracketed = part.size() >= 2 && part.front() == '[' && part.back() == ']';
-    pointer += '/' + escape_pointer_token(bracketed ? std::string_view(part).substr(1, part.size() - 2) : part);
+    pointer +=
+        '/' + escape_pointer_token(bracketed ? std::string_view(part).substr(1, part.size() - 2) : part);
   }
   return pointer.empty() ? "(root)" : pointer;
 }
@@ -87,6 +88,34 @@ std::optional<std::string> find_long_string(const nlohmann::json& node, std::siz
   return std::nullopt;
 }
 
+// valijson reports a failure inside a property or an anyOf branch once where it happened and again at
+// every enclosing level ("Failed to validate against schema associated with property name ...").
+bool is_wrapper_error(const std::string& description) {
+  return description.starts_with("Failed to validate against") ||
+         description.starts_with("Failed to validate item");
+}
+
+// One line: the specific failures (pointer: rule), at most three, and how many more there were.
+std::string summarize(const valijson::ValidationResults& results) {
+  constexpr std::size_t kShown = 3;
+  std::vector<std::string> specific;
+  for (const auto& error : results) {
+    if (is_wrapper_error(error.description)) continue;
+    std::string line = json_pointer(error.context) + ": " + one_line(error.description);
+    if (std::find(specific.begin(), specific.end(), line) == specific.end())
+      specific.push_back(std::move(line));
+  }
+  if (specific.empty() && results.numErrors() > 0) {
+    const auto& first = *results.begin();
+    specific.push_back(json_pointer(first.context) + ": " + one_line(first.description));
+  }
+  if (specific.empty()) return "does not validate";
+  std::string reason;
+  for (std::size_t i = 0; i < specific.size() && i < kShown; ++i) reason += (i ? "; " : "") + specific[i];
+  if (specific.size() > kShown) reason += " (and " + std::to_string(specific.size() - kShown) + " more)";
+  return reason;
+}
+
 std::unique_ptr<CompiledSchema> compile(const std::string& origin, std::string_view text) {
   nlohmann::json document;
   try {
@@ -94,7 +123,8 @@ std::unique_ptr<CompiledSchema> compile(const std::string& origin, std::string_v
   } catch (const nlohmann::json::exception& e) {
     throw SchemaError(origin + ": not valid JSON: " + e.what());
   }
-  if (!document.is_object() && !document.is_boolean()) throw SchemaError(origin + ": a schema must be an object");
+  if (!document.is_object() && !document.is_boolean())
+    throw SchemaError(origin + ": a schema must be an object");
   auto compiled = std::make_unique<CompiledSchema>();
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
@@ -164,11 +194,7 @@ struct SchemaRegistry::Impl {
     if (!validator->validate(compiled.schema, target, nullptr)) {
       valijson::ValidationResults results;
       validator->validate(compiled.schema, target, &results);
-      reason = "does not validate";
-      if (results.numErrors() > 0) {
-        const auto& first = *results.begin();
-        reason = json_pointer(first.context) + ": " + one_line(first.description);
-      }
+      reason = summarize(results);
     }
     release(std::move(validator));
     return reason;
@@ -186,14 +212,15 @@ SchemaRegistry::~SchemaRegistry() = default;
 
 bool SchemaRegistry::has(const std::string& name) const { return impl_->schemas.count(name) > 0; }
 
-std::optional<std::string> SchemaRegistry::validate(const std::string& name, const nlohmann::json& document) const {
+std::optional<std::string> SchemaRegistry::validate(const std::string& name,
+                                                    const nlohmann::json& document) const {
   const auto found = impl_->schemas.find(name);
   if (found == impl_->schemas.end()) throw SchemaError("unknown schema '" + name + "'");
   const CompiledSchema& compiled = *found->second;
   if (compiled.uses_regex) {
     if (auto where = find_long_string(document, kMaxRegexInput))
-      return (where->empty() ? std::string("(root)") : *where) + ": string longer than " + std::to_string(kMaxRegexInput) +
-             " characters, the limit for schemas that use pattern or format";
+      return (where->empty() ? std::string("(root)") : *where) + ": string longer than " +
+             std::to_string(kMaxRegexInput) + " characters, the limit for schemas that use pattern or format";
   }
   try {
     return impl_->run(compiled, document);

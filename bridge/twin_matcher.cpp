@@ -18,7 +18,8 @@ bool TwinMatcher::claim_twin_copy(int twin, std::string_view topic, std::string_
   if (topic_it == topics_.end()) return false;
   auto& other = topic_it->second.by_twin[1 - twin];
   const std::uint64_t hash = payload_hash(payload);
-  const auto match = std::find_if(other.begin(), other.end(), [hash](const auto& entry) { return entry->hash == hash; });
+  const auto match =
+      std::find_if(other.begin(), other.end(), [hash](const auto& entry) { return entry->hash == hash; });
   if (match == other.end()) return false;
   const auto skipped = static_cast<std::size_t>(match - other.begin());
   dropped_ += skipped;
@@ -50,7 +51,8 @@ void TwinMatcher::pop_front(TopicNode* topic, int twin) {
   auto& fifo = topic->second.by_twin[twin];
   order_.erase(fifo.front());
   fifo.pop_front();
-  if (topic->second.by_twin[0].empty() && topic->second.by_twin[1].empty()) topics_.erase(topics_.find(topic->first));
+  if (topic->second.by_twin[0].empty() && topic->second.by_twin[1].empty())
+    topics_.erase(topics_.find(topic->first));
 }
 
 void RecentIds::insert(const std::string& id) {
