@@ -36,7 +36,6 @@ EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore ope
       insert(db, store_sql::kInsertEvent),
       seq_of_id(db, store_sql::kSeqOfId),
       touch_channel(db, store_sql::kTouchChannel),
-      save_head(db, store_sql::kSaveHeadSeq),
       insert_dead_letter(db, store_sql::kInsertDeadLetter),
       oldest_events(db, store_sql::kOldestEvents),
       delete_through(db, store_sql::kDeleteThrough),
@@ -50,6 +49,7 @@ EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore ope
       last_stored_ms(opened.last_stored_ms),
       next_retention(std::chrono::steady_clock::now() + options.retention_interval),
       head_seq(opened.head_seq),
+      checkpointer(db, db_file),
       readers(db_file) {}
 
 void EventStore::Impl::run_writer() {
@@ -68,16 +68,16 @@ void EventStore::Impl::run_writer() {
       inbox.swap(pending);
     }
     dead_letters.swap(pending_dead_letters);
+    // Checked on every round, not only when idle: under steady load the queue is never empty.
+    if (!prune && !stopping && (!prune_requests.empty() || retention_due(std::chrono::steady_clock::now()))) {
+      auto waiters = std::move(prune_requests);
+      prune_requests.clear();
+      start_prune_run(std::move(waiters));
+    }
     const bool have_writes = inbox_next < inbox.size() || !dead_letters.empty();
 
     if (!have_writes && !prune) {
       if (stopping) break;
-      if (!prune_requests.empty() || retention_due(std::chrono::steady_clock::now())) {
-        auto waiters = std::move(prune_requests);
-        prune_requests.clear();
-        start_prune_run(std::move(waiters));
-        continue;
-      }
       if (periodic_retention) {
         wake_writer.wait_until(lock, next_retention, has_work);
       } else {
@@ -122,12 +122,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
     begin.reset();
     const std::int64_t stored_ms = next_stored_ms();
     for (std::size_t i = first; i < last; ++i) results.push_back(insert_event(inbox[i].envelope, stored_ms));
-    save_channel_touches();
-    if (next_seq != first_seq) {
-      save_head.bind(1, next_seq - 1);
-      save_head.exec();
-      save_head.reset();
-    }
+    save_channel_touches();  // also what keeps seq from being reused (schema.cpp: load_state)
     for (auto& request : dead_letters) {
       const DeadLetter& letter = request.letter;
       insert_dead_letter.bind(1, letter.time_ms);
@@ -192,7 +187,8 @@ AppendResult EventStore::Impl::insert_event(Envelope& envelope, std::int64_t sto
 
   if (changes == 0) {  // ON CONFLICT(id) DO NOTHING: stored before (or earlier in this slice)
     seq_of_id.bindNoCopy(1, envelope.id);
-    if (!seq_of_id.executeStep()) throw StoreError("event '" + envelope.id + "' was neither inserted nor found");
+    if (!seq_of_id.executeStep())
+      throw StoreError("event '" + envelope.id + "' was neither inserted nor found");
     const std::int64_t original = seq_of_id.getColumn(0).getInt64();
     seq_of_id.reset();
     return AppendResult{original, true};
@@ -221,15 +217,15 @@ void EventStore::Impl::save_channel_touches() {
 
 void EventStore::Impl::reset_statements() noexcept {
   for (SQLite::Statement* statement :
-       {&begin, &commit, &insert, &seq_of_id, &touch_channel, &save_head, &insert_dead_letter, &oldest_events,
+       {&begin, &commit, &insert, &seq_of_id, &touch_channel, &insert_dead_letter, &oldest_events,
         &delete_through, &overfull_channels, &nth_oldest_of_channel, &delete_channel_through, &mark_pruned,
         &trim_dead_letters_by_count, &trim_dead_letters_by_age}) {
     statement->tryReset();
   }
 }
 
-void EventStore::Impl::fail_slice(std::size_t first, std::size_t last, std::vector<DeadLetterRequest>& dead_letters,
-                                  const std::string& reason) {
+void EventStore::Impl::fail_slice(std::size_t first, std::size_t last,
+                                  std::vector<DeadLetterRequest>& dead_letters, const std::string& reason) {
   const auto error = std::make_exception_ptr(StoreError("storing events failed: " + reason));
   for (std::size_t i = first; i < last; ++i) inbox[i].done.set_exception(error);
   for (auto& request : dead_letters) request.done.set_exception(error);
@@ -269,7 +265,8 @@ AppendResult EventStore::append(Envelope envelope) {
 
 std::future<AppendResult> EventStore::append_async(Envelope envelope) {
   if (envelope.id.empty()) throw StoreError("cannot store an event without an id");
-  if (envelope.channel.empty()) throw StoreError("cannot store event '" + envelope.id + "' without a channel");
+  if (envelope.channel.empty())
+    throw StoreError("cannot store event '" + envelope.id + "' without a channel");
   std::future<AppendResult> committed;
   {
     std::lock_guard lock(impl_->mutex);
@@ -281,12 +278,14 @@ std::future<AppendResult> EventStore::append_async(Envelope envelope) {
   return committed;
 }
 
-std::vector<StoredEvent> EventStore::read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
-                                                std::size_t limit) {
+std::vector<StoredEvent> EventStore::read_after(const std::vector<std::string>& channels,
+                                                std::int64_t after_seq, std::size_t limit) {
   return impl_->readers.read_after(channels, after_seq, limit);
 }
 
-std::optional<StoredEvent> EventStore::latest(const std::string& channel) { return impl_->readers.latest(channel); }
+std::optional<StoredEvent> EventStore::latest(const std::string& channel) {
+  return impl_->readers.latest(channel);
+}
 
 ChannelBounds EventStore::channel_bounds(const std::string& channel) {
   return impl_->readers.channel_bounds(channel);
@@ -303,15 +302,17 @@ void EventStore::record_dead_letter(const std::string& topic, const std::string&
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopping) throw StoreError("the event store is closed");
-    auto& request =
-        impl_->pending_dead_letters.emplace_back(DeadLetterRequest{{0, now_ms(), topic, payload, reason}, {}});
+    auto& request = impl_->pending_dead_letters.emplace_back(
+        DeadLetterRequest{{0, now_ms(), topic, payload, reason}, {}});
     recorded = request.done.get_future();
   }
   impl_->wake_writer.notify_one();
   recorded.get();
 }
 
-std::vector<DeadLetter> EventStore::dead_letters(std::size_t limit) { return impl_->readers.dead_letters(limit); }
+std::vector<DeadLetter> EventStore::dead_letters(std::size_t limit) {
+  return impl_->readers.dead_letters(limit);
+}
 
 std::size_t EventStore::prune_now() {
   if (std::this_thread::get_id() == impl_->writer_id) {

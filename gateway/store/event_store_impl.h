@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gateway/store/checkpointer.h"
 #include "gateway/store/event_store.h"
 #include "gateway/store/reader_pool.h"
 #include "gateway/store/schema.h"
@@ -82,7 +83,6 @@ struct EventStore::Impl {
   SQLite::Statement insert;
   SQLite::Statement seq_of_id;
   SQLite::Statement touch_channel;
-  SQLite::Statement save_head;
   SQLite::Statement insert_dead_letter;
   SQLite::Statement oldest_events;
   SQLite::Statement delete_through;
@@ -96,15 +96,16 @@ struct EventStore::Impl {
   std::int64_t last_stored_ms = 0;
   std::vector<AppendRequest> inbox;  // taken from `pending` in one swap, committed in slices
   std::size_t inbox_next = 0;
-  std::vector<AppendResult> results;       // per request of the current slice
-  std::vector<StoredEvent> committed;      // newly inserted events of the current slice
+  std::vector<AppendResult> results;   // per request of the current slice
+  std::vector<StoredEvent> committed;  // newly inserted events of the current slice
   struct ChannelTouch {
     const std::string* channel = nullptr;  // the name inside `committed`
     std::int64_t last_seq = 0;
     std::int64_t added = 0;
   };
-  std::unordered_map<std::string_view, ChannelTouch> touched;  // per channel of the slice; views into `committed`
-  std::unique_ptr<PruneRun> prune;                              // the active retention pass, if any
+  std::unordered_map<std::string_view, ChannelTouch>
+      touched;                      // per channel of the slice; views into `committed`
+  std::unique_ptr<PruneRun> prune;  // the active retention pass, if any
   std::chrono::steady_clock::time_point next_retention;
 
   // Shared with appending threads, guarded by `mutex`.
@@ -124,6 +125,7 @@ struct EventStore::Impl {
   std::atomic<std::uint64_t> pruned{0};
   std::atomic<std::uint64_t> dead_letters_written{0};
 
+  store_detail::Checkpointer checkpointer;  // after `db`: stopped before the writer connection closes
   store_detail::ReaderPool readers;
   std::thread writer;  // last: started once everything above is initialised
   std::thread::id writer_id;

@@ -14,7 +14,7 @@ namespace {
 
 // Channels per read_after statement. More are read as several statements inside one read transaction;
 // the cap keeps the SQL short and the merge tree shallow.
-constexpr std::size_t kMaxChannelsPerQuery = 16;
+constexpr std::size_t kMaxChannelsPerQuery = 64;
 // Idle connections kept for reuse; more concurrent readers still work, the surplus is closed after use.
 constexpr std::size_t kMaxIdleConnections = 8;
 // Reserve at most this many result slots up front (limit may be "everything").
@@ -126,8 +126,8 @@ auto ReaderPool::with_connection(Read&& read) {
   }
 }
 
-std::vector<StoredEvent> ReaderPool::read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
-                                                std::size_t limit) {
+std::vector<StoredEvent> ReaderPool::read_after(const std::vector<std::string>& channels,
+                                                std::int64_t after_seq, std::size_t limit) {
   if (limit == 0 || channels.empty()) return {};
   // A channel named twice would return its events twice.
   std::vector<const std::string*> wanted;

@@ -11,8 +11,8 @@
 namespace kabar {
 namespace {
 
-constexpr std::size_t kPruneChunk = 2000;          // rows removed per transaction at most
-constexpr std::int64_t kDeadLettersKept = 10000;   // newest dead letters kept (they are diagnostics)
+constexpr std::size_t kPruneChunk = 2000;         // rows removed per transaction at most
+constexpr std::int64_t kDeadLettersKept = 10000;  // newest dead letters kept (they are diagnostics)
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -28,7 +28,8 @@ bool EventStore::Impl::retention_due(std::chrono::steady_clock::time_point now) 
 void EventStore::Impl::start_prune_run(std::vector<std::promise<std::size_t>> waiters) {
   prune = std::make_unique<PruneRun>();
   prune->waiters = std::move(waiters);
-  const auto max_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.retention_max_age).count();
+  const auto max_age_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.retention_max_age).count();
   if (max_age_ms > 0) {
     prune->cutoff_ms = now_ms() - max_age_ms;
     prune->phase = PruneRun::Phase::kAge;
@@ -140,7 +141,8 @@ std::size_t EventStore::Impl::prune_overfull_channels() {
   std::size_t removed = 0;
   while (prune->next_overfull < prune->overfull.size() && removed < kPruneChunk) {
     PruneRun::Overfull& channel = prune->overfull[prune->next_overfull];
-    const auto take = std::min<std::int64_t>(channel.excess, static_cast<std::int64_t>(kPruneChunk - removed));
+    const auto take =
+        std::min<std::int64_t>(channel.excess, static_cast<std::int64_t>(kPruneChunk - removed));
     nth_oldest_of_channel.bindNoCopy(1, channel.channel);
     nth_oldest_of_channel.bind(2, take - 1);
     const bool found = nth_oldest_of_channel.executeStep();

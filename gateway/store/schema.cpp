@@ -73,7 +73,6 @@ void create_schema(SQLite::Database& db) {
   };
   put_value("epoch", new_epoch());
   put_value("schema_version", store_sql::kSchemaVersion);
-  put_value("head_seq", std::int64_t{0});
   db.exec("PRAGMA application_id = " + std::to_string(store_sql::kApplicationId));
   transaction.commit();
 }
@@ -95,15 +94,15 @@ void load_state(OpenedStore& store) {
   if (!version) throw StoreError("the meta table has no schema_version (damaged store)");
   if (*version > store_sql::kSchemaVersion) {
     throw StoreError("the store has schema version " + std::to_string(*version) +
-                     ", newer than this kabar understands (" + std::to_string(store_sql::kSchemaVersion) + ")");
+                     ", newer than this kabar understands (" + std::to_string(store_sql::kSchemaVersion) +
+                     ")");
   }
   const auto epoch = meta_value<std::string>(get, "epoch");
   if (!epoch || epoch->empty()) throw StoreError("the meta table has no epoch (damaged store)");
   store.epoch = *epoch;
-  const std::int64_t saved_head = meta_value<std::int64_t>(get, "head_seq").value_or(0);
-  // max(seq) guards against a head_seq that lags the rows (both are written in one transaction, so they
-  // should never differ, but reusing a seq would be the one unforgivable bug).
-  store.head_seq = std::max(saved_head, query_int(store.db, "SELECT coalesce(max(seq), 0) FROM events"));
+  // channels.last_seq is never lowered by retention; max(seq) is a second opinion that costs one lookup.
+  store.head_seq = std::max(query_int(store.db, "SELECT coalesce(max(last_seq), 0) FROM channels"),
+                            query_int(store.db, "SELECT coalesce(max(seq), 0) FROM events"));
   store.last_stored_ms =
       query_int(store.db, "SELECT coalesce((SELECT stored_ms FROM events ORDER BY seq DESC LIMIT 1), 0)");
 }
@@ -132,12 +131,16 @@ OpenedStore open_for_writing(const fs::path& data_dir, bool fsync) {
   const fs::path file = db_file(data_dir);
   try {
     OpenedStore store{
-        SQLite::Database(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX, kBusyTimeoutMs),
-        {}, 0, 0};
+        SQLite::Database(file, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
+                         kBusyTimeoutMs),
+        {},
+        0,
+        0};
     const FileKind kind = classify(store.db);
     if (kind == FileKind::kForeign) {
-      throw StoreError("is a SQLite database but not a kabar event store (no kabar application_id); "
-                       "refusing to modify it");
+      throw StoreError(
+          "is a SQLite database but not a kabar event store (no kabar application_id); "
+          "refusing to modify it");
     }
     use_wal(store.db, fsync);
     if (kind == FileKind::kNew) create_schema(store.db);

@@ -15,10 +15,12 @@ inline constexpr const char* kFileName = "kabar.db";
 // events: seq is the rowid (INTEGER PRIMARY KEY), so the log is stored in seq order and age pruning
 // deletes a prefix. The index on (channel) is physically (channel, seq) because every SQLite index
 // entry ends with the rowid; naming seq again would only store it twice.
-// channels: one row per channel ever written: pruned_through/last_seq answer channel_bounds() with one
-// lookup, `stored` (rows currently held) lets retention find over-full channels without counting.
-// meta: epoch, schema_version and head_seq (the highest seq ever assigned, so seq is never reused even
-// when retention removes the newest rows of the store).
+// channels: one row per channel ever written, never deleted: pruned_through/last_seq answer
+// channel_bounds() with one lookup, `stored` (rows currently held) lets retention find over-full
+// channels without counting. last_seq only grows, so max(last_seq) is the highest seq ever assigned:
+// that is what keeps seq from being reused after retention removed the newest rows of the log (no
+// extra page write per commit for a separate counter).
+// meta: epoch and schema_version.
 inline constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
 CREATE TABLE events(
@@ -53,12 +55,12 @@ inline constexpr const char* kSeqOfId = "SELECT seq FROM events WHERE id = ?1";
 inline constexpr const char* kTouchChannel =
     "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
     "last_seq = excluded.last_seq, stored = stored + excluded.stored";
-inline constexpr const char* kSaveHeadSeq = "UPDATE meta SET value = ?1 WHERE key = 'head_seq'";
 inline constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(time_ms, topic, payload, reason) VALUES(?1, ?2, ?3, ?4)";
 
 // --- retention (writer thread) ---
-inline constexpr const char* kOldestEvents = "SELECT seq, channel, stored_ms FROM events ORDER BY seq LIMIT ?1";
+inline constexpr const char* kOldestEvents =
+    "SELECT seq, channel, stored_ms FROM events ORDER BY seq LIMIT ?1";
 inline constexpr const char* kDeleteThrough = "DELETE FROM events WHERE seq <= ?1";
 inline constexpr const char* kOverfullChannels = "SELECT name, stored FROM channels WHERE stored > ?1";
 inline constexpr const char* kNthOldestOfChannel =

@@ -1,7 +1,5 @@
 // EventStore against real SQLite files: order, idempotency, epochs, reopen, replay, group commit,
 // concurrent readers, dead letters, close.
-#include "gateway/store/event_store.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -11,6 +9,8 @@
 #include <random>
 #include <set>
 #include <thread>
+
+#include "gateway/store/event_store.h"
 
 namespace kabar {
 namespace {
@@ -22,8 +22,9 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("kabar-store-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
+    path_ = fs::temp_directory_path() /
+            ("kabar-store-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+             std::to_string(std::random_device{}()));
   }
   ~TempDir() {
     std::error_code ignored;
@@ -113,7 +114,7 @@ TEST_F(EventStoreTest, SameIdTwiceStoresOneRowAndReturnsTheOriginalSeq) {
   const auto events = store->read_after({"ch"}, 0, 10);
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].envelope.data, R"({"v":1})");  // the first write wins
-  EXPECT_EQ(delivered.load(), 2);                      // the duplicate is not delivered again
+  EXPECT_EQ(delivered.load(), 2);                    // the duplicate is not delivered again
   EXPECT_EQ(store->stats().duplicates, 1u);
 }
 
@@ -217,16 +218,18 @@ TEST_F(EventStoreTest, PagingWithALimitGivesEveryEventOnceInOrder) {
     if (channel != "other") expected.push_back(seq);
   }
   EXPECT_EQ(page_through(*store, {"ch0", "ch1", "ch2"}, 7), expected);
-  EXPECT_EQ(page_through(*store, {"ch2", "ch0", "ch1", "ch0"}, 1), expected);  // order and repeats don't matter
+  EXPECT_EQ(page_through(*store, {"ch2", "ch0", "ch1", "ch0"}, 1),
+            expected);  // order and repeats don't matter
 }
 
 TEST_F(EventStoreTest, PagingOverManyChannelsGivesEveryEventOnceInOrder) {
   auto store = open();
   std::vector<std::string> channels;
-  for (int c = 0; c < 40; ++c) channels.push_back("dokumen." + std::to_string(c));
+  for (int c = 0; c < 150; ++c)
+    channels.push_back("dokumen." + std::to_string(c));  // > one statement's worth
   std::vector<std::future<AppendResult>> pending;
-  for (int i = 0; i < 400; ++i) {
-    pending.push_back(store->append_async(make_event("e" + std::to_string(i), channels[(i * 7) % 40])));
+  for (int i = 0; i < 600; ++i) {
+    pending.push_back(store->append_async(make_event("e" + std::to_string(i), channels[(i * 7) % 150])));
   }
   std::vector<std::int64_t> expected;
   for (auto& result : pending) expected.push_back(result.get().seq);
@@ -268,14 +271,16 @@ TEST_F(EventStoreTest, ConcurrentAppendsAreGroupCommittedAndDeliveredInSeqOrder)
   for (int t = 0; t < kThreads; ++t) {
     appenders.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
-        const auto result = store->append(make_event(std::to_string(t) + "-" + std::to_string(i), "ch" + std::to_string(t)));
+        const auto result =
+            store->append(make_event(std::to_string(t) + "-" + std::to_string(i), "ch" + std::to_string(t)));
         answered[t].push_back(result.seq);
       }
     });
   }
   // A burst from one thread as well, which queues faster than one commit per event.
   std::vector<std::future<AppendResult>> burst;
-  for (int i = 0; i < 1000; ++i) burst.push_back(store->append_async(make_event("burst-" + std::to_string(i), "burst")));
+  for (int i = 0; i < 1000; ++i)
+    burst.push_back(store->append_async(make_event("burst-" + std::to_string(i), "burst")));
   for (auto& result : burst) EXPECT_FALSE(result.get().duplicate);
   for (auto& appender : appenders) appender.join();
   store->close();
@@ -288,7 +293,8 @@ TEST_F(EventStoreTest, ConcurrentAppendsAreGroupCommittedAndDeliveredInSeqOrder)
     all.insert(seqs.begin(), seqs.end());
   }
   ASSERT_EQ(delivered.size(), kTotal);
-  EXPECT_TRUE(std::adjacent_find(delivered.begin(), delivered.end(), std::greater_equal<>()) == delivered.end())
+  EXPECT_TRUE(std::adjacent_find(delivered.begin(), delivered.end(), std::greater_equal<>()) ==
+              delivered.end())
       << "the listener must see strictly increasing seq";
   const auto stats = store->stats();
   EXPECT_EQ(stats.appended, kTotal);
@@ -362,12 +368,13 @@ TEST_F(EventStoreTest, CloseCommitsWhatIsQueuedThenRefusesAppends) {
   std::vector<std::future<AppendResult>> pending;
   {
     auto store = open();
-    for (int i = 0; i < 500; ++i) pending.push_back(store->append_async(make_event("q" + std::to_string(i), "ch")));
+    for (int i = 0; i < 500; ++i)
+      pending.push_back(store->append_async(make_event("q" + std::to_string(i), "ch")));
     store->close();
     for (auto& result : pending) EXPECT_GT(result.get().seq, 0);
     EXPECT_THROW(store->append(make_event("late", "ch")), StoreError);
     EXPECT_THROW(store->append_async(make_event("late", "ch")), StoreError);
-    store->close();  // idempotent
+    store->close();                                              // idempotent
     EXPECT_EQ(store->read_after({"ch"}, 0, 1000).size(), 500u);  // reads still work until destruction
   }
   EXPECT_EQ(open()->read_after({"ch"}, 0, 1000).size(), 500u);

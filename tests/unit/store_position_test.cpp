@@ -1,6 +1,6 @@
-#include "gateway/store/position.h"
-
 #include <gtest/gtest.h>
+
+#include "gateway/store/position.h"
 
 namespace kabar {
 namespace {
@@ -24,8 +24,9 @@ TEST(Position, AcceptsSeqZeroAndTheLargestSeq) {
 }
 
 TEST(Position, RefusesMalformedText) {
-  for (const char* text : {"", ":", ":5", "abc", "abc:", "abc:-1", "abc:+1", "abc:1x", "abc: 1", "abc:1 ",
-                           "abc:9223372036854775808", "abc:99999999999999999999", "a:b:1", "ab c:1", "ab\"c:1"}) {
+  for (const char* text :
+       {"", ":", ":5", "abc", "abc:", "abc:-1", "abc:+1", "abc:1x", "abc: 1", "abc:1 ",
+        "abc:9223372036854775808", "abc:99999999999999999999", "a:b:1", "ab c:1", "ab\"c:1"}) {
     EXPECT_FALSE(parse_position(text).has_value()) << '"' << text << '"';
   }
 }

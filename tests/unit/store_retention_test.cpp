@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -21,8 +22,9 @@ class TempDir {
  public:
   TempDir() {
     static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("kabar-store-retention-test-" + std::to_string(::getpid()) + "-" +
-                                         std::to_string(counter++) + "-" + std::to_string(std::random_device{}()));
+    path_ = fs::temp_directory_path() /
+            ("kabar-store-retention-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) +
+             "-" + std::to_string(std::random_device{}()));
   }
   ~TempDir() {
     std::error_code ignored;
@@ -63,7 +65,8 @@ class RetentionTest : public ::testing::Test {
   // Appends `count` events to `channel` and returns their seqs.
   static std::vector<std::int64_t> append(EventStore& store, const std::string& channel, int count) {
     std::vector<std::future<AppendResult>> pending;
-    for (int i = 0; i < count; ++i) pending.push_back(store.append_async(make_event(channel + "-" + std::to_string(i), channel)));
+    for (int i = 0; i < count; ++i)
+      pending.push_back(store.append_async(make_event(channel + "-" + std::to_string(i), channel)));
     std::vector<std::int64_t> seqs;
     for (auto& result : pending) seqs.push_back(result.get().seq);
     return seqs;
@@ -181,9 +184,38 @@ TEST_F(RetentionTest, WriterPrunesPeriodically) {
   EventStore store(opts);
   append(store, "a", 6);
   const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (store.stats().pruned < 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  while (store.stats().pruned < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
   EXPECT_EQ(store.stats().pruned, 4u);
   EXPECT_EQ(store.read_after({"a"}, 0, 100).size(), 2u);
+}
+
+TEST_F(RetentionTest, PeriodicRetentionIsNotStarvedBySteadyIngest) {
+  auto opts = options();
+  opts.retention_max_per_channel = 10;
+  opts.retention_interval = 1ms;
+  opts.commit_max_batch = 1;  // a long queue becomes many commits with no idle moment between them
+  EventStore store(opts);
+
+  // The listener holds the writer on its first commit while a backlog queues up behind it, then
+  // notes how much retention has done by the time each later event is committed.
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first{true};
+  std::uint64_t pruned_before_backlog_done = 0;
+  store.set_commit_listener([&](const std::vector<StoredEvent>& events) {
+    if (first.exchange(false)) released.wait();
+    if (events.back().envelope.id != "last") pruned_before_backlog_done = store.stats().pruned;
+  });
+  std::vector<std::future<AppendResult>> backlog;
+  backlog.push_back(store.append_async(make_event("first", "ch")));
+  for (int i = 0; i < 2000; ++i)
+    backlog.push_back(store.append_async(make_event("backlog-" + std::to_string(i), "ch")));
+  backlog.push_back(store.append_async(make_event("last", "ch")));
+  release.set_value();
+  for (auto& result : backlog) result.get();
+
+  EXPECT_GT(pruned_before_backlog_done, 0u) << "retention must run between commits, not only when idle";
 }
 
 TEST_F(RetentionTest, DeadLettersAreCappedByAge) {
