@@ -1,0 +1,140 @@
+#include "gateway/http/access.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/range/iterator_range.hpp>
+#include <cctype>
+#include <chrono>
+
+#include "gateway/http/server_context.h"
+
+namespace kabar {
+namespace http = boost::beast::http;
+
+namespace {
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
+}
+
+std::string bearer_token(std::string_view header) {
+  header = trim(header);
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) return {};
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return {};
+  }
+  return std::string(trim(header.substr(kScheme.size())));
+}
+
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto end = header.find(';');
+    const std::string_view pair = trim(header.substr(0, end));
+    const auto equals = pair.find('=');
+    if (equals != std::string_view::npos && trim(pair.substr(0, equals)) == name) {
+      std::string_view value = trim(pair.substr(equals + 1));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+        value = value.substr(1, value.size() - 2);
+      return std::string(value);
+    }
+    if (end == std::string_view::npos) break;
+    header.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+// The sub, for logs: who was refused matters; it is not a secret.
+std::string who(const authz::Claims& claims) {
+  if (!claims.authenticated) return "anonymous";
+  return "sub=" + (claims.subject.empty() ? std::string("(none)") : claims.subject.substr(0, 64));
+}
+
+}  // namespace
+
+FoundToken find_token(const http::request<http::string_body>& request, const RequestTarget& target,
+                      bool allow_query) {
+  FoundToken found;
+  if (auto header = request.find(http::field::authorization); header != request.end()) {
+    found.token = bearer_token(std::string_view(header->value().data(), header->value().size()));
+    if (!found.token.empty()) {
+      found.source = TokenSource::AuthorizationHeader;
+      return found;
+    }
+  }
+  for (const auto& field : boost::make_iterator_range(request.equal_range(http::field::cookie))) {
+    found.token = cookie_value(std::string_view(field.value().data(), field.value().size()), kTokenCookie);
+    if (!found.token.empty()) {
+      found.source = TokenSource::Cookie;
+      return found;
+    }
+  }
+  if (auto query = target.first(kTokenParam)) {
+    if (!allow_query) {
+      found.query_refused = true;
+      return found;
+    }
+    found.token = *query;
+    found.source = found.token.empty() ? TokenSource::None : TokenSource::Query;
+  }
+  return found;
+}
+
+Authentication authenticate(ServerContext& context, std::string_view token, std::string_view door) {
+  Authentication result;
+  if (token.empty()) {
+    result.ok = true;
+    return result;
+  }
+  if (!context.authorizer) {
+    result.code = "no_keys";
+    result.message = "this server verifies no tokens";
+  } else {
+    auto verified = context.authorizer->authenticate(token);
+    if (verified.ok()) {
+      result.ok = true;
+      result.claims = std::move(*verified.claims);
+      return result;
+    }
+    result.code = std::string(authz::to_string(verified.failure));
+    result.message = std::move(verified.message);
+  }
+  context.stats.tokens_refused.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("authz: {} refused a token: {}: {}", door, result.code, result.message);
+  return result;
+}
+
+authz::Decision decide(const ServerContext& context, const authz::Claims& claims, authz::Action action,
+                       const std::string& channel) {
+  if (context.authorizer)
+    return context.authorizer->decide(claims, action, authz::Resource::channel(channel));
+  if (action == authz::Action::Read && !channel.starts_with("private-") && !channel.starts_with("presence-"))
+    return authz::Decision{true, "public", "public channel", {}};
+  return authz::Decision{false, "token_required", "private and presence channels need authorization", {}};
+}
+
+authz::Decision authorize(ServerContext& context, const authz::Claims& claims, authz::Action action,
+                          const std::string& channel, std::string_view door) {
+  authz::Decision decision = decide(context, claims, action, channel);
+  if (!decision.allowed) {
+    context.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("authz: {} refused {} {} for {}: {}: {}", door, authz::to_string(action), channel,
+                 who(claims), decision.code, decision.reason);
+  }
+  return decision;
+}
+
+bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s) {
+  if (!claims.authenticated || !claims.expires_at) return false;
+  const std::int64_t skew = context.authorizer ? context.authorizer->verifier().options().clock_skew_s : 0;
+  return *claims.expires_at <= now_s - skew;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace kabar

@@ -1,0 +1,62 @@
+#pragma once
+// Access: the door side of authorization. Every door (/ws, /sse, the Pusher door and its auth endpoint,
+// REST publish) asks the same two questions through here, and the one Authorizer (authz/, held by the
+// ServerContext) answers them, so a refusal reads the same everywhere and is logged and counted once:
+//
+//   Authentication who = authenticate(context, token, "sse");         // who is this? (no token: anonymous)
+//   authz::Decision ok = authorize(context, who.claims, Action::Read, channel, "sse");  // may they?
+//
+// Tokens never reach a log: only the refusal code, the reason and the token's sub.
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "authz/authorizer.h"
+#include "gateway/http/request_target.h"
+
+namespace kabar {
+
+struct ServerContext;
+
+// Where a door found the token (docs/authorization.md weighs them).
+enum class TokenSource { None, AuthorizationHeader, Cookie, Query, Message };
+
+struct FoundToken {
+  std::string token;
+  TokenSource source = TokenSource::None;
+  bool query_refused = false;  // ?token= was given but auth.query_token is off
+};
+
+inline constexpr std::string_view kTokenCookie = "kabar_token";
+inline constexpr std::string_view kTokenParam = "token";
+
+// "Authorization: Bearer <t>", else the cookie kabar_token, else ?token= (when `allow_query`).
+FoundToken find_token(const boost::beast::http::request<boost::beast::http::string_body>& request,
+                      const RequestTarget& target, bool allow_query);
+
+struct Authentication {
+  bool ok = false;       // false: a token was given and refused (the door refuses, it does not downgrade)
+  authz::Claims claims;  // anonymous when no token was given
+  std::string code;      // when refused: expired, bad_signature, malformed, ... (authz::TokenFailure)
+  std::string message;   // when refused: for the client and the log; never holds the token
+};
+
+// Verifies `token` (empty: anonymous). A refusal is logged at info and counted (kabar_tokens_refused_total).
+Authentication authenticate(ServerContext& context, std::string_view token, std::string_view door);
+
+// The policy's decision; a refusal is logged at info and counted (kabar_forbidden_channels_total).
+// Without an Authorizer in the context (unit tests), only public channels are readable.
+authz::Decision authorize(ServerContext& context, const authz::Claims& claims, authz::Action action,
+                          const std::string& channel, std::string_view door);
+
+// The same decision, neither logged nor counted (re-checks of subscriptions already held).
+authz::Decision decide(const ServerContext& context, const authz::Claims& claims, authz::Action action,
+                       const std::string& channel);
+
+// True once the token behind `claims` has expired (allowing the configured clock skew).
+bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);
+std::int64_t unix_now();
+
+}  // namespace kabar

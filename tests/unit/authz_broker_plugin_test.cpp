@@ -1,0 +1,334 @@
+// The MQTT door: a real mosquitto loads kabar_auth_plugin.so, and mosquitto_sub / mosquitto_pub (MQTT 5,
+// so refusals come back as reason codes) try every role of the POS app against its own and another
+// branch. Every cell asserts allow or refusal; every process wait is bounded.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "authz/token.h"
+
+extern char** environ;
+
+namespace kabar::authz {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+namespace fs = std::filesystem;
+
+const std::string kSecret = "broker-test-secret-broker-test-secret-0123";
+const char* kMosquitto = "/usr/sbin/mosquitto";
+const char* kSub = "/usr/bin/mosquitto_sub";
+const char* kPub = "/usr/bin/mosquitto_pub";
+
+struct ClientRun {
+  int status = -1;  // exit code; -1 when killed after the timeout
+  std::string output;
+};
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The environment for children; in sanitizer builds mosquitto must preload the ASan runtime to load
+// the instrumented plugin.
+std::vector<char*> child_environment() {
+  static std::vector<std::string> entries = [] {
+    std::vector<std::string> list;
+    for (char** entry = environ; entry && *entry; ++entry) list.emplace_back(*entry);
+#ifdef KABAR_ASAN_RUNTIME
+    list.emplace_back(std::string("LD_PRELOAD=") + KABAR_ASAN_RUNTIME);
+    list.emplace_back("ASAN_OPTIONS=detect_leaks=0");
+#endif
+    return list;
+  }();
+  std::vector<char*> pointers;
+  for (auto& entry : entries) pointers.push_back(entry.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& output) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  std::vector<char*> environment = child_environment();
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environment.data());
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for `pid` at most `timeout`; kills it when the time is up. Returns the exit code or -1.
+int wait_for(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+bool port_open(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool open = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return open;
+}
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string token_for(const std::string& role, json cabang = json::array(), std::int64_t ttl = 600) {
+  json claims = {{"sub", role + "-user"}, {"role", role}, {"exp", now_s() + ttl}};
+  if (!cabang.empty()) claims["cabang"] = cabang;
+  return sign_token(claims, Algorithm::HS256, kSecret);
+}
+
+class BrokerPlugin : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    for (const char* binary : {kMosquitto, kSub, kPub}) {
+      if (!fs::exists(binary))
+        GTEST_SKIP() << binary << " is not installed (apt-get install mosquitto mosquitto-clients)";
+    }
+    dir_ = fs::temp_directory_path() / ("kabar-plugin-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir_ / "persist");
+    std::ofstream(dir_ / "jwt.secret") << kSecret << "\n";
+    port_ = free_port();
+    std::ofstream conf(dir_ / "mosquitto.conf");
+    if (::getuid() == 0) conf << "user root\n";
+    conf << "per_listener_settings false\nallow_anonymous false\n"
+         << "listener " << port_ << " 127.0.0.1\n"
+         << "plugin " << KABAR_BINARY_DIR << "/kabar_auth_plugin.so\n"
+         << "plugin_opt_jwt_secret_file " << (dir_ / "jwt.secret").string() << "\n"
+         << "plugin_opt_jwt_clock_skew_s 0\n"
+         << "persistence true\npersistence_location " << (dir_ / "persist").string() << "/\n"
+         << "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n";
+    conf.close();
+    broker_ = spawn({kMosquitto, "-c", (dir_ / "mosquitto.conf").string()}, dir_ / "mosquitto.log");
+    ASSERT_GT(broker_, 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!port_open(port_)) {
+      int status = 0;
+      ASSERT_NE(waitpid(broker_, &status, WNOHANG), broker_) << "mosquitto exited:\n" << broker_log();
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "mosquitto did not listen:\n" << broker_log();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    // Retained messages, so an allowed subscriber receives one at once.
+    for (const char* branch : {"3", "7"}) {
+      for (const char* feed : {"omset", "transaksi"}) {
+        const ClientRun run =
+            publish(token_for("backend"), std::string("cabang/") + branch + "/" + feed, "initial");
+        ASSERT_EQ(run.status, 0) << run.output;
+      }
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (broker_ > 0) {
+      kill(broker_, SIGTERM);
+      wait_for(broker_, std::chrono::seconds(10));
+      broker_ = -1;
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  static std::string broker_log() { return slurp(dir_ / "mosquitto.log"); }
+
+  static ClientRun run_client(std::vector<std::string> args,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(8)) {
+    static int counter = 0;
+    const fs::path output = dir_ / ("client-" + std::to_string(++counter) + ".out");
+    const pid_t pid = spawn(args, output);
+    ClientRun result;
+    if (pid > 0) result.status = wait_for(pid, timeout);
+    result.output = slurp(output);
+    return result;
+  }
+
+  static std::vector<std::string> client(const char* binary, const std::string& token,
+                                         const std::string& user) {
+    std::vector<std::string> args = {binary, "-V", "5", "-h", "127.0.0.1", "-p", std::to_string(port_)};
+    if (!token.empty()) {
+      args.insert(args.end(), {"-u", user, "-P", token});
+    }
+    return args;
+  }
+
+  // Subscribes and waits for one (retained) message, at most 3 s. The username is the token's sub
+  // (token_for() makes it "<role>-user") unless told otherwise.
+  static ClientRun subscribe(const std::string& token, const std::string& topic,
+                             const std::string& user = "") {
+    auto args = client(kSub, token, user.empty() ? subject_of(token) : user);
+    args.insert(args.end(), {"-t", topic, "-C", "1", "-W", "3", "-v"});
+    return run_client(args);
+  }
+
+  static std::string subject_of(const std::string& token) {
+    const auto verified = TokenVerifier({hmac_key(kSecret, "test")}, {}).verify(token);
+    return verified.ok() ? verified.claims->subject : "someone";
+  }
+
+  static ClientRun publish(const std::string& token, const std::string& topic, const std::string& payload) {
+    auto args = client(kPub, token, subject_of(token));
+    args.insert(args.end(), {"-t", topic, "-m", payload, "-q", "1", "-r"});
+    return run_client(args);
+  }
+
+  static inline fs::path dir_;
+  static inline int port_ = 0;
+  static inline pid_t broker_ = -1;
+};
+
+struct Who {
+  const char* name;
+  std::string token;  // empty: anonymous
+  bool omset_own, omset_other, transaksi_own, transaksi_other, publish;
+};
+
+TEST_F(BrokerPlugin, RolesTimesBranchesTimesSubscribeAndPublish) {
+  const std::vector<Who> matrix = {
+      {"kasir", token_for("kasir", {3}), true, false, false, false, false},
+      {"admin", token_for("admin", {3, 4}), true, false, true, false, false},
+      {"super_admin", token_for("super_admin"), true, true, true, true, false},
+      {"backend", token_for("backend"), true, true, true, true, true},
+  };
+  for (const Who& who : matrix) {
+    const struct {
+      const char* topic;
+      bool allowed;
+    } subscriptions[] = {{"cabang/3/omset", who.omset_own},
+                         {"cabang/7/omset", who.omset_other},
+                         {"cabang/3/transaksi", who.transaksi_own},
+                         {"cabang/7/transaksi", who.transaksi_other}};
+    for (const auto& cell : subscriptions) {
+      const ClientRun result = subscribe(who.token, cell.topic);
+      if (cell.allowed) {
+        EXPECT_THAT(result.output, HasSubstr(std::string(cell.topic) + " "))
+            << who.name << " subscribe " << cell.topic;
+        EXPECT_EQ(result.status, 0) << who.name << " subscribe " << cell.topic << ": " << result.output;
+      } else {
+        EXPECT_THAT(result.output, HasSubstr("All subscription requests were denied"))
+            << who.name << " subscribe " << cell.topic;
+      }
+    }
+    for (const char* topic : {"cabang/3/omset", "cabang/7/omset"}) {
+      const ClientRun result = publish(who.token, topic, std::string("from-") + who.name);
+      EXPECT_EQ(result.status, 0) << who.name << " publish " << topic << ": " << result.output;
+      if (who.publish) {
+        EXPECT_THAT(result.output, Not(HasSubstr("Not authorized"))) << who.name << " publish " << topic;
+      } else {
+        EXPECT_THAT(result.output, HasSubstr("Not authorized")) << who.name << " publish " << topic;
+      }
+    }
+  }
+  // Refused publishes changed nothing: the retained value is the backend's.
+  for (const char* topic : {"cabang/3/omset", "cabang/7/omset"}) {
+    const ClientRun result = subscribe(token_for("backend"), topic);
+    EXPECT_THAT(result.output, HasSubstr(std::string(topic) + " from-backend")) << result.output;
+  }
+  const std::string log = broker_log();
+  EXPECT_THAT(log, HasSubstr("refused subscribe of cabang/7/omset"));
+  EXPECT_THAT(log, HasSubstr("{cabang} = 7 is not in the token's 'cabang' claim [3]"));
+  EXPECT_THAT(log, HasSubstr("refused publish of cabang/3/omset"));
+}
+
+TEST_F(BrokerPlugin, WildcardSubscriptionsMustStayInsideTheClaims) {
+  EXPECT_THAT(subscribe(token_for("kasir", {3}), "cabang/+/omset").output, HasSubstr("denied"));
+  EXPECT_THAT(subscribe(token_for("admin", {3}), "cabang/#").output, HasSubstr("denied"));
+  EXPECT_THAT(subscribe(token_for("admin", {"*"}), "cabang/+/omset").output, HasSubstr("cabang/"));
+  EXPECT_THAT(subscribe(token_for("kasir", {3}), "#").output, HasSubstr("denied"));
+}
+
+TEST_F(BrokerPlugin, AnonymousAndBadTokensCannotConnect) {
+  const std::string expired = sign_token(
+      {{"sub", "k"}, {"role", "kasir"}, {"cabang", {3}}, {"exp", now_s() - 60}}, Algorithm::HS256, kSecret);
+  const std::string forged = sign_token({{"sub", "k"}, {"role", "kasir"}, {"exp", now_s() + 60}},
+                                        Algorithm::HS256, "not-the-secret-not-the-secret-not-the-secret");
+  const std::string none = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJrIiwicm9sZSI6ImJhY2tlbmQifQ.";
+  for (const auto& [name, token] : std::vector<std::pair<std::string, std::string>>{{"anonymous", ""},
+                                                                                    {"expired", expired},
+                                                                                    {"forged", forged},
+                                                                                    {"alg none", none},
+                                                                                    {"garbage", "x.y.z"}}) {
+    const ClientRun sub = subscribe(token, "cabang/3/omset", "k");
+    EXPECT_THAT(sub.output, HasSubstr("Not authorized")) << name;
+    EXPECT_NE(sub.status, 0) << name;
+    const ClientRun pub = publish(token, "cabang/3/omset", "x");
+    EXPECT_THAT(pub.output, HasSubstr("Not authorized")) << name;
+  }
+  const std::string log = broker_log();
+  EXPECT_THAT(log, HasSubstr("token expired"));
+  EXPECT_THAT(log, HasSubstr("token bad_signature"));
+  EXPECT_THAT(log, HasSubstr("token wrong_algorithm"));
+  EXPECT_THAT(log, Not(HasSubstr(expired)));
+  EXPECT_THAT(log, Not(HasSubstr(kSecret)));
+}
+
+TEST_F(BrokerPlugin, UsernameMustBeTheTokensSub) {
+  const std::string token = token_for("kasir", {3});
+  EXPECT_THAT(subscribe(token, "cabang/3/omset", "somebody-else").output, HasSubstr("Not authorized"));
+  EXPECT_THAT(subscribe(token, "cabang/3/omset", "kasir-user").output, HasSubstr("cabang/3/omset "));
+}
+
+TEST_F(BrokerPlugin, ExpiryWhileConnectedDisconnectsTheClient) {
+  const std::string token = token_for("kasir", {3}, 2);
+  auto args = client(kSub, token, "kasir-user");
+  args.insert(args.end(), {"-t", "cabang/3/omset", "-W", "15", "-v"});
+  const auto started = std::chrono::steady_clock::now();
+  const ClientRun result = run_client(args, std::chrono::seconds(20));
+  const auto lasted = std::chrono::steady_clock::now() - started;
+  EXPECT_THAT(result.output, HasSubstr("cabang/3/omset"));  // it was served while the token was valid
+  EXPECT_LT(lasted, std::chrono::seconds(12)) << result.output;
+  EXPECT_THAT(broker_log(), HasSubstr("token expired"));
+}
+
+}  // namespace
+}  // namespace kabar::authz
