@@ -1,0 +1,302 @@
+#include "gateway/pusher/cluster_link.h"
+
+#include <mqtt/async_client.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/pusher/protocol_frames.h"
+
+namespace kabar {
+namespace {
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kRetryDelay = std::chrono::seconds(1);
+
+std::string compact(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// "kabar/pusher/presence/<node>" -> "<node>"
+std::string node_of(const std::string& topic) { return topic.substr(topic.rfind('/') + 1); }
+
+}  // namespace
+
+ClusterLink::ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory)
+    : options_(std::move(options)), apps_(apps), directory_(directory) {
+  client_ = std::make_unique<mqtt::async_client>(options_.server_uri, options_.client_id,
+                                                 mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
+  client_->set_message_callback([this](mqtt::const_message_ptr message) {
+    on_message(message->get_topic(), message->get_payload_str());
+  });
+  client_->set_connection_lost_handler([this](const std::string& cause) {
+    spdlog::warn("pusher cluster link: connection lost ({}); reconnecting", cause);
+    connected_ = false;
+    wake_.notify_all();
+  });
+}
+
+ClusterLink::~ClusterLink() {
+  stop();
+  client_.reset();  // no callback may run once the state it uses is gone
+}
+
+void ClusterLink::start() {
+  std::lock_guard lock(wake_mutex_);
+  if (running_) return;
+  running_ = true;
+  supervisor_ = std::thread([this] { run(); });
+}
+
+void ClusterLink::stop() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    if (!running_) return;
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  supervisor_.join();
+  try {
+    if (connected_) {
+      // A clean goodbye: the others see this node's members leave now rather than after a timeout.
+      client_->publish(mqtt::make_message(presence_topic(options_.node), std::string(), 1, true))
+          ->wait_for(kConnectTimeout);
+    }
+    client_->disconnect()->wait_for(kConnectTimeout);
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("pusher cluster link: stop: {}", e.what());
+  }
+  connected_ = false;
+  running_ = false;
+}
+
+void ClusterLink::presence_changed() {
+  {
+    std::lock_guard lock(wake_mutex_);
+    dirty_ = true;
+  }
+  wake_.notify_all();
+}
+
+void ClusterLink::run() {
+  std::unique_lock lock(wake_mutex_);
+  while (!stopping_) {
+    if (!connected_) {
+      lock.unlock();
+      const bool ok = connect_once();
+      lock.lock();
+      if (!ok) {
+        wake_.wait_for(lock, kRetryDelay, [this] { return stopping_; });
+        continue;
+      }
+      dirty_ = true;
+    }
+    bool confirming = false;
+    {
+      std::lock_guard nodes_lock(nodes_mutex_);
+      confirming = !unconfirmed_.empty();
+    }
+    wake_.wait_until(lock, confirming ? confirm_deadline_ : Clock::now() + std::chrono::seconds(5),
+                     [this] { return stopping_ || dirty_ || !connected_; });
+    if (stopping_) break;
+    if (confirming && Clock::now() >= confirm_deadline_) {
+      lock.unlock();
+      forget_unconfirmed();
+      lock.lock();
+    }
+    if (dirty_ && connected_) {
+      lock.unlock();
+      std::this_thread::sleep_for(options_.publish_delay);  // several joins of one page load: one snapshot
+      lock.lock();
+      dirty_ = false;
+      lock.unlock();
+      publish_snapshot();
+      lock.lock();
+    }
+  }
+}
+
+bool ClusterLink::connect_once() {
+  mqtt::connect_options_builder builder;
+  builder.clean_session(true)
+      .keep_alive_interval(std::chrono::seconds(10))
+      .connect_timeout(kConnectTimeout)
+      .will(mqtt::message(presence_topic(options_.node), std::string(), 1, true));
+  if (!options_.username.empty()) builder.user_name(options_.username);
+  if (!options_.password.empty()) builder.password(options_.password);
+  try {
+    if (!client_->connect(builder.finalize())->wait_for(kConnectTimeout)) return false;
+    {
+      // Whatever we knew of other nodes is re-sent as retained snapshots now; a node that sends none
+      // within the window left while we were away.
+      std::lock_guard lock(nodes_mutex_);
+      unconfirmed_.clear();
+      for (const auto& [node, state] : nodes_) unconfirmed_.insert(node);
+      confirm_deadline_ = Clock::now() + options_.confirm_window;
+    }
+    const std::vector<std::string> filters = {presence_topic("+"), client_topic("+")};
+    client_->subscribe(mqtt::string_collection::create(filters), std::vector<int>{1, 0})
+        ->wait_for(kConnectTimeout);
+    connected_ = true;
+    last_published_.clear();
+    spdlog::info("pusher cluster link: connected to {} as node {}", options_.server_uri, options_.node);
+    return true;
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("pusher cluster link: connect: {}", e.what());
+    return false;
+  }
+}
+
+void ClusterLink::publish_snapshot() {
+  const std::string snapshot = snapshot_json(apps_);
+  if (snapshot == last_published_) return;
+  try {
+    client_->publish(mqtt::make_message(presence_topic(options_.node), snapshot, 1, true));
+    last_published_ = snapshot;
+  } catch (const mqtt::exception& e) {
+    spdlog::warn("pusher cluster link: presence snapshot not published: {}", e.what());
+    presence_changed();  // try again after the reconnect
+  }
+}
+
+std::string ClusterLink::snapshot_json(const AppRegistry& apps) {
+  json all = json::object();
+  for (const auto& app : apps.all()) {
+    json channels = json::object();
+    for (const LocalMember& member : app->local_members()) {
+      json entry = {{"id", json::parse(member.user_id_json, nullptr, false)}};
+      if (!member.user_info_json.empty()) entry["info"] = json::parse(member.user_info_json, nullptr, false);
+      channels[member.channel][member.user_key] = std::move(entry);
+    }
+    if (!channels.empty()) all[app->id()] = std::move(channels);
+  }
+  return compact(json{{"apps", all}});
+}
+
+ClusterLink::NodeState ClusterLink::parse_snapshot(const std::string& payload) {
+  NodeState state;
+  const json document = json::parse(payload, nullptr, false);
+  if (!document.is_object() || !document.contains("apps") || !document["apps"].is_object()) return state;
+  for (const auto& [app, channels] : document["apps"].items()) {
+    if (!channels.is_object()) continue;
+    for (const auto& [channel, users] : channels.items()) {
+      if (!users.is_object()) continue;
+      for (const auto& [user, entry] : users.items()) {
+        if (!entry.is_object() || !entry.contains("id")) continue;
+        RemoteMember member;
+        member.user_id_json = compact(entry["id"]);
+        if (entry.contains("info")) member.user_info_json = compact(entry["info"]);
+        state[app][channel][user] = std::move(member);
+      }
+    }
+  }
+  return state;
+}
+
+void ClusterLink::apply_snapshot(const std::string& node, const std::string& payload) {
+  NodeState next = payload.empty() ? NodeState{} : parse_snapshot(payload);
+  std::lock_guard lock(nodes_mutex_);
+  unconfirmed_.erase(node);
+  NodeState& known = nodes_[node];
+  for (const auto& [app_id, channels] : known) {
+    auto app = apps_.by_id(app_id);
+    if (!app) continue;
+    for (const auto& [channel, users] : channels) {
+      for (const auto& [user, member] : users) {
+        auto still = next.find(app_id);
+        if (still != next.end() && still->second.count(channel) && still->second.at(channel).count(user))
+          continue;
+        announce_leave(*app, channel, node, user);
+      }
+    }
+  }
+  for (const auto& [app_id, channels] : next) {
+    auto app = apps_.by_id(app_id);
+    if (!app) continue;  // an app this node does not serve
+    for (const auto& [channel, users] : channels) {
+      for (const auto& [user, member] : users) {
+        auto was = known.find(app_id);
+        if (was != known.end() && was->second.count(channel) && was->second.at(channel).count(user)) continue;
+        announce_join(*app, channel, node, user, member);
+      }
+    }
+  }
+  if (next.empty()) {
+    nodes_.erase(node);
+  } else {
+    known = std::move(next);
+  }
+}
+
+void ClusterLink::forget_unconfirmed() {
+  std::set<std::string> gone;
+  {
+    std::lock_guard lock(nodes_mutex_);
+    gone.swap(unconfirmed_);
+  }
+  for (const auto& node : gone) {
+    spdlog::info("pusher cluster link: node {} left while we were disconnected", node);
+    apply_snapshot(node, "");
+  }
+}
+
+void ClusterLink::announce_join(PusherApp& app, const std::string& channel, const std::string& node,
+                                const std::string& user, const RemoteMember& member) {
+  const PresenceChange change = app.join(channel, node, user, member.user_id_json, member.user_info_json);
+  if (!change.announced) return;
+  auto frame = std::make_shared<RelayedFrame>();
+  frame->app_id = app.id();
+  frame->channel = channel;
+  frame->text = pusher_frame::member_added(channel, change.user_id_json, change.user_info_json);
+  frame->presence_version = change.version;
+  directory_.relay(std::move(frame));
+}
+
+void ClusterLink::announce_leave(PusherApp& app, const std::string& channel, const std::string& node,
+                                 const std::string& user) {
+  const PresenceChange change = app.leave(channel, node, user);
+  if (!change.announced) return;
+  auto frame = std::make_shared<RelayedFrame>();
+  frame->app_id = app.id();
+  frame->channel = channel;
+  frame->text = pusher_frame::member_removed(channel, change.user_id_json);
+  frame->presence_version = change.version;
+  directory_.relay(std::move(frame));
+}
+
+void ClusterLink::publish_client_event(const RelayedFrame& frame) {
+  if (!connected_) return;  // a whisper is ephemeral: the other nodes miss it while we are cut off
+  const json payload = {{"app", frame.app_id},
+                        {"channel", frame.channel},
+                        {"except", frame.except_socket_id},
+                        {"text", frame.text}};
+  try {
+    client_->publish(mqtt::make_message(client_topic(options_.node), compact(payload), 0, false));
+  } catch (const mqtt::exception& e) {
+    spdlog::debug("pusher cluster link: client event not published: {}", e.what());
+  }
+}
+
+void ClusterLink::apply_client_event(const std::string& node, const std::string& payload) {
+  if (node == options_.node) return;
+  const json document = json::parse(payload, nullptr, false);
+  if (!document.is_object()) return;
+  auto frame = std::make_shared<RelayedFrame>();
+  frame->app_id = document.value("app", "");
+  frame->channel = document.value("channel", "");
+  frame->except_socket_id = document.value("except", "");
+  frame->text = document.value("text", "");
+  if (frame->text.empty() || !apps_.by_id(frame->app_id)) return;
+  directory_.relay(std::move(frame));
+}
+
+void ClusterLink::on_message(const std::string& topic, const std::string& payload) {
+  const std::string node = node_of(topic);
+  if (topic.starts_with("kabar/pusher/presence/")) {
+    if (node != options_.node) apply_snapshot(node, payload);
+  } else if (topic.starts_with("kabar/pusher/client/")) {
+    apply_client_event(node, payload);
+  }
+}
+
+}  // namespace kabar

@@ -1,0 +1,109 @@
+#pragma once
+// ClusterLink: the Pusher state that gateway nodes on one broker share through it, so presence and
+// whispers stay right when clients of one channel are spread over several nodes (the failures Reverb
+// is known for). Stored events need nothing of this: every node takes them from the broker, and
+// toOthers works across nodes because socket ids carry a per-node random part.
+//
+//  * Presence: each node keeps a retained snapshot of its own present members on
+//    kabar/pusher/presence/<node> (node = broker.client_id, stable across restarts, so a restarted node
+//    replaces its old snapshot). Its MQTT will empties that topic when the node dies, and a clean stop
+//    empties it too. Every node applies the differences between snapshots as joins and leaves of that
+//    node in PusherApp, which announces member_added/removed only on a user's first join or last leave
+//    anywhere.
+//  * Client events: published on kabar/pusher/client/<node> (QoS 0: ephemeral like the whisper itself)
+//    and relayed by every other node to its local subscribers.
+//
+// Runs one supervisor thread (connect, reconnect, debounced snapshot publishing); Paho's thread applies
+// what arrives. Neither ever touches a shard's state directly: frames go through ChannelDirectory.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "gateway/pusher/app_registry.h"
+#include "gateway/pusher/channel_directory.h"
+
+namespace mqtt {
+class async_client;
+}
+
+namespace kabar {
+
+struct ClusterOptions {
+  std::string server_uri = "tcp://127.0.0.1:1883";
+  std::string client_id;  // MQTT client id of the link
+  std::string username;
+  std::string password;
+  std::string node;                                // this node's name in topics: broker.client_id
+  std::chrono::milliseconds publish_delay{20};     // gathers presence changes into one snapshot
+  std::chrono::milliseconds confirm_window{1000};  // after a reconnect, nodes without a snapshot are gone
+};
+
+class ClusterLink {
+ public:
+  ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory);
+  ~ClusterLink();
+  ClusterLink(const ClusterLink&) = delete;
+  ClusterLink& operator=(const ClusterLink&) = delete;
+
+  void start();
+  // Empties this node's snapshot (the others see its members leave) and disconnects.
+  void stop();
+
+  // Any thread.
+  void presence_changed();
+  void publish_client_event(const RelayedFrame& frame);
+  bool connected() const { return connected_.load(); }
+
+  static std::string presence_topic(const std::string& node) { return "kabar/pusher/presence/" + node; }
+  static std::string client_topic(const std::string& node) { return "kabar/pusher/client/" + node; }
+  // This node's members: {"apps":{app:{channel:{user_key:{"id":..,"info":..}}}}}.
+  static std::string snapshot_json(const AppRegistry& apps);
+  // Applies another node's snapshot ("" = the node is gone). Public for tests.
+  void apply_snapshot(const std::string& node, const std::string& payload);
+  void apply_client_event(const std::string& node, const std::string& payload);
+
+ private:
+  struct RemoteMember {
+    std::string user_id_json;
+    std::string user_info_json;
+  };
+  // app -> channel -> user_key -> member
+  using NodeState = std::map<std::string, std::map<std::string, std::map<std::string, RemoteMember>>>;
+
+  static NodeState parse_snapshot(const std::string& payload);
+  void announce_leave(PusherApp& app, const std::string& channel, const std::string& node,
+                      const std::string& user);
+  void announce_join(PusherApp& app, const std::string& channel, const std::string& node,
+                     const std::string& user, const RemoteMember& member);
+  void run();
+  bool connect_once();
+  void publish_snapshot();
+  void forget_unconfirmed();
+  void on_message(const std::string& topic, const std::string& payload);
+
+  ClusterOptions options_;
+  const AppRegistry& apps_;
+  ChannelDirectory& directory_;
+  std::unique_ptr<mqtt::async_client> client_;
+  std::thread supervisor_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool dirty_ = false;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::atomic<bool> connected_{false};
+  std::string last_published_;
+
+  std::mutex nodes_mutex_;  // before any PusherApp's own mutex
+  std::map<std::string, NodeState> nodes_;
+  std::set<std::string> unconfirmed_;
+  std::chrono::steady_clock::time_point confirm_deadline_{};
+};
+
+}  // namespace kabar

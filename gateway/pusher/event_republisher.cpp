@@ -1,0 +1,85 @@
+#include "gateway/pusher/event_republisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+#include "gateway/hub/frame.h"
+
+namespace kabar {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+EventRepublisher::EventRepublisher(PublisherOptions options, std::size_t threads)
+    : options_(std::move(options)), pool_(threads) {
+  // Connecting takes Paho a second or two: do it now rather than in the first publisher's request.
+  boost::asio::post(pool_, [this] {
+    try {
+      publisher();
+    } catch (const PublishError& error) {
+      spdlog::info("REST publisher not connected yet ({}); it retries on the first publish", error.what());
+    }
+  });
+}
+
+EventRepublisher::~EventRepublisher() { stop(); }
+
+std::string EventRepublisher::envelope_json(const OutgoingEvent& event, const std::string& id) {
+  std::string json = R"({"id":)" + json_quote(id) + R"(,"event":)" + json_quote(event.name) + R"(,"data":)" +
+                     event.data_json;
+  if (!event.socket_id.empty()) json.append(R"(,"socket_id":)").append(json_quote(event.socket_id));
+  json += '}';
+  return json;
+}
+
+void EventRepublisher::publish(std::vector<OutgoingEvent> events, Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      done("the server is shutting down");
+      return;
+    }
+  }
+  boost::asio::post(
+      pool_, [this, events = std::move(events), done = std::move(done)] { done(publish_now(events)); });
+}
+
+std::optional<std::string> EventRepublisher::publish_now(const std::vector<OutgoingEvent>& events) {
+  try {
+    MqttPublisher& mqtt = publisher();
+    for (const auto& event : events) {
+      mqtt.publish(topic_for(event.channel), envelope_json(event, ids_.next(now_ms())), 1, false);
+    }
+    return std::nullopt;
+  } catch (const PublishError& error) {
+    spdlog::warn("REST publish: the broker did not take the event: {}", error.what());
+    return std::string(error.what());
+  }
+}
+
+MqttPublisher& EventRepublisher::publisher() {
+  std::lock_guard lock(mutex_);
+  if (!publisher_) publisher_ = std::make_unique<MqttPublisher>(options_);
+  return *publisher_;
+}
+
+void EventRepublisher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  pool_.join();
+  std::lock_guard lock(mutex_);
+  publisher_.reset();
+}
+
+}  // namespace kabar

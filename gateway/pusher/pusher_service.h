@@ -1,0 +1,81 @@
+#pragma once
+// PusherService: the Pusher door's shared parts, owned by the Gateway and reached by sessions through
+// ServerContext::pusher: the apps, socket ids, the directory for session-to-session frames, the REST
+// API and its MQTT re-publisher, and a reader thread for cache-channel lookups (the store is never read
+// on an I/O thread).
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bridge/mqtt_publisher.h"
+#include "gateway/app/config.h"
+#include "gateway/http/server_context.h"
+#include "gateway/pusher/app_registry.h"
+#include "gateway/pusher/channel_directory.h"
+#include "gateway/pusher/cluster_link.h"
+#include "gateway/pusher/event_republisher.h"
+#include "gateway/pusher/rest_api.h"
+#include "gateway/pusher/socket_id.h"
+#include "gateway/pusher/webhook_sender.h"
+
+namespace kabar {
+
+class SchemaRegistry;
+
+// What a cache channel's new subscriber starts from.
+struct LatestLookup {
+  std::int64_t head = 0;               // store head when looked up
+  std::optional<std::int64_t> latest;  // seq of the channel's last event, if it has one
+};
+
+class PusherService {
+ public:
+  PusherService(const std::vector<PusherAppConfig>& apps, PublisherOptions publisher, ClusterOptions cluster,
+                const SchemaRegistry& schemas, ServerContext& context);
+  ~PusherService();
+  PusherService(const PusherService&) = delete;
+  PusherService& operator=(const PusherService&) = delete;
+
+  const AppRegistry& apps() const { return apps_; }
+  ChannelDirectory& directory() { return directory_; }
+  const RestApi& rest() const { return rest_; }
+  std::string next_socket_id() { return socket_ids_.next(); }
+  // Presence of this node changed / a client event was relayed here: tell the other nodes.
+  void presence_changed() { cluster_.presence_changed(); }
+  void share_client_event(const RelayedFrame& frame) { cluster_.publish_client_event(frame); }
+  void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
+  WebhookStats webhook_stats() const { return webhooks_.stats(); }
+
+  // Any thread; `handler(LatestLookup)` runs on `executor`.
+  template <class Executor, class Handler>
+  void find_latest(std::string channel, Executor executor, Handler handler) {
+    boost::asio::post(
+        lookups_, [this, channel = std::move(channel), executor, handler = std::move(handler)]() mutable {
+          LatestLookup lookup = find_latest_now(channel);
+          boost::asio::post(executor, [lookup, handler = std::move(handler)]() mutable { handler(lookup); });
+        });
+  }
+  LatestLookup find_latest_now(const std::string& channel);
+
+  // Refuses new REST publishes and waits for those under way; stops lookups.
+  void stop();
+
+ private:
+  static std::vector<boost::asio::io_context*> shard_contexts(ServerContext& context);
+
+  ServerContext& context_;
+  AppRegistry apps_;
+  SocketIdGenerator socket_ids_;
+  ChannelDirectory directory_;
+  EventRepublisher republisher_;
+  RestApi rest_;
+  ClusterLink cluster_;
+  WebhookSender webhooks_;
+  boost::asio::thread_pool lookups_{1};
+  bool stopped_ = false;
+};
+
+}  // namespace kabar

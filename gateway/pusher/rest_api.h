@@ -1,0 +1,71 @@
+#pragma once
+// RestApi: the Pusher HTTP API that Laravel's broadcaster (pusher-http-php) and the `pusher` npm SDK
+// call (shared/docs/pusher-protocol.md §5; docs/pusher.md lists codes and limits):
+//
+//   POST /apps/{id}/events, /apps/{id}/batch_events    publish (re-published to MQTT, see EventRepublisher)
+//   GET  /apps/{id}/channels[/{name}[/users]]           occupancy and presence members
+//   GET  /apps/{id}/connections                         open connections (Reverb's extra)
+//
+// Every request is signed (RestAuth). Transport-free: HttpSession hands in the request and gets the
+// response through a callback, which may run on another thread.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/pusher/app_registry.h"
+#include "gateway/pusher/event_republisher.h"
+#include "gateway/pusher/rest_auth.h"
+
+namespace kabar {
+
+struct RestRequest {
+  std::string method;  // "GET", "POST"...
+  std::string path;    // decoded, "/apps/local/events"
+  QueryParams params;  // decoded
+  std::string body;
+};
+
+struct RestResponse {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+class RestApi {
+ public:
+  static constexpr std::size_t kMaxChannelsPerEvent = 100;
+  static constexpr std::size_t kMaxBatchSize = 10;
+  static constexpr std::size_t kMaxEventNameBytes = 200;
+  static constexpr std::size_t kMaxDataBytes = 100 * 1024;
+
+  using Publish = std::function<void(std::vector<OutgoingEvent>, EventRepublisher::Done)>;
+  using Clock = std::function<std::int64_t()>;  // Unix seconds
+  // Why an event's data would be refused downstream (its event schema), or nullopt. Checked before
+  // publishing, so the publisher gets 422 instead of a 200 for an event that would be dead-lettered.
+  using Validate =
+      std::function<std::optional<std::string>(const std::string& event, const std::string& data_json)>;
+
+  RestApi(const AppRegistry& apps, Publish publish, Clock clock = {}, Validate validate = {});
+
+  static bool handles(std::string_view path) { return path.starts_with("/apps/"); }
+  // `done` is called exactly once, on this thread or on a publishing thread.
+  void handle(RestRequest request, std::function<void(RestResponse)> done) const;
+
+ private:
+  struct Call;
+  void publish_events(const Call& call, std::function<void(RestResponse)> done) const;
+  void publish_batch(const Call& call, std::function<void(RestResponse)> done) const;
+  RestResponse list_channels(const Call& call) const;
+  RestResponse show_channel(const Call& call, const std::string& channel) const;
+  RestResponse list_users(const Call& call, const std::string& channel) const;
+
+  const AppRegistry& apps_;
+  std::optional<RestResponse> invalid_data(const std::string& event, const std::string& data_json) const;
+
+  Publish publish_;
+  Clock clock_;
+  Validate validate_;
+};
+
+}  // namespace kabar
