@@ -1,6 +1,5 @@
 #include "connections.h"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <unistd.h>
 
@@ -50,20 +49,21 @@ void Connection::read() {
   socket_.async_read_some(asio::buffer(rx_.data() + rx_len_, rx_.size() - rx_len_),
                           [self = shared_from_this()](error_code ec, std::size_t n) {
                             if (ec) return self->fail("read", ec.message());
-                            self->on_read(n);
+                            if (self->on_read(n)) self->read();
                           });
 }
 
-void Connection::on_read(std::size_t n) {
+// Returns false when the connection is done (failed).
+bool Connection::on_read(std::size_t n) {
   rx_len_ += n;
-  if (!head_done_ && !take_head()) return;
+  if (!head_done_ && !take_head()) return !dead_;
   if (head_done_ && rx_len_ > 0) {
     std::size_t used = on_bytes(rx_.data(), rx_len_);
-    if (dead_) return;
+    if (dead_) return false;
     std::memmove(rx_.data(), rx_.data() + used, rx_len_ - used);
     rx_len_ -= used;
   }
-  read();
+  return true;
 }
 
 // Consumes the HTTP response head once it is complete; false when reading must stop (or wait).
@@ -72,7 +72,6 @@ bool Connection::take_head() {
   auto end = seen.find("\r\n\r\n");
   if (end == std::string_view::npos) {
     if (rx_len_ > head_max) fail("handshake", "response head too large");
-    else read();
     return false;
   }
   if (!on_head(seen.substr(0, end + 2))) {
@@ -254,9 +253,9 @@ class KabarWs final : public WsConnection {
   }
 
   void on_frame(std::string_view frame) {
-    if (contains(frame, R"("type":"event")")) return deliver(frame);
-    if (contains(frame, R"("type":"subscribed")")) return mark_ready();
-    if (contains(frame, R"("type":"error")")) return fail("subscribe", frame.substr(0, 300));
+    if (has_type(frame, "event")) return deliver(frame);
+    if (has_type(frame, "subscribed")) return mark_ready();
+    if (has_type(frame, "error")) return fail("subscribe", frame.substr(0, 300));
   }
 
   std::string partial_;
@@ -387,7 +386,7 @@ class KabarSse final : public Connection {
   }
 
   void on_data_line(std::string_view frame) {
-    if (contains(frame, R"("type":"event")")) deliver(frame);
+    if (has_type(frame, "event")) deliver(frame);
   }
 
   bool chunked_ = false;

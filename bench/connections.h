@@ -39,7 +39,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void read();
-  void on_read(std::size_t n);
+  bool on_read(std::size_t n);
   bool take_head();
   void write_next();
 

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   try {
     if (opt.command == "fanout") return run_fanout(opt);
     if (opt.command == "idle") return run_idle(opt);
+    if (opt.command == "baseline-server") return run_baseline_server(opt);
     return run_report(opt);
   } catch (const std::exception& e) {
     std::cerr << "kabar-loadgen: " << e.what() << "\n";

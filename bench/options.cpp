@@ -59,6 +59,11 @@ std::map<std::string, Setter> setters() {
   return {
       {"--kind", [](Options& o, const std::string& v) { o.kind = parse_kind(v); }},
       {"--label", [](Options& o, const std::string& v) { o.label = v; }},
+      {"--role",
+       [](Options& o, const std::string& v) {
+         if (v != "kabar" && v != "peer" && v != "baseline") throw std::invalid_argument("--role: kabar, peer or baseline");
+         o.role = v;
+       }},
       {"--host", [](Options& o, const std::string& v) { o.host = v; }},
       {"--port", [](Options& o, const std::string& v) { o.port = uint16_t(to_int("--port", v, 1, 65535)); }},
       {"--mqtt-port",
@@ -88,11 +93,16 @@ void check(const Options& o) {
     if (o.files.empty()) throw std::invalid_argument("report wants at least one JSON-lines file");
     return;
   }
-  if (o.command != "fanout" && o.command != "idle")
+  if (o.command != "fanout" && o.command != "idle" && o.command != "baseline-server")
     throw std::invalid_argument("unknown command '" + o.command + "'");
   if (o.port == 0) throw std::invalid_argument("--port is required");
+  if (o.command == "baseline-server") return;
   if (o.server_pid == 0) throw std::invalid_argument("--server-pid is required");
   if (o.label.empty()) throw std::invalid_argument("--label is required");
+}
+
+void default_role(Options& o) {
+  if (o.role.empty()) o.role = o.kind == Kind::mqtt_ws ? "peer" : "kabar";
 }
 
 }  // namespace
@@ -123,6 +133,7 @@ Options parse_options(int argc, char** argv) {
     it->second(o, value);
   }
   check(o);
+  default_role(o);
   return o;
 }
 
@@ -135,10 +146,14 @@ std::string usage() {
       over all deliveries and for the last of the subscribers per event.
   kabar-loadgen idle --kind ws|sse|mqtt-ws --label NAME --port P --server-pid PID [--conns N]
       Opens N subscribed connections and reports the server's RSS growth per connection.
+  kabar-loadgen baseline-server --port P [--mqtt-port M] [--topic T] [--timeout SECONDS]
+      A yardstick server: subscribes to the topic and send()s each message once to every connected
+      client (SSE-style). Drive it with `fanout --kind sse`; its CPU per delivery is the price of the one-send-per-delivery design here.
   kabar-loadgen report FILE.jsonl...
       Markdown tables (with kabar/peer ratios) from the JSON lines the other commands print.
 
-  Flags: --host 127.0.0.1  --mqtt-port 1883 (publisher)  --threads 2  --subs 1000  --conns 10000
+  Flags: --role kabar|peer|baseline (how `report` pairs runs; default peer for mqtt-ws, else kabar)
+         --host 127.0.0.1  --mqtt-port 1883 (publisher)  --threads 2  --subs 1000  --conns 10000
          --rate 200  --duration 10  --burst 500  --pad 128  --qos 1  --channel dokumen.1
          --topic dokumen/1/updated  --connect-window 256  --timeout 60  --drain 20  --settle 2
          --verify 1

@@ -13,6 +13,7 @@ struct Options {
   std::string command;  // fanout | idle | report
   Kind kind = Kind::kabar_ws;
   std::string label;    // free text naming the peer in the results, e.g. "kabar WS"
+  std::string role;     // kabar | peer | baseline (report: ratios); default: peer for mqtt-ws, else kabar
   std::string host = "127.0.0.1";
   uint16_t port = 0;        // kabar HTTP port (ws, sse) or mosquitto WebSocket port (mqtt-ws)
   uint16_t mqtt_port = 1883;  // plain MQTT listener the publisher uses

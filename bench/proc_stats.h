@@ -10,6 +10,10 @@ double process_cpu_seconds(int pid);
 // VmRSS of `pid` in KiB (/proc/PID/status); negative if unreadable.
 long process_rss_kb(int pid);
 
+// Busy CPU time of the whole machine, all cores summed, in seconds (/proc/stat: everything but idle and
+// iowait). Minus the server's and the loadgen's, it shows how much other work shared the cores.
+double machine_busy_seconds();
+
 // CPU time (user + system) of this process, every thread included (the Paho publisher too).
 double self_cpu_seconds();
 

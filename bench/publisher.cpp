@@ -13,7 +13,9 @@ Publisher::Publisher(const Options& opt, const std::string& tag, int64_t total_e
     : opt_(opt),
       id_head_(R"({"id":"b-)" + tag + "-"),
       pad_(std::size_t(opt.pad), 'x'),
-      client_("tcp://" + opt.host + ":" + std::to_string(opt.mqtt_port), "kabar-loadgen-" + std::to_string(getpid())),
+      // Paho caps queued (not yet written) publishes at 100 by default; a burst queues them all at once.
+      client_("tcp://" + opt.host + ":" + std::to_string(opt.mqtt_port), "kabar-loadgen-" + std::to_string(getpid()),
+              mqtt::create_options(MQTTVERSION_3_1_1, 1 << 20), nullptr),
       sent_ns_(std::size_t(total_events), 0) {
   client_.set_callback(acks_);
 }

@@ -7,5 +7,6 @@ namespace kabar::bench {
 int run_fanout(const Options& opt);
 int run_idle(const Options& opt);
 int run_report(const Options& opt);
+int run_baseline_server(const Options& opt);  // runs until SIGTERM or --timeout seconds
 
 }  // namespace kabar::bench

@@ -20,12 +20,24 @@ std::optional<Scanned> scan_event(std::string_view text, std::string_view id_pre
   auto id = text.find(id_prefix);
   if (id == std::string_view::npos) return std::nullopt;
   auto index = parse_int(text, id + id_prefix.size());
-  constexpr std::string_view t_key = "\"t_ns\":";
+  constexpr std::string_view t_key = "\"t_ns\"";
   auto t = text.find(t_key, id);
   if (!index || t == std::string_view::npos) return std::nullopt;
-  auto sent = parse_int(text, t + t_key.size());
+  auto value = text.find_first_not_of(" \t:", t + t_key.size());  // tolerate "t_ns" : 123
+  auto sent = value == std::string_view::npos ? std::nullopt : parse_int(text, value);
   if (!sent) return std::nullopt;
   return Scanned{*index, *sent};
+}
+
+bool has_type(std::string_view frame, std::string_view type) {
+  constexpr std::string_view key = "\"type\"";
+  for (auto k = frame.find(key); k != std::string_view::npos; k = frame.find(key, k + 1)) {
+    auto v = frame.find_first_not_of(" \t:", k + key.size());
+    if (v != std::string_view::npos && frame.substr(v).starts_with('"') &&
+        frame.substr(v + 1).starts_with(type) && frame.substr(v + 1 + type.size()).starts_with('"'))
+      return true;
+  }
+  return false;
 }
 
 Recorder::Recorder(int64_t total_events, int64_t steady_events, std::size_t expected_deliveries)

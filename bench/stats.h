@@ -16,9 +16,12 @@ struct Scanned {
   int64_t sent_ns;  // the publisher's t_ns
 };
 
-// Finds `id_prefix` ("id":"b-<tag>-) and "t_ns": in a kabar frame or a raw MQTT payload. A substring
-// scan, not a JSON parse: it keeps the loadgen's cost per delivery far below the server's.
+// Finds `id_prefix` ("b-<tag>-, unique to the run) and "t_ns" in a kabar frame or a raw MQTT payload. A
+// substring scan, not a JSON parse: it keeps the loadgen's cost per delivery far below the server's.
 std::optional<Scanned> scan_event(std::string_view text, std::string_view id_prefix);
+
+// True if the frame has "type":"<type>" (whitespace around the colon allowed) anywhere.
+bool has_type(std::string_view frame, std::string_view type);
 
 enum Phase { steady = 0, burst = 1 };
 

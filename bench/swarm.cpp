@@ -16,16 +16,13 @@ RunContext make_context(const Options& opt, int64_t total_events, int64_t steady
   ctx.endpoint = {boost::asio::ip::make_address(opt.host), opt.port};
   char tag[32];
   std::snprintf(tag, sizeof tag, "%llx", static_cast<unsigned long long>(realtime_ns() / 1000) & 0xffffffffffULL);
-  ctx.id_prefix = std::string(R"("id":"b-)") + tag + "-";
+  ctx.id_prefix = std::string("\"b-") + tag + "-";
   ctx.total_events = total_events;
   ctx.steady_events = steady_events;
   return ctx;
 }
 
-std::string id_tag(const RunContext& ctx) {
-  auto start = ctx.id_prefix.find("b-") + 2;
-  return ctx.id_prefix.substr(start, ctx.id_prefix.size() - start - 1);
-}
+std::string id_tag(const RunContext& ctx) { return ctx.id_prefix.substr(3, ctx.id_prefix.size() - 4); }
 
 Swarm::Swarm(const RunContext& ctx, std::size_t expected_deliveries) {
   auto threads = std::size_t(ctx.opt.threads);
@@ -75,11 +72,11 @@ bool wait_until(const std::function<bool()>& done, double timeout_s) {
 void sleep_seconds(double s) { std::this_thread::sleep_for(std::chrono::microseconds(int64_t(s * 1e6))); }
 
 Snapshot snapshot(int server_pid) {
-  return {process_cpu_seconds(server_pid), self_cpu_seconds(), realtime_ns()};
+  return {process_cpu_seconds(server_pid), self_cpu_seconds(), machine_busy_seconds(), realtime_ns()};
 }
 
 nlohmann::json run_header(const Options& opt, const char* scenario) {
-  return {{"scenario", scenario},       {"kind", kind_name(opt.kind)}, {"label", opt.label},
+  return {{"scenario", scenario},       {"kind", kind_name(opt.kind)}, {"label", opt.label}, {"role", opt.role},
           {"threads", opt.threads},     {"qos", opt.qos},              {"pad", opt.pad},
           {"cpus", std::thread::hardware_concurrency()}, {"time_unix", realtime_ns() / 1'000'000'000}};
 }

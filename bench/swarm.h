@@ -42,6 +42,7 @@ void sleep_seconds(double s);
 struct Snapshot {
   double server_cpu_s = 0;
   double loadgen_cpu_s = 0;
+  double machine_busy_s = 0;
   int64_t wall_ns = 0;
 };
 Snapshot snapshot(int server_pid);

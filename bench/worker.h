@@ -24,7 +24,7 @@ namespace kabar::bench {
 struct RunContext {
   Options opt;
   boost::asio::ip::tcp::endpoint endpoint;
-  std::string id_prefix;  // "id":"b-<tag>-  : marks this run's events
+  std::string id_prefix;  // "b-<tag>-  : the start of this run's event ids
   int64_t total_events = 0;
   int64_t steady_events = 0;
 };
