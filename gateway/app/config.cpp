@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "authz/authorizer.h"
 #include "bridge/schema_registry.h"
 
 extern char** environ;
@@ -22,6 +23,59 @@ json routes_document(const std::vector<Route>& routes) {
     list.push_back(item);
   }
   return list;
+}
+
+// The dev app matches Laravel's Reverb defaults (REVERB_APP_ID=local...), so a fresh Laravel app talks
+// to kabar without configuration. Production configs name their own apps and secrets.
+PusherAppConfig default_app() {
+  PusherAppConfig app;
+  app.id = "local";
+  app.key = "local-key";
+  app.secret = "local-secret";
+  return app;
+}
+
+json apps_document(const std::vector<PusherAppConfig>& apps) {
+  json list = json::array();
+  for (const auto& app : apps) {
+    list.push_back({{"id", app.id},
+                    {"key", app.key},
+                    {"secret", app.secret},
+                    {"enable_client_messages", app.enable_client_messages},
+                    {"max_connections", app.max_connections},
+                    {"allowed_origins", app.allowed_origins},
+                    {"activity_timeout", app.activity_timeout},
+                    {"webhooks", json::array()}});
+  }
+  return list;
+}
+
+PusherAppConfig app_from(const json& item) {
+  const PusherAppConfig defaults;
+  PusherAppConfig app;
+  app.id = item.at("id").get<std::string>();
+  app.key = item.at("key").get<std::string>();
+  app.secret = item.at("secret").get<std::string>();
+  app.enable_client_messages = item.value("enable_client_messages", defaults.enable_client_messages);
+  app.max_connections = item.value("max_connections", defaults.max_connections);
+  app.allowed_origins = item.value("allowed_origins", defaults.allowed_origins);
+  app.activity_timeout = item.value("activity_timeout", defaults.activity_timeout);
+  for (const auto& hook : item.value("webhooks", json::array())) {
+    app.webhooks.push_back(
+        WebhookConfig{hook.at("url").get<std::string>(), hook.value("event_types", std::vector<std::string>{})});
+  }
+  return app;
+}
+
+// Apps are found by key (WebSocket) and by id (REST): both must be unique.
+void check_apps(const std::vector<PusherAppConfig>& apps) {
+  for (std::size_t i = 0; i < apps.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (apps[i].id == apps[j].id) throw ConfigError("apps: two apps have the id \"" + apps[i].id + "\"");
+      if (apps[i].key == apps[j].key)
+        throw ConfigError("apps: two apps have the key \"" + apps[i].key + "\"");
+    }
+  }
 }
 
 // Scalar leaves of the defaults, as "http.port" -> pointer "/http/port", so every setting has exactly
@@ -96,6 +150,49 @@ T get(const json& document, const char* section, const char* key) {
   return document.at(section).at(key).get<T>();
 }
 
+json auth_document(const AuthConfig& auth) {
+  const JwtConfig& jwt = auth.jwt;
+  return {{"policy_file", auth.policy_file},
+          {"query_token", auth.query_token},
+          {"jwt",
+           {{"secret_file", jwt.secret_file},
+            {"public_key_file", jwt.public_key_file},
+            {"algorithm", jwt.algorithm},
+            {"jwks_file", jwt.jwks_file},
+            {"issuer", jwt.issuer},
+            {"audience", jwt.audience},
+            {"clock_skew_s", jwt.clock_skew_s},
+            {"max_token_bytes", jwt.max_token_bytes},
+            {"require_exp", jwt.require_exp}}}};
+}
+
+AuthConfig auth_from(const json& node) {
+  AuthConfig auth;
+  auth.policy_file = node.at("policy_file").get<std::string>();
+  auth.query_token = node.at("query_token").get<bool>();
+  const json& jwt = node.at("jwt");
+  auth.jwt.secret_file = jwt.at("secret_file").get<std::string>();
+  auth.jwt.public_key_file = jwt.at("public_key_file").get<std::string>();
+  auth.jwt.algorithm = jwt.at("algorithm").get<std::string>();
+  auth.jwt.jwks_file = jwt.at("jwks_file").get<std::string>();
+  auth.jwt.issuer = jwt.at("issuer").get<std::string>();
+  auth.jwt.audience = jwt.at("audience").get<std::string>();
+  auth.jwt.clock_skew_s = jwt.at("clock_skew_s").get<int>();
+  auth.jwt.max_token_bytes = jwt.at("max_token_bytes").get<std::size_t>();
+  auth.jwt.require_exp = jwt.at("require_exp").get<bool>();
+  return auth;
+}
+
+// The policy file and the keys are part of the configuration: a mistake in them stops kabar at start
+// (exit 2) with the file and the place, like any other configuration error.
+void check_auth(const AuthConfig& auth) {
+  try {
+    authz::Authorizer::load(auth.policy_file, jwt_settings(auth));
+  } catch (const std::exception& error) {
+    throw ConfigError(error.what());
+  }
+}
+
 Config to_config(const json& document) {
   Config config;
   config.http.listen = get<std::string>(document, "http", "listen");
@@ -139,11 +236,27 @@ Config to_config(const json& document) {
     route.schema = item.value("schema", "");
     config.routes.push_back(std::move(route));
   }
+  for (const auto& item : document.at("apps")) config.apps.push_back(app_from(item));
+  config.auth = auth_from(document.at("auth"));
   config.document = document;
   return config;
 }
 
 }  // namespace
+
+authz::JwtSettings jwt_settings(const AuthConfig& auth) {
+  authz::JwtSettings settings;
+  settings.secret_file = auth.jwt.secret_file;
+  settings.public_key_file = auth.jwt.public_key_file;
+  settings.public_key_algorithm = auth.jwt.algorithm;
+  settings.jwks_file = auth.jwt.jwks_file;
+  settings.options.issuer = auth.jwt.issuer;
+  settings.options.audience = auth.jwt.audience;
+  settings.options.clock_skew_s = auth.jwt.clock_skew_s;
+  settings.options.max_token_bytes = auth.jwt.max_token_bytes;
+  settings.options.require_exp = auth.jwt.require_exp;
+  return settings;
+}
 
 json default_config_document() {
   const Config defaults;
@@ -178,7 +291,9 @@ json default_config_document() {
         {"retention_interval_ms", defaults.store.retention_interval_ms},
         {"fsync", defaults.store.fsync}}},
       {"log", {{"level", defaults.log.level}, {"format", defaults.log.format}}},
+      {"auth", auth_document(defaults.auth)},
       {"routes", routes_document(RouteTable::builtin())},
+      {"apps", apps_document({default_app()})},
       {"schemas_dir", defaults.schemas_dir},
   };
 }
@@ -219,6 +334,8 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   } catch (const RouteError& error) {
     throw ConfigError(std::string("invalid routes: ") + error.what());
   }
+  check_apps(config.apps);
+  check_auth(config.auth);
   return config;
 }
 

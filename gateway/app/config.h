@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authz/token.h"
 #include "bridge/routes.h"
 
 namespace kabar {
@@ -64,12 +65,52 @@ struct LogConfig {
   std::string format = "text";  // text | json
 };
 
+// Where tokens are verified and channels authorized (docs/authorization.md). Secrets are read from files,
+// never held in the config document, so `check-config --print` and logs cannot show them.
+struct JwtConfig {
+  std::string secret_file;      // HS256 secret
+  std::string public_key_file;  // PEM public key: RS256 or ES256
+  std::string algorithm;        // pins the PEM key's algorithm ("RS256"/"ES256"); empty: from the key
+  std::string jwks_file;        // JWKS document, kid -> key
+  std::string issuer;           // empty: iss not checked
+  std::string audience;         // empty: aud not checked
+  int clock_skew_s = 30;
+  std::size_t max_token_bytes = 8192;
+  bool require_exp = true;
+};
+
+struct AuthConfig {
+  std::string policy_file;  // empty: the built-in policy (authz/default-policy.json)
+  JwtConfig jwt;
+  bool query_token = true;  // accept ?token= on /sse and /ws (EventSource cannot send headers)
+};
+
+// Where an app's webhooks go (docs/pusher.md "Webhooks").
+struct WebhookConfig {
+  std::string url;                       // http://host[:port]/path
+  std::vector<std::string> event_types;  // empty: every kind
+};
+
+// One Pusher-protocol application (docs/pusher.md): what `/app/{key}` and `/apps/{id}/...` serve.
+struct PusherAppConfig {
+  std::string id;
+  std::string key;
+  std::string secret;  // signs channel auth and REST requests; never logged
+  bool enable_client_messages = true;
+  std::size_t max_connections = 0;  // 0: no limit
+  std::vector<std::string> allowed_origins{"*"};
+  int activity_timeout = 30;  // seconds, told to clients in connection_established
+  std::vector<WebhookConfig> webhooks{};
+};
+
 struct Config {
   HttpConfig http;
   BrokerConfig broker;
   StoreConfig store;
   LogConfig log;
+  AuthConfig auth;
   std::vector<Route> routes;  // the built-ins unless the file names its own
+  std::vector<PusherAppConfig> apps;  // the dev app "local" unless the file names its own
   std::string schemas_dir;    // extra/overriding JSON Schemas
   nlohmann::json document;    // the merged, validated document (for `check-config` and diagnostics)
 };
@@ -85,6 +126,9 @@ struct ConfigSources {
 
 // Throws ConfigError with a message naming the file, the JSON path, or the variable that is wrong.
 Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas);
+
+// auth.jwt as the authorization library takes it.
+authz::JwtSettings jwt_settings(const AuthConfig& auth);
 
 // KABAR_* variables of the current process.
 std::map<std::string, std::string> kabar_environment();

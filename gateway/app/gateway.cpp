@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gateway/http/stream_session.h"
+#include "gateway/pusher/pusher_service.h"
 
 namespace kabar {
 namespace asio = boost::asio;
@@ -69,6 +70,27 @@ BridgeOptions bridge_options_from(const BrokerConfig& broker) {
   return options;
 }
 
+// The REST API's re-publisher: its own client id, so it never takes over the bridge's sessions.
+PublisherOptions publisher_options_from(const BrokerConfig& broker) {
+  PublisherOptions options;
+  options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
+  options.client_id = broker.client_id + "-rest";
+  options.username = broker.username;
+  options.password = broker.password;
+  return options;
+}
+
+// Presence and client events shared with the other nodes on the broker (docs/pusher.md "Several nodes").
+ClusterOptions cluster_options_from(const BrokerConfig& broker) {
+  ClusterOptions options;
+  options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
+  options.client_id = broker.client_id + "-pusher";
+  options.username = broker.username;
+  options.password = broker.password;
+  options.node = broker.client_id;
+  return options;
+}
+
 }  // namespace
 
 Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::move(config)) {
@@ -101,6 +123,16 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_->sessions_by_shard.resize(threads);
   context_->readiness = [this] { return Readiness{store_ != nullptr, bridge_ && bridge_->ready()}; };
   context_->metrics_text = [this] { return metrics_text(); };
+  // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
+  context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
+  context_->allow_query_token = config_.auth.query_token;
+  spdlog::info(
+      "authorization: {} ({} rules); {}", context_->authorizer->policy().origin(),
+      context_->authorizer->policy().rules().size(),
+      context_->authorizer->verifier().has_keys() ? "tokens verified" : "no JWT key: anonymous access only");
+  pusher_ = std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
+                                            cluster_options_from(config_.broker), schemas, *context_);
+  context_->pusher = pusher_.get();
 
   start_io_threads();
 
@@ -168,9 +200,12 @@ void Gateway::shutdown() {
     });
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while ((stats_.ws_open.load() + stats_.sse_open.load()) > 0 && std::chrono::steady_clock::now() < deadline) {
+  while ((stats_.ws_open.load() + stats_.sse_open.load() + stats_.pusher_open.load()) > 0 &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  // REST publishes under way get their PUBACK (or an error) before the broker connection goes.
+  if (pusher_) pusher_->stop();
   // The bridge stops before the store: unacknowledged messages stay with the broker's session.
   if (bridge_) bridge_->stop();
   for (auto& timer : heartbeat_timers_) {
@@ -227,10 +262,29 @@ std::string Gateway::metrics_text() const {
   out << "# HELP kabar_bad_requests_total Refused client input, by door\n# TYPE kabar_bad_requests_total counter\n"
       << "kabar_bad_requests_total{door=\"ws\"} " << stats_.ws_bad_requests.load() << '\n'
       << "kabar_bad_requests_total{door=\"http\"} " << stats_.http_bad_requests.load() << '\n';
-  metric("kabar_forbidden_channels_total", "counter", "Subscriptions refused for private/presence channels",
+  metric("kabar_forbidden_channels_total", "counter", "Subscriptions refused by the authorization policy",
          stats_.forbidden_channels.load());
   metric("kabar_oversized_messages_total", "counter", "WebSocket messages over the size limit",
          stats_.oversized_messages.load());
+  metric("kabar_tokens_refused_total", "counter", "Tokens refused at any door (expired, bad signature...)",
+         stats_.tokens_refused.load());
+  metric("kabar_subscriptions_expired_total", "counter", "Subscriptions ended because their token expired",
+         stats_.subscriptions_expired.load());
+  metric("kabar_pusher_connections", "gauge", "Open /app/{key} (Pusher) connections", stats_.pusher_open.load());
+  metric("kabar_pusher_accepted_total", "counter", "Pusher connections accepted", stats_.pusher_accepted.load());
+  metric("kabar_pusher_refused_total", "counter", "Pusher connections refused (unknown key, origin, quota...)",
+         stats_.pusher_refused.load());
+  metric("kabar_pusher_bad_messages_total", "counter", "Malformed or unknown Pusher messages",
+         stats_.pusher_bad_messages.load());
+  metric("kabar_pusher_auth_failures_total", "counter", "Private/presence subscriptions with a bad signature",
+         stats_.pusher_auth_failures.load());
+  metric("kabar_pusher_client_events_total", "counter", "Client events relayed", stats_.pusher_client_events.load());
+  metric("kabar_pusher_client_events_rejected_total", "counter", "Client events refused (disabled, rate, size...)",
+         stats_.pusher_client_events_rejected.load());
+  const WebhookStats webhooks = pusher_->webhook_stats();
+  metric("kabar_webhooks_sent_total", "counter", "Webhook bodies accepted by their receivers", webhooks.sent);
+  metric("kabar_webhooks_failed_total", "counter", "Webhook attempts that failed (each retry counts)", webhooks.failed);
+  metric("kabar_webhooks_dropped_total", "counter", "Webhook bodies given up on", webhooks.dropped);
   return out.str();
 }
 

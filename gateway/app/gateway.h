@@ -20,6 +20,7 @@
 namespace kabar {
 
 class StoreSink;
+class PusherService;
 
 class Gateway {
  public:
@@ -53,6 +54,7 @@ class Gateway {
   std::unique_ptr<ReplayReader> replay_;
   GatewayStats stats_;
   std::unique_ptr<ServerContext> context_;
+  std::unique_ptr<PusherService> pusher_;
   std::unique_ptr<StoreSink> sink_;
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<MqttBridge> bridge_;

@@ -9,6 +9,7 @@
 
 #include "bridge/mqtt_publisher.h"
 #include "bridge/schema_registry.h"
+#include "gateway/app/authz_commands.h"
 #include "gateway/app/config.h"
 #include "gateway/app/gateway.h"
 #include "gateway/app/logging.h"
@@ -141,6 +142,8 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check-config", "Validate the configuration (file + KABAR_* variables)");
   check_cmd->add_option("-c,--config", common.config_file, "JSON config file");
   check_cmd->add_flag("--print", print_config, "Print the merged configuration");
+  kabar::AuthzCommands authz_commands(app);  // kabar token, kabar authz explain (docs/authorization.md)
+  authz_commands.add_policy_option(*check_cmd);
 
   try {
     app.parse(argc, argv);
@@ -158,7 +161,11 @@ int main(int argc, char** argv) {
       return serve(common, serve_overrides);
     }
     if (*publish_cmd) return publish(common, publish_flags);
-    if (*check_cmd) return check_config(common, print_config);
+    if (*check_cmd) {
+      authz_commands.check_policy();
+      return check_config(common, print_config);
+    }
+    if (auto code = authz_commands.run()) return *code;
   } catch (const kabar::ConfigError& error) {
     std::cerr << "kabar: " << error.what() << "\n";
     return kExitConfig;

@@ -1,5 +1,6 @@
 #include "gateway/http/http_session.h"
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -7,8 +8,11 @@
 #include <spdlog/spdlog.h>
 
 #include "bridge/channel.h"
+#include "gateway/http/access.h"
 #include "gateway/http/sse_session.h"
 #include "gateway/http/ws_session.h"
+#include "gateway/pusher/pusher_service.h"
+#include "gateway/pusher/pusher_session.h"
 #include "gateway/web/embedded_web.h"
 
 namespace kabar {
@@ -76,6 +80,29 @@ void HttpSession::route(Request&& request) {
     session->run(std::move(request));
     return;
   }
+  // The Pusher door (docs/pusher.md): /app/{key} WebSocket and the /apps/{id}/... REST API.
+  if (context_.pusher && path.starts_with("/app/")) {
+    if (!beast::websocket::is_upgrade(request)) {
+      send(error_response(http::status::upgrade_required, "upgrade_required",
+                          "/app/{key} is a WebSocket endpoint"));
+      return;
+    }
+    stream_.expires_never();
+    auto app = context_.pusher->apps().by_key(std::string_view(path).substr(5));
+    auto session = std::make_shared<PusherSession>(context_, shard_, std::move(stream_), std::move(app));
+    session->run(std::move(request));
+    return;
+  }
+  if (context_.pusher && RestApi::handles(path)) {
+    RestRequest rest{std::string(request.method_string()), path, target->params, std::move(request.body())};
+    // The answer may come from a publishing thread (after the broker's PUBACK): back to this shard.
+    context_.pusher->rest().handle(std::move(rest), [self = shared_from_this()](RestResponse response) {
+      boost::asio::post(self->stream_.get_executor(), [self, response = std::move(response)] {
+        self->send(self->json_response(static_cast<http::status>(response.status), response.body));
+      });
+    });
+    return;
+  }
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     send(error_response(http::status::method_not_allowed, "method_not_allowed", "only GET is served here"));
     return;
@@ -128,12 +155,27 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
                                                                                  nlohmann::json::error_handler_t::replace)));
       return;
     }
-    if (channel_kind(channel) != ChannelKind::Public) {
-      context_.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
-      send(error_response(http::status::forbidden, "forbidden_channel",
-                          "private and presence channels need authorization, not available on /sse yet"));
-      return;
-    }
+  }
+  // Who is asking, then whether they may read every channel asked for (docs/authorization.md).
+  const FoundToken found = find_token(request, target, context_.allow_query_token);
+  if (found.query_refused) {
+    send(refusal(http::status::unauthorized, "invalid_token", "query_token_disabled",
+                 "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
+                 "kabar_token cookie"));
+    return;
+  }
+  Authentication who = authenticate(context_, found.token, "sse");
+  if (!who.ok) {
+    send(refusal(http::status::unauthorized, "invalid_token", who.code, who.message));
+    return;
+  }
+  for (const auto& channel : channels) {
+    const authz::Decision decision = authorize(context_, who.claims, authz::Action::Read, channel, "sse");
+    if (decision.allowed) continue;
+    // 403 for every policy refusal, token or not; "reason": "token_required" says a token would help.
+    // 401 is kept for tokens that were given and refused.
+    send(refusal(http::status::forbidden, "forbidden_channel", decision.code, decision.reason, channel));
+    return;
   }
   // The browser's own Last-Event-ID (sent on every automatic reconnect) wins over the query, which is
   // only how a page passes a position it kept itself on its first connect.
@@ -147,6 +189,7 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
   }
   stream_.expires_never();
   auto session = std::make_shared<SseSession>(context_, shard_, stream_.release_socket());
+  session->set_claims(std::move(who.claims));
   session->start(channels, StartPoint::parse(since));
 }
 
@@ -174,6 +217,22 @@ HttpSession::Response HttpSession::json_response(http::status status, const std:
   Response response{status, 11};
   response.set(http::field::content_type, "application/json");
   response.body() = body;
+  return response;
+}
+
+// An authorization refusal: the error code doors share, the policy's (or the token check's) reason code
+// and message, and the channel. 401s carry WWW-Authenticate so HTTP clients know a bearer token helps.
+HttpSession::Response HttpSession::refusal(http::status status, const std::string& error,
+                                           const std::string& reason, const std::string& message,
+                                           const std::string& channel) const {
+  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
+  if (!channel.empty()) body["channel"] = channel;
+  Response response =
+      json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (status == http::status::unauthorized) {
+    response.set(http::field::www_authenticate,
+                 error == "invalid_token" ? R"(Bearer error="invalid_token")" : "Bearer");
+  }
   return response;
 }
 

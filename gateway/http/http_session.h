@@ -33,6 +33,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Response error_response(boost::beast::http::status status, const std::string& code,
                           const std::string& message) const;
   Response dead_letters(const RequestTarget& target) const;
+  Response refusal(boost::beast::http::status status, const std::string& error, const std::string& reason,
+                   const std::string& message, const std::string& channel = {}) const;
 
   ServerContext& context_;
   const std::size_t shard_;

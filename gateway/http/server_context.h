@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "authz/authorizer.h"
 #include "gateway/hub/hub.h"
 #include "gateway/hub/replay_reader.h"
 #include "gateway/store/event_store.h"
@@ -39,6 +41,12 @@ struct GatewayStats {
       resets_bad_position{0};
   std::atomic<std::uint64_t> ws_bad_requests{0}, http_bad_requests{0}, forbidden_channels{0};
   std::atomic<std::uint64_t> oversized_messages{0};
+  // Authorization (gateway/http/access.h): tokens refused at any door, subscriptions ended by expiry.
+  std::atomic<std::uint64_t> tokens_refused{0}, subscriptions_expired{0};
+  // The Pusher door (/app/{key}, docs/pusher.md).
+  std::atomic<std::uint64_t> pusher_open{0}, pusher_accepted{0}, pusher_refused{0};
+  std::atomic<std::uint64_t> pusher_bad_messages{0}, pusher_auth_failures{0};
+  std::atomic<std::uint64_t> pusher_client_events{0}, pusher_client_events_rejected{0};
 };
 
 struct Readiness {
@@ -47,6 +55,7 @@ struct Readiness {
 };
 
 class StreamSession;
+class PusherService;
 
 struct ServerContext {
   ServerContext(Hub& hub_, ReplayReader& replay_, EventStore& store_, SessionLimits limits_, GatewayStats& stats_)
@@ -59,6 +68,10 @@ struct ServerContext {
   GatewayStats& stats;
   std::function<Readiness()> readiness;
   std::function<std::string()> metrics_text;
+  // The one policy and token verifier of every door (docs/authorization.md); null: public channels only.
+  std::shared_ptr<const authz::Authorizer> authorizer;
+  bool allow_query_token = true;    // auth.query_token: ?token= on /sse and /ws
+  PusherService* pusher = nullptr;  // the Pusher door; null when the gateway runs without it (tests)
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;

@@ -3,6 +3,8 @@
 #include <boost/asio/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "gateway/http/access.h"
+
 namespace kabar {
 
 SseSession::SseSession(ServerContext& context, std::size_t shard, boost::asio::ip::tcp::socket&& socket)
@@ -54,7 +56,14 @@ void SseSession::watch_for_disconnect() {
 }
 
 void SseSession::heartbeat() {
-  if (closing() || !send_queue_empty()) return;  // a busy stream needs no keep-alive
+  if (closing()) return;
+  // An expired token ends the channels only it allowed; a stream left with none is closed (EventSource
+  // then reconnects, and gets 401 unless the page has a fresh token, e.g. in the cookie).
+  if (claims_.expires_at && expire_token(unix_now()) > 0 && subscription_count() == 0) {
+    close_after_flush();
+    return;
+  }
+  if (!send_queue_empty()) return;  // a busy stream needs no keep-alive
   send_raw(": hb\n\n");
 }
 

@@ -88,7 +88,8 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
     catch_up.cursor = head;
   } else if (start.kind == StartPoint::Kind::After) {
     catch_up.cursor = start.after.seq;
-    catch_up.check_history = true;
+  } else if (start.kind == StartPoint::Kind::Earliest) {
+    catch_up.check_pruned = false;
   }
   catch_ups_.push_back(std::move(catch_up));
   if (catch_ups_.size() == 1) start_next_catch_up();
@@ -143,30 +144,8 @@ void StreamSession::on_frame(const FramePtr& frame) {
 void StreamSession::start_next_catch_up() {
   while (!catch_ups_.empty() && catch_ups_.front().channels.empty()) catch_ups_.pop_front();
   if (catch_ups_.empty() || closing_) return;
-  CatchUp& catch_up = catch_ups_.front();
-  catch_up.started = true;
-  if (catch_up.check_history) {
-    run_history_check();
-  } else {
-    request_page();
-  }
-}
-
-void StreamSession::run_history_check() {
-  const CatchUp& catch_up = catch_ups_.front();
-  context_.replay.check_history(
-      catch_up.channels, catch_up.cursor, context_.hub.shard_context(shard_).get_executor(),
-      [self = shared_from_this()](HistoryCheck check) {
-        if (self->closing_ || self->catch_ups_.empty()) return;
-        CatchUp& active = self->catch_ups_.front();
-        for (const auto& channel : check.pruned) {
-          if (std::find(active.channels.begin(), active.channels.end(), channel) == active.channels.end()) continue;
-          self->send_reset(channel, "history_pruned", check.head, /*with_id=*/false);
-          self->context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
-          active.floors[channel] = check.head;
-        }
-        self->request_page();
-      });
+  catch_ups_.front().started = true;
+  request_page();
 }
 
 namespace {
@@ -184,7 +163,7 @@ void StreamSession::request_page() {
     auto floor = catch_up.floors.find(channel);
     const std::int64_t after =
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
-    cursors.push_back(ChannelCursor{channel, after});
+    cursors.push_back(ChannelCursor{channel, after, catch_up.check_pruned});
   }
   context_.replay.read_page(std::move(cursors), page_limit(context_.limits),
                             context_.hub.shard_context(shard_).get_executor(),
@@ -194,6 +173,13 @@ void StreamSession::request_page() {
 void StreamSession::on_page(ReplayPage page) {
   if (closing_ || catch_ups_.empty()) return;
   CatchUp& catch_up = catch_ups_.front();
+  for (const auto& channel : page.pruned) {
+    // History no longer covers the cursor: the client must refetch; continue from the head read.
+    if (std::find(catch_up.channels.begin(), catch_up.channels.end(), channel) == catch_up.channels.end()) continue;
+    send_reset(channel, "history_pruned", page.head, /*with_id=*/false);
+    context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
+    catch_up.floors[channel] = page.head;
+  }
   for (const auto& event : page.events) {
     auto it = channels_.find(event.envelope.channel);
     // The channel may have been unsubscribed while the page was read.

@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "authz/claims.h"
 #include "gateway/http/server_context.h"
 #include "gateway/store/position.h"
 
@@ -42,6 +43,10 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   virtual void heartbeat() = 0;
   // Graceful stop: tell the client to reconnect, flush, close.
   virtual void shutdown() = 0;
+
+  // Who is on this connection (stream_session_auth.cpp, docs/authorization.md); anonymous by default.
+  void set_claims(authz::Claims claims) { claims_ = std::move(claims); }
+  const authz::Claims& claims() const { return claims_; }
 
  protected:
   // --- transport hooks ---
@@ -73,9 +78,16 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void detach_later();
   bool closing() const { return closing_; }
   void register_session();
+  // Ends the subscriptions the current claims do not allow, each with {"type":"unsubscribed",
+  // "channel":..,"reason":`reason`}; returns how many ended.
+  std::size_t end_unauthorized_subscriptions(const char* reason);
+  // Called by heartbeat(): once the token has expired the connection goes on as anonymous and loses
+  // what only the token allowed (reason "token_expired"). Returns how many subscriptions ended.
+  std::size_t expire_token(std::int64_t now_s);
 
   ServerContext& context_;
   const std::size_t shard_;
+  authz::Claims claims_;
 
  private:
   struct ChannelState {
@@ -87,7 +99,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::unordered_map<std::string, std::int64_t> floors;  // per-channel lower bound (after a reset)
     std::int64_t cursor = 0;
     std::int64_t max_dropped = 0;  // highest live seq dropped for these channels while catching up
-    bool check_history = false;
+    bool check_pruned = true;      // false for "earliest"
     bool started = false;
     bool waiting_for_drain = false;
   };
@@ -104,7 +116,6 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void send_reset(const std::string& channel, const char* reason, std::int64_t head, bool with_id);
   void go_live(const std::string& channel, std::int64_t through);
   void start_next_catch_up();
-  void run_history_check();
   void request_page();
   void on_page(ReplayPage page);
   void finish_catch_up();

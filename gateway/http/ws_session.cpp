@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridge/channel.h"
+#include "gateway/http/access.h"
 
 namespace kabar {
 namespace beast = boost::beast;
@@ -16,6 +17,8 @@ namespace {
 // 4008 is in the application range: "policy", but specific enough that clients can tell it apart.
 constexpr std::uint16_t kCloseSlowConsumer = 4008;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
+// The token given at connect was refused (the reason follows in the close reason and an error frame).
+constexpr std::uint16_t kCloseInvalidToken = 4001;
 
 // `ref` may be a string or a number; it is echoed back as JSON text, or omitted.
 std::string ref_of(const json& request) {
@@ -50,6 +53,11 @@ void WsSession::run(beast::http::request<beast::http::string_body> request) {
     res.set(beast::http::field::server, name);
   }));
   ws_.read_message_max(context_.limits.max_message_bytes);
+  if (auto target = parse_request_target(std::string(request.target()))) {
+    const FoundToken found = find_token(request, *target, context_.allow_query_token);
+    connect_token_ = found.token;
+    connect_query_refused_ = found.query_refused;
+  }
   ws_.async_accept(request, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
                                 const boost::system::error_code& error) { self->on_accept(error); });
 }
@@ -63,6 +71,7 @@ void WsSession::on_accept(const boost::system::error_code& error) {
   accepted_ = true;
   context_.stats.ws_accepted.fetch_add(1, std::memory_order_relaxed);
   context_.stats.ws_open.fetch_add(1, std::memory_order_relaxed);
+  if (!authenticate_at_connect()) return;
   send_control(R"({"type":"welcome","epoch":")" + context_.hub.epoch() + R"(","server":)" +
                json_quote(context_.server_name) + R"(,"heartbeat_ms":)" +
                std::to_string(context_.limits.heartbeat.count()) + "}");
@@ -114,6 +123,8 @@ void WsSession::handle_message(const std::string& text) {
     handle_subscribe(request, ref);
   } else if (type == "unsubscribe") {
     handle_unsubscribe(request, ref);
+  } else if (type == "auth") {
+    handle_auth(request, ref);
   } else if (type == "ping") {
     send_control(with_ref(R"({"type":"pong"})", ref));
   } else {
@@ -135,10 +146,9 @@ void WsSession::handle_subscribe(const json& request, const std::string& ref) {
     send_error("invalid_channel", "channel names are 1-164 characters of [A-Za-z0-9_-=@,.;]", ref, channel);
     return;
   }
-  if (channel_kind(channel) != ChannelKind::Public) {
-    context_.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
-    send_error("forbidden_channel", "private and presence channels need authorization, not available on /ws yet",
-               ref, channel);
+  if (const auto decision = authorize(context_, claims_, authz::Action::Read, channel, "ws");
+      !decision.allowed) {
+    send_refusal("forbidden_channel", decision.code, decision.reason, ref, channel);
     return;
   }
   if (!is_subscribed(channel) && subscription_count() >= context_.limits.max_subscriptions) {
@@ -174,6 +184,60 @@ void WsSession::handle_unsubscribe(const json& request, const std::string& ref) 
   send_control(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(channel) + "}", ref));
 }
 
+bool WsSession::authenticate_at_connect() {
+  Authentication who;
+  if (connect_query_refused_) {
+    who.code = "query_token_disabled";
+    who.message =
+        "?token= is turned off here (auth.query_token): send an auth message or Authorization: Bearer";
+  } else {
+    who = authenticate(context_, connect_token_, "ws");
+  }
+  connect_token_.clear();
+  if (who.ok) {
+    claims_ = std::move(who.claims);
+    return true;
+  }
+  // Refused: say why in a frame, then close; never fall back to anonymous with a bad token.
+  send_refusal("invalid_token", who.code, who.message, {});
+  token_refusal_ = "invalid token: " + who.code;
+  close_after_flush();
+  return false;
+}
+
+// {"type":"auth","token":"..."}: (re)authenticates the connection, e.g. with a fresh token before the old
+// one expires. A refused token changes nothing. Subscriptions the new token does not allow end.
+void WsSession::handle_auth(const json& request, const std::string& ref) {
+  auto token = request.find("token");
+  if (token == request.end() || !token->is_string()) {
+    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
+    send_error("bad_request", "auth needs a string \"token\" (\"\" to continue without one)", ref);
+    return;
+  }
+  Authentication who = authenticate(context_, token->get_ref<const std::string&>(), "ws");
+  if (!who.ok) {
+    send_refusal("invalid_token", who.code, who.message, ref);
+    return;
+  }
+  claims_ = std::move(who.claims);
+  end_unauthorized_subscriptions("token_changed");
+  json reply = {{"type", "authenticated"},
+                {"sub", claims_.authenticated ? json(claims_.subject) : json(nullptr)},
+                {"expires_at", claims_.expires_at ? json(*claims_.expires_at) : json(nullptr)}};
+  send_control(with_ref(reply.dump(-1, ' ', false, json::error_handler_t::replace), ref));
+}
+
+// The error frame keeps its documented shape (docs/protocol.md); the machine-readable reason
+// (claim_mismatch, expired, ...) leads the message: "<reason>: <why>".
+void WsSession::send_refusal(const std::string& code, const std::string& reason, const std::string& message,
+                             const std::string& ref, const std::string& channel) {
+  send_error(code, reason + ": " + message, ref, channel);
+}
+
+void WsSession::heartbeat() {
+  if (claims_.expires_at && !closing()) expire_token(unix_now());
+}
+
 void WsSession::send_error(const std::string& code, const std::string& message, const std::string& ref,
                            const std::string& channel) {
   std::string object = R"({"type":"error","code":")" + code + R"(","message":)" + json_quote(message);
@@ -200,7 +264,13 @@ void WsSession::close_with(std::uint16_t code, const std::string& reason) {
 
 void WsSession::close_slow_consumer() { close_with(kCloseSlowConsumer, "slow consumer: send queue overflow"); }
 
-void WsSession::close_now() { close_with(kCloseServiceRestart, "server restarting; reconnect"); }
+void WsSession::close_now() {
+  if (!token_refusal_.empty()) {
+    close_with(kCloseInvalidToken, token_refusal_);
+    return;
+  }
+  close_with(kCloseServiceRestart, "server restarting; reconnect");
+}
 
 void WsSession::shutdown() {
   if (closing()) return;

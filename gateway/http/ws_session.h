@@ -18,7 +18,8 @@ class WsSession : public StreamSession {
   ~WsSession() override;
   // Completes the upgrade of an already-read request.
   void run(boost::beast::http::request<boost::beast::http::string_body> request);
-  void heartbeat() override {}  // Beast sends keep-alive pings itself (see run()).
+  // Beast sends keep-alive pings itself (see run()); this only ends what an expired token allowed.
+  void heartbeat() override;
   void shutdown() override;
 
  private:
@@ -34,12 +35,20 @@ class WsSession : public StreamSession {
   void handle_message(const std::string& text);
   void handle_subscribe(const nlohmann::json& request, const std::string& ref);
   void handle_unsubscribe(const nlohmann::json& request, const std::string& ref);
+  void handle_auth(const nlohmann::json& request, const std::string& ref);
+  // The token found at the upgrade (header, cookie or ?token=) decides who this connection is.
+  bool authenticate_at_connect();
+  void send_refusal(const std::string& code, const std::string& reason, const std::string& message,
+                    const std::string& ref, const std::string& channel = {});
   void send_error(const std::string& code, const std::string& message, const std::string& ref,
                   const std::string& channel = {});
   void close_with(std::uint16_t code, const std::string& reason);
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
+  std::string connect_token_;  // from the upgrade request; cleared once checked
+  bool connect_query_refused_ = false;
+  std::string token_refusal_;  // set when the connect token was refused: close 4001 with this reason
   bool close_sent_ = false;
   bool accepted_ = false;
 };

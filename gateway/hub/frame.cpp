@@ -18,6 +18,23 @@ std::string sse_message(const std::string& json, const std::string& id) {
   return out;
 }
 
+std::string encode_pusher_event(const Envelope& e, const std::string& position) {
+  std::string out;
+  out.reserve(e.data.size() * 2 + e.channel.size() + e.event.size() + position.size() + 64);
+  out.append(R"({"event":)").append(json_quote(e.event)).append(R"(,"data":)");
+  if (!e.data.empty() && e.data.front() == '"') {
+    // Already a JSON string (a Pusher REST publish keeps the publisher's data string): forwarded as is,
+    // so Laravel's escapes and encrypted payloads reach the client byte for byte.
+    out.append(e.data);
+  } else {
+    out.append(json_quote(e.data.empty() ? "null" : e.data));
+  }
+  out.append(R"(,"channel":)").append(json_quote(e.channel));
+  // kabar extension, ignored by pusher-js: lets a kabar-aware client resume with "since".
+  out.append(R"(,"position":")").append(position).append("\"}");
+  return out;
+}
+
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   const Envelope& e = event.envelope;
   const std::string position = epoch + ":" + std::to_string(event.seq);
@@ -35,6 +52,7 @@ FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   json.append(R"(,"data":)").append(e.data.empty() ? "null" : e.data);
   json.append(R"(,"time":)").append(std::to_string(e.time_ms)).append("}");
   frame->sse = sse_message(json, position);
+  frame->pusher = encode_pusher_event(e, position);
   return frame;
 }
 

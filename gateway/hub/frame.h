@@ -15,10 +15,15 @@ struct Frame {
   std::string socket_id;  // publisher's socket to exclude (Pusher toOthers); empty for none
   std::string json;       // the protocol.md "event" object: a /ws text frame
   std::string sse;        // "id: <position>\ndata: <json>\n\n"
+  // The Pusher protocol's event frame (docs/pusher.md): {"event":E,"data":"<string>","channel":C,
+  // "position":P}. data is a JSON-encoded string, as pusher-js expects.
+  std::string pusher;
 };
 using FramePtr = std::shared_ptr<const Frame>;
 
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch);
+// The `pusher` member alone (exposed for tests).
+std::string encode_pusher_event(const Envelope& envelope, const std::string& position);
 
 // JSON string literal (with quotes) for arbitrary text: escapes quotes, backslashes, control characters.
 std::string json_quote(const std::string& text);

@@ -6,36 +6,50 @@
 namespace kabar {
 
 // Channels are grouped by cursor so each group is one indexed range query; the groups are merged by seq
-// and cut at `limit`. Cutting is safe: a group that returned fewer than `limit` rows is complete, and a
-// full group's rows all precede any row it did not return, so no event at or below the last one kept
-// can be missing from the merged page.
+// and cut at `limit`. Two things keep the merge exact although each query sees its own snapshot:
+//  * Nothing above the head read *before* the queries is kept: such an event may be visible to one
+//    group's snapshot and not to another's, and keeping it would let the cursor jump over the other.
+//    (The store publishes its head only after the commit, so every seq <= head is in every snapshot.)
+//  * A full group's rows all precede any row it did not return, so cutting the merge at `limit` loses
+//    nothing at or below the last row kept.
 ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit) {
+  ReplayPage page;
+  page.head = store_.head_seq();
   std::map<std::int64_t, std::vector<std::string>> groups;
   for (const auto& cursor : cursors) groups[cursor.after].push_back(cursor.channel);
 
-  ReplayPage page;
-  bool any_group_full = false;
   for (const auto& [after, channels] : groups) {
     auto events = store_.read_after(channels, after, limit);
-    any_group_full = any_group_full || events.size() >= limit;
+    page.full = page.full || events.size() >= limit;
     std::move(events.begin(), events.end(), std::back_inserter(page.events));
   }
   if (groups.size() > 1) {
     std::sort(page.events.begin(), page.events.end(),
               [](const StoredEvent& a, const StoredEvent& b) { return a.seq < b.seq; });
   }
-  if (page.events.size() > limit) page.events.resize(limit);
-  page.full = any_group_full || page.events.size() >= limit;
-  return page;
-}
-
-HistoryCheck ReplayReader::check_history_now(const std::vector<std::string>& channels, std::int64_t after) {
-  HistoryCheck check;
-  check.head = store_.head_seq();
-  for (const auto& channel : channels) {
-    if (store_.channel_bounds(channel).pruned_through > after) check.pruned.push_back(channel);
+  const auto above_head = std::find_if(page.events.begin(), page.events.end(),
+                                       [&](const StoredEvent& event) { return event.seq > page.head; });
+  if (above_head != page.events.end()) {
+    page.events.erase(above_head, page.events.end());
+    page.full = true;  // what was cut will be read next time
   }
-  return check;
+  if (page.events.size() > limit) {
+    page.events.resize(limit);
+    page.full = true;
+  }
+  // Checked after the read: pruned_through only grows, so if it is still at or below the cursor now,
+  // nothing this page needed had been removed when it was read.
+  for (const auto& cursor : cursors) {
+    if (cursor.check_pruned && store_.channel_bounds(cursor.channel).pruned_through > cursor.after) {
+      page.pruned.push_back(cursor.channel);
+    }
+  }
+  if (!page.pruned.empty()) {
+    std::erase_if(page.events, [&](const StoredEvent& event) {
+      return std::find(page.pruned.begin(), page.pruned.end(), event.envelope.channel) != page.pruned.end();
+    });
+  }
+  return page;
 }
 
 }  // namespace kabar

@@ -15,17 +15,17 @@ namespace kabar {
 
 struct ChannelCursor {
   std::string channel;
-  std::int64_t after = 0;  // deliver events with seq > after
+  std::int64_t after = 0;     // deliver events with seq > after
+  bool check_pruned = true;  // false for "earliest": whatever is retained is what was asked for
 };
 
 struct ReplayPage {
   std::vector<StoredEvent> events;  // ascending seq, at most the requested limit
-  bool full = false;                // the limit was reached: there may be more
-};
-
-struct HistoryCheck {
-  std::vector<std::string> pruned;  // channels whose retained history no longer starts right after `after`
-  std::int64_t head = 0;            // store head when checked
+  bool full = false;                // there may be more: read another page
+  // Channels whose history was pruned past their cursor (checked *after* reading, so a retention
+  // pass racing the read is caught too). Their events are left out of `events`.
+  std::vector<std::string> pruned;
+  std::int64_t head = 0;  // store head before the read; nothing above it is in the page
 };
 
 class ReplayReader {
@@ -50,20 +50,8 @@ class ReplayReader {
     });
   }
 
-  template <class Executor, class Handler>
-  void check_history(std::vector<std::string> channels, std::int64_t after, Executor executor, Handler handler) {
-    boost::asio::post(pool_, [this, channels = std::move(channels), after, executor,
-                              handler = std::move(handler)]() mutable {
-      HistoryCheck check = check_history_now(channels, after);
-      boost::asio::post(executor, [check = std::move(check), handler = std::move(handler)]() mutable {
-        handler(std::move(check));
-      });
-    });
-  }
-
   // Synchronous forms (any thread); public for tests.
   ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
-  HistoryCheck check_history_now(const std::vector<std::string>& channels, std::int64_t after);
 
  private:
   EventStore& store_;

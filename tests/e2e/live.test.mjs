@@ -27,6 +27,9 @@ test('/ws opens with a welcome frame: epoch, server kabar/<version>, heartbeat_m
   assert.equal(ws.frames[0].type, 'welcome', 'the first frame of a /ws connection is welcome');
   assert.deepEqual(keysOf(ws.welcome), ['epoch', 'heartbeat_ms', 'server', 'type']);
   assert.match(ws.welcome.server, /^kabar\/\S+$/);
+  const version = await runKabar(['--version']);
+  assert.equal(version.status, 0);
+  assert.equal(ws.welcome.server, `kabar/${version.stdout.trim().split(/\s+/).at(-1)}`, 'server names the version `kabar --version` prints');
   assert.equal(typeof ws.welcome.epoch, 'string');
   assert.ok(ws.welcome.epoch.length > 0 && !ws.welcome.epoch.includes(':'), `epoch ${ws.welcome.epoch}`);
   assert.equal(ws.welcome.heartbeat_ms, 1000, 'heartbeat_ms is the configured http.heartbeat_ms');
@@ -70,6 +73,11 @@ test('WS and SSE subscribers of dokumen.42 get the event published to dokumen/42
   assert.deepEqual(sseMessage.frame, frame, 'SSE carries the same JSON frame as /ws');
   assert.equal(sseMessage.lastEventId, frame.position, 'SSE lastEventId is the position');
 
+  // `subscribed.position` is the head of the store: now that is this event.
+  const late = await WsClient.connect(kabar.wsUrl);
+  assert.equal((await late.subscribe('dokumen.4242')).position, frame.position, 'subscribed.position is the store head');
+  late.close();
+
   await sleep(300);
   assert.deepEqual(ws.events().map((f) => f.id), ['live-42-a'], 'the WS client got only its channel');
   assert.deepEqual(sse.events().map((m) => m.frame.id), ['live-42-a'], 'the SSE client got only its channel');
@@ -90,6 +98,54 @@ test('a bare JSON object payload is wrapped as data and gets a kabar-assigned id
   assert.equal(typeof frame.id, 'string');
   assert.ok(frame.id.length > 0, 'kabar assigned an id');
   ws.close();
+});
+
+test('the envelope\'s time (Unix ms or RFC 3339) becomes the frame\'s time', async () => {
+  const ws = await WsClient.connect(kabar.wsUrl);
+  await ws.subscribe('time.a');
+  await publish(mq, 'kabar/c/time.a', { id: 'time-1', event: 'time.test', data: {}, time: 1763798400000 });
+  await publish(mq, 'kabar/c/time.a', { id: 'time-2', event: 'time.test', data: {}, time: '2025-11-22T08:00:00.250Z' });
+  const [t1, t2] = await ws.waitEvents('time.a', 2);
+  assert.equal(t1.time, 1763798400000);
+  assert.equal(t2.time, Date.parse('2025-11-22T08:00:00.250Z'));
+  ws.close();
+});
+
+test('a publisher retry (same event id) is stored and delivered once', async () => {
+  const ws = await WsClient.connect(kabar.wsUrl);
+  await ws.subscribe('dup.a');
+  const message = { id: 'dup-1', event: 'dup.test', data: { n: 1 } };
+  await publish(mq, 'kabar/c/dup.a', message);
+  await publish(mq, 'kabar/c/dup.a', message);
+  await publish(mq, 'dokumen/47/updated', { id: 'dup-x', event: 'dokumen.updated', data: { dokumen: { id: 47 } } });
+  await publish(mq, 'kabar/c/dup.a', message);
+  await publish(mq, 'kabar/c/dup.a', { id: 'dup-2', event: 'dup.test', data: { n: 2 } });
+  await ws.waitEventId('dup.a', 'dup-2');
+  await sleep(200);
+  assert.deepEqual(ws.events('dup.a').map((f) => f.id), ['dup-1', 'dup-2'], 'live: once');
+  const replay = await WsClient.connect(kabar.wsUrl);
+  await replay.subscribe('dup.a', 'earliest');
+  await replay.waitEventId('dup.a', 'dup-2');
+  await sleep(200);
+  assert.deepEqual(replay.events('dup.a'), ws.events('dup.a'), 'stored: once, same frames');
+  ws.close();
+  replay.close();
+});
+
+test('WS keep-alive: pings every heartbeat_ms; a peer that answers stays, one that never answers is dropped', async () => {
+  const answering = await WsClient.connect(kabar.wsUrl);
+  const silent = await WsClient.connect(kabar.wsUrl, { options: { autoPong: false } });
+  const pings = [];
+  answering.ws.on('ping', () => pings.push(Date.now()));
+  const t0 = Date.now();
+  const close = await silent.waitClose(8000); // heartbeat 1000 ms: dropped after about 2x that
+  const droppedAfter = Date.now() - t0;
+  assert.ok(droppedAfter >= 1000, `not dropped before a heartbeat went unanswered (${droppedAfter} ms)`);
+  await waitUntil(() => Date.now() - t0 >= 4000, { timeout: 5000, what: '4 s' });
+  assert.equal(answering.closeInfo, null, 'a peer that answers pings stays connected while idle');
+  assert.ok(pings.length >= 2, `pings arrive every heartbeat_ms: ${pings.length} in 4 s`);
+  assert.notEqual(close.code, 1000, `the silent peer was dropped: ${JSON.stringify(close)}`);
+  answering.close();
 });
 
 test('SSE stream format: headers, retry, comment, heartbeats, id = position, no event: field', async () => {

@@ -23,16 +23,23 @@ before(async () => {
   mq = await mqttConnect(broker.port);
 });
 
-test(`${TOTAL} QoS 1 events survive two SIGKILL+restart cycles during publishing: all delivered, in order, once`, { timeout: 120000 }, async () => {
+test(`${TOTAL} QoS 1 events survive two SIGKILL+restart cycles during publishing: all delivered, in order, once`, { timeout: 120000 }, async (t) => {
   let acked = 0;
-  let gate = null; // the publisher waits here until the second kill happened (keeps kills inside publishing)
+  // A live subscriber on the running kabar process shows that it was ingesting when it was killed.
+  const liveSeen = []; // every frame the live subscribers got from the processes that were then killed
+  let watcher = await WsClient.connect(kabar.wsUrl);
+  await watcher.subscribe(CHANNEL);
+  // Gates keep both kills inside the publishing: the publisher waits at 1000 until the restarted kabar
+  // is ready, and at 1800 until the second kill happened; otherwise it runs as fast as PUBACKs come.
+  const gate = (at) => { let open; const promise = new Promise((resolve) => { open = resolve; }); return { at, promise, open }; };
+  const gates = [gate(1000), gate(1800)];
   const kills = [];
   const log = [];
 
   const publisher = (async () => {
     const inFlight = new Set();
     for (let i = 0; i < TOTAL; i++) {
-      if (gate && i >= 1600) await gate;
+      for (const g of gates) if (i === g.at) await g.promise;
       const payload = { id: `nl-${i}`, event: 'noloss.seq', data: { seq: i, pad: 'x'.repeat(64) } };
       const p = publish(mq, `kabar/c/${CHANNEL}`, payload, { timeout: 30000 }).then(() => { acked += 1; inFlight.delete(p); });
       inFlight.add(p);
@@ -41,28 +48,39 @@ test(`${TOTAL} QoS 1 events survive two SIGKILL+restart cycles during publishing
     await Promise.all(inFlight);
   })();
 
+  const killAndRestart = async () => {
+    const ackedAtKill = acked;
+    const status = await kabar.kill();
+    kills.push({ acked: ackedAtKill, status, delivered: watcher.events(CHANNEL).length });
+    log.push(`SIGKILL at ${ackedAtKill} acked (its live subscriber had ${watcher.events(CHANNEL).length})`);
+    await sleep(150); // publishing goes on into the broker while kabar is down
+    await kabar.start({ readyTimeout: 30000 });
+    log.push(`ready again at ${acked} acked`);
+    liveSeen.push(...watcher.events(CHANNEL));
+    watcher.close();
+    watcher = await WsClient.connect(kabar.wsUrl);
+    await watcher.subscribe(CHANNEL);
+  };
+
   const chaos = (async () => {
-    let release;
-    gate = new Promise((resolve) => { release = resolve; });
     try {
-      for (const threshold of [400, 1200]) {
-        await waitUntil(() => acked >= threshold, { timeout: 60000, interval: 2, what: `${threshold} acks` });
-        const status = await kabar.kill();
-        kills.push({ acked, status });
-        log.push(`SIGKILL at ${acked} acked`);
-        await sleep(150); // publishing goes on into the broker while kabar is down
-        await kabar.start({ readyTimeout: 30000 });
-        log.push(`ready again at ${acked} acked`);
-        await sleep(100); // let it ingest a little before the next kill
-      }
+      await waitUntil(() => acked >= 400, { timeout: 60000, interval: 2, what: '400 acks' });
+      await killAndRestart();
+      const readyAt = acked;
+      gates[0].open();
+      // Kill again while the restarted kabar drains its backlog and new events keep coming.
+      await waitUntil(() => acked >= readyAt + 200, { timeout: 60000, interval: 2, what: `${readyAt + 200} acks` });
+      await killAndRestart();
     } finally {
-      release();
+      for (const g of gates) g.open();
     }
   })();
 
   await Promise.all([publisher, chaos]);
   assert.equal(acked, TOTAL, 'every publish was acknowledged by the broker');
   assert.equal(kills.length, 2);
+  t.diagnostic(log.join('; '));
+  assert.ok(kills[0].delivered > 0, `kabar was ingesting when it was killed the first time (${log.join('; ')})`);
   for (const k of kills) {
     assert.equal(k.status.signal, 'SIGKILL');
     assert.ok(k.acked > 0 && k.acked < TOTAL, `kill happened during publishing (${log.join('; ')})`);
@@ -95,11 +113,19 @@ test(`${TOTAL} QoS 1 events survive two SIGKILL+restart cycles during publishing
   for (let i = 1; i < body.length; i++) assert.ok(seqOf(body[i].position) > seqOf(body[i - 1].position), 'positions ascend');
   assert.equal(events.length, TOTAL + 1, `nothing after the sentinel: ${events.slice(sentinelIndex + 1).map((f) => f.id)}`);
 
+  // Only durable events go out live: what the live subscribers saw from the killed processes is in the
+  // final log, with the same position and content.
+  const finalById = new Map(body.map((f) => [f.id, f]));
+  assert.ok(liveSeen.length > 0);
+  for (const f of liveSeen) assert.deepEqual(finalById.get(f.id), f, `${f.id} seen live before a SIGKILL is stored as sent`);
+
   // Nothing went to the dead letters, and the metrics agree that nothing extra was produced.
   const dead = await kabar.json('/api/dead-letters?limit=100');
   assert.deepEqual(dead, [], 'no dead letters');
   const metrics = await kabar.metrics();
   const deadCount = metricSum(metrics, /^kabar_.*dead/);
   assert.equal(deadCount, 0, `dead-letter metrics: ${metrics.filter((s) => /dead/.test(s.name)).map((s) => `${s.name}=${s.value}`)}`);
+  // The store's head is the sentinel: nothing was stored after it (in any channel).
+  assert.equal(metricSum(metrics, /^kabar_store_head_seq$/), seqOf(events.at(-1).position), 'kabar_store_head_seq is the sentinel\'s position');
   ws.close();
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { before, test } from 'node:test';
 import { Kabar, keysOf, requireKabarBinary, sleep, startMosquitto, useHarness, waitUntil } from './lib/harness.mjs';
-import { POSITION_RE, SseClient, WsClient, epochOf, mqttConnect, publish, seqOf } from './lib/clients.mjs';
+import { POSITION_RE, SseClient, WsClient, epochOf, mqttConnect, publish, publishMany, seqOf } from './lib/clients.mjs';
 
 useHarness();
 
@@ -17,6 +17,17 @@ const pub = (channel, id, data) => publish(mq, `kabar/c/${channel}`, { id, event
 const range = (prefix, from, to) => Array.from({ length: to - from + 1 }, (_, i) => `${prefix}${from + i}`);
 const ids = (frames) => frames.map((f) => f.id);
 const SETTLE_MS = 300; // after the last expected event: time for an unexpected extra one to show up
+
+// A compact account of how two id lists differ (the full diff of 1,500 ids is unreadable).
+function summarize(actual, expected) {
+  const counts = new Map();
+  for (const id of actual) counts.set(id, (counts.get(id) || 0) + 1);
+  const dups = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  const missing = expected.filter((id) => !counts.has(id));
+  const extra = [...counts.keys()].filter((id) => !expected.includes(id));
+  return `got ${actual.length} (first ${JSON.stringify(actual.slice(0, 3))}, last ${JSON.stringify(actual.slice(-3))}), expected ${expected.length}; ` +
+    `missing ${missing.length} ${JSON.stringify(missing.slice(0, 5))}; extra ${extra.length} ${JSON.stringify(extra.slice(0, 5))}; duplicated ${dups.length} ${JSON.stringify(dups.slice(0, 5))}`;
+}
 
 function assertAscending(frames, what) {
   for (let i = 1; i < frames.length; i++) {
@@ -45,7 +56,10 @@ test('WS since=<position> replays exactly the missed events, then live, no dupli
   let publishing = true;
   const publisher = (async () => {
     try {
-      for (let i = 20; i < 400; i++) await pub(channel, `s-${i}`);
+      for (let i = 20; i < 400; i++) {
+        await pub(channel, `s-${i}`);
+        if (i % 10 === 0) await sleep(5); // keep publishing long enough for both subscribes to land mid-stream
+      }
     } finally {
       publishing = false;
     }
@@ -53,7 +67,8 @@ test('WS since=<position> replays exactly the missed events, then live, no dupli
   await live.waitEvents(channel, 60);
   const b = await WsClient.connect(kabar.wsUrl);
   const subB = await b.subscribe(channel, since);
-  await live.waitEvents(channel, 220);
+  const sse = await SseClient.open(kabar.url(`/sse?channel=${channel}`), { headers: { 'Last-Event-ID': since } });
+  await live.waitEvents(channel, 200);
   const c = await WsClient.connect(kabar.wsUrl);
   await c.subscribe(channel, since);
   const stillPublishing = publishing;
@@ -63,6 +78,7 @@ test('WS since=<position> replays exactly the missed events, then live, no dupli
   await live.waitEvents(channel, 400);
   await b.waitEventId(channel, 's-399');
   await c.waitEventId(channel, 's-399');
+  await sse.waitMessage((f) => f.id === 's-399');
   await sleep(SETTLE_MS);
 
   const expected = range('s-', 5, 399);
@@ -70,13 +86,15 @@ test('WS since=<position> replays exactly the missed events, then live, no dupli
   assert.deepEqual(ids(b.events(channel)), expected, 'B: exactly the missed events then live, each once');
   assert.deepEqual(ids(c.events(channel)), expected, 'C: exactly the missed events then live, each once');
   assert.deepEqual(ids(live.events(channel)), range('s-', 0, 399), 'live subscriber: everything once');
+  assert.deepEqual(sse.events(channel).map((m) => m.frame.id), expected, 'SSE with Last-Event-ID mid-stream: same');
+  assert.deepEqual(sse.events(channel).map((m) => m.frame), b.events(channel), 'SSE frames equal the WS frames');
   assertAscending(b.events(channel), 'B');
   assertAscending(c.events(channel), 'C');
   // Replayed and live frames are the same objects: same positions as the live subscriber saw.
   const livePositions = new Map(live.events(channel).map((f) => [f.id, f.position]));
   for (const f of b.events(channel)) assert.equal(f.position, livePositions.get(f.id), `position of ${f.id}`);
   assert.equal(b.frames.filter((f) => f.type === 'reset' || f.type === 'error').length, 0, 'no reset/error for a covered position');
-  for (const x of [live, b, c]) x.close();
+  for (const x of [live, b, c, sse]) x.close();
 });
 
 test('WS since=earliest gets everything retained then live; subscribing again replaces the subscription with a new replay', async () => {
@@ -104,6 +122,52 @@ test('WS since=earliest gets everything retained then live; subscribing again re
   const after = d.frames.slice(index + 1).filter((f) => f.type === 'event');
   assert.deepEqual(ids(after), ['s-398', 's-399', 's-400', 's-401'], 'the second subscribe replays from its own since');
   d.close();
+});
+
+test('re-subscribing while a long replay is still running: after the second `subscribed`, exactly the events after its since', async () => {
+  const channel = 'rp.long';
+  const N = 1500; // several replay pages (http.replay_page 500)
+  await publishMany(mq, N, (i) => ({ topic: `kabar/c/${channel}`, payload: { id: `l-${i}`, event: 'replay.test', data: { i, pad: 'p'.repeat(200) } } }), { window: 50 });
+  const probe = await WsClient.connect(kabar.wsUrl);
+  await probe.subscribe(channel, 'earliest');
+  await probe.waitEventId(channel, `l-${N - 1}`, { timeout: 20000 });
+  const positions = probe.events(channel).map((f) => f.position);
+  assert.equal(positions.length, N);
+  probe.close();
+
+  // Re-subscribe without waiting for the first replay to finish.
+  const ws = await WsClient.connect(kabar.wsUrl);
+  const from = ws.frames.length;
+  ws.send({ type: 'subscribe', channel, since: 'earliest', ref: 'first' });
+  ws.send({ type: 'subscribe', channel, since: positions[N - 11], ref: 'second' });
+  const second = await ws.waitFrame((f) => f.type === 'subscribed' && f.ref === 'second', { from });
+  await pub(channel, `l-${N}`);
+  await ws.waitFrame((f) => f.type === 'event' && f.id === `l-${N}`, { from: ws.frames.indexOf(second) + 1, timeout: 10000 });
+  await sleep(SETTLE_MS);
+  const afterSecond = ws.frames.slice(ws.frames.indexOf(second) + 1).filter((f) => f.type === 'event');
+  const expectedAfter = range('l-', N - 10, N);
+  assert.ok(JSON.stringify(ids(afterSecond)) === JSON.stringify(expectedAfter),
+    `after the second subscribed: exactly the events after its since; ${summarize(ids(afterSecond), expectedAfter)}`);
+
+  ws.close();
+});
+
+test('unsubscribing while a long replay is still running: nothing of the channel after `unsubscribed`', async () => {
+  const channel = 'rp.long'; // 1,501 events from the previous test
+  const N = 1500;
+  const watcher = await WsClient.connect(kabar.wsUrl);
+  await watcher.subscribe(channel);
+  const ws2 = await WsClient.connect(kabar.wsUrl);
+  ws2.send({ type: 'subscribe', channel, since: 'earliest', ref: 's' });
+  ws2.send({ type: 'unsubscribe', channel, ref: 'u' });
+  const unsubscribed = await ws2.waitFrame((f) => f.type === 'unsubscribed' && f.ref === 'u');
+  await pub(channel, `l-${N + 1}`);
+  await watcher.waitEventId(channel, `l-${N + 1}`);
+  await sleep(SETTLE_MS);
+  const late = ws2.frames.slice(ws2.frames.indexOf(unsubscribed) + 1).filter((f) => f.type === 'event');
+  assert.deepEqual(ids(late), [], `no event after unsubscribed; ${summarize(ids(late), [])}`);
+  watcher.close();
+  ws2.close();
 });
 
 test('WS since ahead of the head -> reset position_ahead, then live', async () => {
@@ -282,7 +346,6 @@ test('retention pruned past the cursor -> reset history_pruned (WS and SSE), nev
   const sseReset = await sse.waitMessage((f) => f.type === 'reset', { what: 'SSE reset' });
   assert.equal(sseReset.frame.reason, 'history_pruned');
   assert.equal(sseReset.frame.channel, channel);
-  assert.equal(sseReset.lastEventId, sseReset.frame.position, 'a reset carries id: of the head it resumes from');
   await pub(channel, 'pr-20');
   await ws.waitEventId(channel, 'pr-20');
   await sse.waitMessage((f) => f.id === 'pr-20');
@@ -292,6 +355,10 @@ test('retention pruned past the cursor -> reset history_pruned (WS and SSE), nev
   assert.deepEqual(sse.events(channel).map((m) => m.frame.id), ['pr-20']);
   for (const c of [ws, sse, watcher]) c.close();
   await pruning.stop();
+  // Checked last so that everything above is verified even when this fails. Without the id, a stream
+  // that drops before its next event comes back with the pruned Last-Event-ID and is reset again.
+  assert.equal(sseReset.lastEventId, sseReset.frame.position,
+    'protocol.md: on /sse "a reset carries id: of the head it resumes from" (single-channel stream, history_pruned)');
 });
 
 test('store wiped and kabar restarted -> reset epoch_changed (WS and SSE), then live', async () => {

@@ -71,7 +71,7 @@ test('SIGTERM: WS gets shutdown + close 1012, SSE stream ends; after restart WS 
   for (const c of [ws2, sse, raw]) c.close();
 });
 
-test('SIGKILL right after a burst: nothing acknowledged is lost; clients resume from their last position', async () => {
+test('SIGKILL right after a burst: nothing acknowledged is lost; clients resume from their last position', async (t) => {
   const channel = 'rs.kill';
   const ws = await WsClient.connect(kabar.wsUrl);
   await ws.subscribe(channel);
@@ -100,6 +100,15 @@ test('SIGKILL right after a burst: nothing acknowledged is lost; clients resume 
   await sleep(SETTLE_MS);
   assertExactlyOnceInOrder(ws2.events(channel), range('k-', seen.length, 80), 'WS resumed after SIGKILL');
   assertExactlyOnceInOrder(sse.events(channel).map((m) => m.frame), range('k-', 0, 80), 'EventSource across SIGKILL');
+  // Only durable events go out live: everything the clients saw before the kill is in the store, at
+  // the same position.
+  const history = await WsClient.connect(kabar.wsUrl);
+  await history.subscribe(channel, 'earliest');
+  await history.waitEventId(channel, 'k-80');
+  const stored = new Map(history.events(channel).map((f) => [f.id, f]));
+  for (const f of seen) assert.deepEqual(stored.get(f.id), f, `${f.id}, seen live before SIGKILL, is stored as it was sent`);
+  t.diagnostic(`the WS client had seen ${seen.length} of 60 acknowledged events when kabar was killed`);
+  history.close();
   ws2.close();
   sse.close();
 });

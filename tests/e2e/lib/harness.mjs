@@ -4,18 +4,21 @@
 // is still running (even when a test failed or timed out) and removes the temp dirs. A process 'exit'
 // handler SIGKILLs leftovers as a last resort. Every wait takes a timeout and, when it runs out, the
 // error carries the tail of every child's log, so a failure explains itself.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 export { sleep };
 
-export const KABAR_BIN = process.env.KABAR_BIN || path.resolve(import.meta.dirname, '../../../build/kabar');
-export const KABAR_SOURCE_DIR = process.env.KABAR_SOURCE_DIR || path.resolve(import.meta.dirname, '../../..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+export const KABAR_BIN = process.env.KABAR_BIN || path.resolve(HERE, '../../../build/kabar');
+export const KABAR_SOURCE_DIR = process.env.KABAR_SOURCE_DIR || path.resolve(HERE, '../../..');
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN || '/usr/sbin/mosquitto';
 const KEEP = !!process.env.KABAR_E2E_KEEP; // keep temp dirs (logs, data) for a post-mortem
 const VERBOSE = !!process.env.KABAR_E2E_VERBOSE; // echo children's output to our stderr
@@ -260,7 +263,8 @@ export class Kabar {
       http: { listen: '127.0.0.1', port, heartbeat_ms: 1000, sse_retry_ms: 200 },
       broker: {
         embedded: false, host: '127.0.0.1', port: mqttPort,
-        client_id: `kabar-e2e-${process.pid}-${n}-${Date.now() % 100000}`, twin_sessions: true,
+        // unique per node and run, stable across its restarts; the config schema allows 20 characters
+        client_id: `e2e${process.pid % 1000000}n${n}t${Date.now() % 1000}`, twin_sessions: true,
       },
       store: { data_dir: dataDir || path.join(dir, 'data'), retention_max_per_channel: 10000 },
       log: { level: 'info' },
@@ -363,11 +367,6 @@ export function metricSum(samples, predicate) {
 }
 
 // ---- kabar CLI -------------------------------------------------------------------------------------
-
-export function runKabarSync(args, { timeout = 15000, env } = {}) {
-  const result = spawnSync(KABAR_BIN, args, { timeout, encoding: 'utf8', env: { ...process.env, ...env } });
-  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, error: result.error };
-}
 
 export function kabarBinaryExists() {
   try {
