@@ -328,7 +328,13 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
     const std::string origin = sources.file ? " (file " + sources.file->string() + ")" : "";
     throw ConfigError("invalid configuration" + origin + ": " + *problem);
   }
-  Config config = to_config(document);
+  Config config;
+  try {
+    config = to_config(document);
+  } catch (const json::exception& error) {
+    // The schema admits it but it does not fit the C++ type (a port of 1e20, say): still a bad config.
+    throw ConfigError("invalid configuration: a value does not fit its setting: " + std::string(error.what()));
+  }
   try {
     RouteTable check(config.routes);
   } catch (const RouteError& error) {

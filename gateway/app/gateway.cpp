@@ -134,17 +134,23 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
                                             cluster_options_from(config_.broker), schemas, *context_);
   context_->pusher = pusher_.get();
 
-  start_io_threads();
-
-  sink_ = std::make_unique<StoreSink>(*store_);
-  routes_ = std::make_unique<RouteTable>(config_.routes);
-  bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
-  bridge_->start();
-
+  // Bind before any thread starts: a port already in use must end in a clear error, and a constructor
+  // that throws with running I/O threads would leave joinable std::threads behind (std::terminate).
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.http.listen),
                                          static_cast<unsigned short>(config_.http.port));
   listener_ = std::make_shared<Listener>(*context_, *shards_[0], endpoint);
-  listener_->run();
+
+  start_io_threads();
+  try {
+    sink_ = std::make_unique<StoreSink>(*store_);
+    routes_ = std::make_unique<RouteTable>(config_.routes);
+    bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
+    bridge_->start();
+    listener_->run();
+  } catch (...) {
+    shutdown();  // joins the I/O threads and closes the store before the exception leaves
+    throw;
+  }
   spdlog::info("kabar listening on http://{}:{} ({} I/O threads)", config_.http.listen, listener_->port(), threads);
 }
 

@@ -82,6 +82,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
   }
   CatchUp catch_up;
   catch_up.channels = channels;
+  catch_up.reset_with_id = id_on_reset;
   if (reset_reason) {
     // The client's position means nothing here: tell it to refetch, then continue from the head.
     for (const auto& channel : channels) send_reset(channel, reset_reason, head, id_on_reset);
@@ -170,19 +171,21 @@ void StreamSession::request_page() {
                             [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
 }
 
+namespace {
+bool contains(const std::vector<std::string>& channels, const std::string& channel) {
+  return std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+}  // namespace
+
 void StreamSession::on_page(ReplayPage page) {
   if (closing_ || catch_ups_.empty()) return;
   CatchUp& catch_up = catch_ups_.front();
-  for (const auto& channel : page.pruned) {
-    // History no longer covers the cursor: the client must refetch; continue from the head read.
-    if (std::find(catch_up.channels.begin(), catch_up.channels.end(), channel) == catch_up.channels.end()) continue;
-    send_reset(channel, "history_pruned", page.head, /*with_id=*/false);
-    context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
-    catch_up.floors[channel] = page.head;
-  }
+  handle_pruned(catch_up, page);
   for (const auto& event : page.events) {
+    // A channel unsubscribed, or subscribed again from another point, while this page was read has
+    // left this catch-up: its events here are stale (the new subscription replays its own).
+    if (!contains(catch_up.channels, event.envelope.channel)) continue;
     auto it = channels_.find(event.envelope.channel);
-    // The channel may have been unsubscribed while the page was read.
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
     enqueue(Outgoing{encode_frame(event, context_.hub.epoch()), {}}, /*bounded=*/false);
@@ -190,7 +193,8 @@ void StreamSession::on_page(ReplayPage page) {
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
 
-  if (!page.full && catch_up.max_dropped <= catch_up.cursor) {
+  const bool nothing_left = catch_up.channels.empty();  // all of them left while the page was read
+  if (nothing_left || (!page.full && catch_up.max_dropped <= catch_up.cursor)) {
     finish_catch_up();
     return;
   }
@@ -198,6 +202,23 @@ void StreamSession::on_page(ReplayPage page) {
     catch_up.waiting_for_drain = true;  // resumed by on_write_complete
   } else {
     request_page();
+  }
+}
+
+// History no longer covers the cursor of these channels: the client must refetch; they continue from
+// the head the page was read at. On SSE the reset carries that head as its id only when it covers every
+// channel of the stream: with some channels still replaying older events, an id would skip them.
+void StreamSession::handle_pruned(CatchUp& catch_up, const ReplayPage& page) {
+  std::vector<std::string> pruned;
+  for (const auto& channel : page.pruned) {
+    if (contains(catch_up.channels, channel)) pruned.push_back(channel);
+  }
+  if (pruned.empty()) return;
+  const bool with_id = catch_up.reset_with_id && pruned.size() == catch_up.channels.size();
+  for (const auto& channel : pruned) {
+    send_reset(channel, "history_pruned", page.head, with_id);
+    context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
+    catch_up.floors[channel] = page.head;
   }
 }
 

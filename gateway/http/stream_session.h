@@ -100,6 +100,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::int64_t cursor = 0;
     std::int64_t max_dropped = 0;  // highest live seq dropped for these channels while catching up
     bool check_pruned = true;      // false for "earliest"
+    bool reset_with_id = false;    // the channels are all of an SSE stream: a reset may carry an id
     bool started = false;
     bool waiting_for_drain = false;
   };
@@ -118,6 +119,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void start_next_catch_up();
   void request_page();
   void on_page(ReplayPage page);
+  void handle_pruned(CatchUp& catch_up, const ReplayPage& page);
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;
 

@@ -140,6 +140,16 @@ TEST_F(MessageParser, EventNamedSchemaAppliesOnOtherRoutes) {
   EXPECT_TRUE(parse("kabar/c/dokumen.1", R"({"event":"dokumen.updated","data":{"dokumen":{"id":1}}})").ok());
 }
 
+TEST_F(MessageParser, JsonEncodedStringDataIsValidatedByItsContentAndKeptAsString) {
+  // What Laravel's Pusher broadcaster sends through the REST API: data is a JSON-encoded string.
+  const ParseResult good = parse("kabar/c/dokumen.1",
+                                 R"({"event":"dokumen.updated","data":"{\"dokumen\":{\"id\":1}}"})");
+  ASSERT_TRUE(good.ok()) << good.reason;
+  EXPECT_EQ(good.envelope->data, R"("{\"dokumen\":{\"id\":1}}")");
+  EXPECT_THAT(rejected("kabar/c/dokumen.1", R"({"event":"dokumen.updated","data":"{\"nope\":1}"})"),
+              HasSubstr("schema 'dokumen.updated'"));
+}
+
 TEST_F(MessageParser, ReservedSchemaNamesAreNotEventSchemas) {
   EXPECT_TRUE(parse("kabar/c/x", R"({"event":"envelope","data":5})").ok());
   EXPECT_TRUE(parse("kabar/c/x", R"({"event":"config","data":5})").ok());
