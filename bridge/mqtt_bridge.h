@@ -2,12 +2,13 @@
 // MqttBridge: owns the MQTT subscriber session(s) and nothing else. Messages are parsed into envelopes,
 // validated, and handed to the IngestSink, which returns once the event is durable.
 //
-// Why "twin sessions": Paho C acknowledges a QoS 1 PUBLISH (PUBACK) *before* it calls the arrival
-// callback and keeps no copy of it, so a kill -9 while the callback commits would lose that one message.
-// With twin_sessions the bridge runs two persistent sessions with the same subscriptions. Paho runs every
-// client's callbacks on one receive thread, so at any instant at most one copy of a message is in the
-// acked-but-uncommitted window; its twin is either already committed or still unacknowledged at the
-// broker, which redelivers it. The store's idempotent insert drops the second copy.
+// Durability: the arrival callback returns only after the sink committed, and Debian's Paho C (1.3.12)
+// sends the PUBACK after the callback returns, so one session loses nothing on kill -9 (tested by
+// BridgeCrash.SingleSessionLosesNothingBecausePahoAcksAfterTheCallback).
+// "Twin sessions" (off by default) are for a Paho C that acknowledges *before* the callback: two
+// persistent sessions with the same subscriptions; Paho runs every client's callbacks on one receive
+// thread, so at most one copy of a message is ever in the acked-but-uncommitted window and its twin is
+// redelivered by the broker. The store's idempotent insert drops the second copy.
 #include <atomic>
 #include <chrono>
 #include <cstdint>

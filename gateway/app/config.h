@@ -47,7 +47,7 @@ struct BrokerConfig {
   std::string password;
   int keepalive_s = 30;
   int session_expiry_s = 86400;
-  bool twin_sessions = true;
+  bool twin_sessions = false;  // see docs/bridge.md "Twin sessions"
   std::string mosquitto = "/usr/sbin/mosquitto";
 };
 

@@ -264,7 +264,7 @@ export class Kabar {
       broker: {
         embedded: false, host: '127.0.0.1', port: mqttPort,
         // unique per node and run, stable across its restarts; the config schema allows 20 characters
-        client_id: `e2e${process.pid % 1000000}n${n}t${Date.now() % 1000}`, twin_sessions: true,
+        client_id: `e2e${process.pid % 1000000}n${n}t${Date.now() % 1000}`,
       },
       store: { data_dir: dataDir || path.join(dir, 'data'), retention_max_per_channel: 10000 },
       log: { level: 'info' },
