@@ -67,8 +67,8 @@ void SseSession::heartbeat() {
   send_raw(": hb\n\n");
 }
 
-void SseSession::start_write(const std::string& payload) {
-  boost::asio::async_write(socket_, boost::asio::buffer(payload),
+void SseSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
+  boost::asio::async_write(socket_, payloads,
                            [self = std::static_pointer_cast<SseSession>(shared_from_this())](
                                const boost::system::error_code& error, std::size_t) {
                              self->on_write_complete(error);

@@ -22,7 +22,8 @@ class SseSession : public StreamSession {
   std::string control_payload(const std::string& json, const std::string& id) const override {
     return sse_message(json, id);
   }
-  void start_write(const std::string& payload) override;
+  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
+  std::size_t max_items_per_write() const override { return 64; }
   void close_slow_consumer() override { close_now(); }
   void close_now() override;
   void watch_for_disconnect();

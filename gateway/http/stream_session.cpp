@@ -260,13 +260,10 @@ void StreamSession::enqueue(Outgoing item, bool bounded) {
     spdlog::info("evicting slow consumer on shard {}: {} frames / {} bytes queued", shard_, queue_.size(),
                  queue_bytes_);
     closing_ = true;
-    // Keep the frame being written (its bytes are in flight), drop the rest.
-    if (writing_) {
-      while (queue_.size() > 1) queue_.pop_back();
-      queue_bytes_ = payload_of(queue_.front()).size();
-    } else {
-      queue_.clear();
-      queue_bytes_ = 0;
+    // Keep the items being written (their bytes are in flight), drop the rest.
+    while (queue_.size() > items_in_flight_) {
+      queue_bytes_ -= payload_of(queue_.back()).size();
+      queue_.pop_back();
     }
     detach_later();
     close_slow_consumer();
@@ -277,21 +274,40 @@ void StreamSession::enqueue(Outgoing item, bool bounded) {
   if (!writing_) write_front();
 }
 
+namespace {
+// A gathered write stops at this size: enough to drain a burst in few syscalls, small enough that one
+// slow socket does not pin a large buffer.
+constexpr std::size_t kMaxGatheredBytes = 64 * 1024;
+}  // namespace
+
 void StreamSession::write_front() {
   writing_ = true;
-  start_write(payload_of(queue_.front()));
+  write_set_.clear();
+  std::size_t bytes = 0;
+  const std::size_t limit = std::max<std::size_t>(1, max_items_per_write());
+  for (const Outgoing& item : queue_) {
+    const std::string& payload = payload_of(item);
+    if (!write_set_.empty() && (write_set_.size() == limit || bytes + payload.size() > kMaxGatheredBytes)) break;
+    write_set_.emplace_back(payload.data(), payload.size());
+    bytes += payload.size();
+  }
+  items_in_flight_ = write_set_.size();
+  start_write(write_set_);
 }
 
 void StreamSession::on_write_complete(const boost::system::error_code& error) {
   writing_ = false;
-  if (!queue_.empty()) {
-    const std::size_t size = payload_of(queue_.front()).size();
-    queue_bytes_ -= size;
+  std::size_t written_bytes = 0;
+  const std::size_t written_items = std::min(items_in_flight_, queue_.size());
+  for (std::size_t i = 0; i < written_items; ++i) {
+    written_bytes += payload_of(queue_.front()).size();
     queue_.pop_front();
-    if (!error) {
-      context_.stats.frames_sent.fetch_add(1, std::memory_order_relaxed);
-      context_.stats.bytes_sent.fetch_add(size, std::memory_order_relaxed);
-    }
+  }
+  queue_bytes_ -= written_bytes;
+  items_in_flight_ = 0;
+  if (!error) {
+    context_.stats.frames_sent.fetch_add(written_items, std::memory_order_relaxed);
+    context_.stats.bytes_sent.fetch_add(written_bytes, std::memory_order_relaxed);
   }
   if (error) {
     queue_.clear();

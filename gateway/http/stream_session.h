@@ -10,6 +10,7 @@
 // page or arrives live after the switch; the seq filter removes any overlap.
 //
 // Everything here runs on the session's shard thread.
+#include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
 #include <deque>
@@ -52,9 +53,13 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   // --- transport hooks ---
   virtual const std::string& frame_payload(const Frame& frame) const = 0;
   virtual std::string control_payload(const std::string& json, const std::string& id) const = 0;
-  // Start writing `payload`; must call on_write_complete() when done. Never called while a write is
-  // in flight.
-  virtual void start_write(const std::string& payload) = 0;
+  // Start writing the payloads of the next queued items, one buffer each, at most
+  // max_items_per_write() of them; must call on_write_complete() when all are written. Never called
+  // while a write is in flight.
+  virtual void start_write(const std::vector<boost::asio::const_buffer>& payloads) = 0;
+  // SSE is a byte stream: a backlog of frames goes out in one gathered write (one syscall). A WebSocket
+  // write is one message, so /ws writes one item at a time.
+  virtual std::size_t max_items_per_write() const { return 1; }
   // The send queue overflowed: close the transport with a reason.
   virtual void close_slow_consumer() = 0;
   // Called once the queue is empty after close_after_flush().
@@ -128,6 +133,8 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   std::deque<Outgoing> queue_;
   std::size_t queue_bytes_ = 0;
   bool writing_ = false;
+  std::size_t items_in_flight_ = 0;                   // the first items of queue_, being written
+  std::vector<boost::asio::const_buffer> write_set_;  // reused: the buffers of the write in flight
   bool closing_ = false;
   bool close_after_flush_ = false;
   bool registered_ = false;

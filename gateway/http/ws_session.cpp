@@ -43,6 +43,9 @@ WsSession::~WsSession() {
 
 void WsSession::run(beast::http::request<beast::http::string_body> request) {
   beast::get_lowest_layer(ws_).expires_never();
+  // Each frame is one small write; Nagle would hold the next one back until the previous is acked.
+  boost::system::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   websocket::stream_base::timeout timeouts;
   timeouts.handshake_timeout = std::chrono::seconds(10);
   // Beast pings after half the idle timeout without traffic and drops the peer after the whole of it.
@@ -245,9 +248,9 @@ void WsSession::send_error(const std::string& code, const std::string& message, 
   send_control(with_ref(object + "}", ref));
 }
 
-void WsSession::start_write(const std::string& payload) {
+void WsSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
   ws_.text(true);
-  ws_.async_write(boost::asio::buffer(payload),
+  ws_.async_write(payloads.front(),  // max_items_per_write() is 1: one item, one WebSocket message
                   [self = std::static_pointer_cast<WsSession>(shared_from_this())](
                       const boost::system::error_code& error, std::size_t) { self->on_write_complete(error); });
 }

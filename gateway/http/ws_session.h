@@ -25,7 +25,7 @@ class WsSession : public StreamSession {
  private:
   const std::string& frame_payload(const Frame& frame) const override { return frame.json; }
   std::string control_payload(const std::string& json, const std::string&) const override { return json; }
-  void start_write(const std::string& payload) override;
+  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
   void close_slow_consumer() override;
   void close_now() override;
 

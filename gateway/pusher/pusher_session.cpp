@@ -456,13 +456,14 @@ std::string PusherSession::control_payload(const std::string& text, const std::s
                              reset.value("position", ""));
 }
 
-void PusherSession::start_write(const std::string& payload) {
-  if (payload.empty()) {
+void PusherSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
+  const boost::asio::const_buffer payload = payloads.front();  // one item per write: one message
+  if (payload.size() == 0) {
     boost::asio::post(ws_.get_executor(), [self = self()] { self->on_write_complete({}); });
     return;
   }
   ws_.text(true);
-  ws_.async_write(boost::asio::buffer(payload),
+  ws_.async_write(payload,
                   [self = self()](const boost::system::error_code& error, std::size_t) {
                     self->on_write_complete(error);
                   });

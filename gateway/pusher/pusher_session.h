@@ -61,7 +61,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   // StreamSession transport hooks.
   const std::string& frame_payload(const Frame& frame) const override;
   std::string control_payload(const std::string& json, const std::string& id) const override;
-  void start_write(const std::string& payload) override;
+  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
   void close_slow_consumer() override;
   void close_now() override;
 

@@ -22,8 +22,8 @@ using namespace std::chrono_literals;
 
 class RecordingSession : public StreamSession {
  public:
-  RecordingSession(ServerContext& context, bool hold_writes = false)
-      : StreamSession(context, 0), hold_writes_(hold_writes) {}
+  RecordingSession(ServerContext& context, bool hold_writes = false, std::size_t items_per_write = 1)
+      : StreamSession(context, 0), hold_writes_(hold_writes), items_per_write_(items_per_write) {}
 
   void subscribe_from(const std::vector<std::string>& channels, const std::string& since) {
     subscribe(channels, StartPoint::parse(since), true);
@@ -41,20 +41,24 @@ class RecordingSession : public StreamSession {
  private:
   const std::string& frame_payload(const Frame& frame) const override { return frame.json; }
   std::string control_payload(const std::string& json, const std::string&) const override { return json; }
-  void start_write(const std::string& payload) override {
+  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override {
     {
       std::lock_guard lock(mutex_);
-      frames_.push_back(nlohmann::json::parse(payload));
+      for (const auto& payload : payloads) {
+        frames_.push_back(nlohmann::json::parse(std::string_view(static_cast<const char*>(payload.data()), payload.size())));
+      }
     }
     if (hold_writes_) return;  // a client that never reads: the write never completes
     boost::asio::post(context_.hub.shard_context(0), [self = shared_from_this(), this] {
       on_write_complete({});
     });
   }
+  std::size_t max_items_per_write() const override { return items_per_write_; }
   void close_slow_consumer() override { evicted_ = true; }
   void close_now() override {}
 
   bool hold_writes_;
+  std::size_t items_per_write_;
   std::atomic<bool> evicted_{false};
   std::mutex mutex_;
   std::vector<nlohmann::json> frames_;
@@ -136,9 +140,12 @@ class SeamTest : public ::testing::Test {
   std::unique_ptr<ReplayReader> replay_;
   GatewayStats stats_;
   std::unique_ptr<ServerContext> context_;
+
+  void expect_exact_seam_while_publishing(std::size_t items_per_write);
 };
 
-TEST_F(SeamTest, SubscribingFromAPositionWhileEventsFlowDeliversEachLaterEventOnceInOrder) {
+// items_per_write > 1 is how SSE writes (a backlog goes out in one gathered write).
+void SeamTest::expect_exact_seam_while_publishing(std::size_t items_per_write) {
   for (int n = 0; n < 300; ++n) append("c", n);
   const std::int64_t cursor = append("c", 300);
   std::atomic<bool> stop{false};
@@ -149,7 +156,7 @@ TEST_F(SeamTest, SubscribingFromAPositionWhileEventsFlowDeliversEachLaterEventOn
     stop = true;
   });
   auto session = on_io([&] {
-    auto s = std::make_shared<RecordingSession>(*context_);
+    auto s = std::make_shared<RecordingSession>(*context_, /*hold_writes=*/false, items_per_write);
     s->subscribe_from({"c"}, store_->epoch() + ":" + std::to_string(cursor));
     return s;
   });
@@ -166,6 +173,12 @@ TEST_F(SeamTest, SubscribingFromAPositionWhileEventsFlowDeliversEachLaterEventOn
   EXPECT_EQ(got, expected);
   on_io([&] { session->detach(); return 0; });
 }
+
+TEST_F(SeamTest, SubscribingFromAPositionWhileEventsFlowDeliversEachLaterEventOnceInOrder) {
+  expect_exact_seam_while_publishing(1);
+}
+
+TEST_F(SeamTest, GatheredWritesKeepTheSeamExact) { expect_exact_seam_while_publishing(64); }
 
 TEST_F(SeamTest, LiveSubscriptionGetsOnlyEventsCommittedAfterIt) {
   append("c", 0);
