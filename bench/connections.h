@@ -1,7 +1,7 @@
 #pragma once
-// Subscriber connections: kabar /ws, kabar /sse and MQTT over WebSocket (mosquitto). All three sit on a
-// raw TCP socket with one receive buffer that grows only for busy connections, and read as much as the
-// buffer holds per syscall (Beast's WebSocket stream reads 1.5 KB at a time, which would make the
+// Subscriber connections: kabar /ws, kabar /sse, MQTT over WebSocket (mosquitto), Pusher (kabar /app) and
+// Socket.IO (laravel-echo-server). All sit on a raw TCP socket with one receive buffer that grows only
+// for busy connections, and read as much as the buffer holds per syscall (Beast's WebSocket stream reads 1.5 KB at a time, which would make the
 // loadgen, not the server, the busy party during a burst).
 #include <utility>  // before Asio: GCC 12 + Boost 1.74 need std::exchange declared first.
 
@@ -53,5 +53,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 };
 
 std::shared_ptr<Connection> make_connection(Worker& worker, int worker_index, int serial);
+
+// pusher_connections.cpp: Pusher protocol 7 (kabar /app/{key}) and Socket.IO 2 (laravel-echo-server).
+std::shared_ptr<Connection> make_pusher_connection(Worker& worker);
+std::shared_ptr<Connection> make_socketio_connection(Worker& worker);
 
 }  // namespace kabar::bench

@@ -39,11 +39,11 @@ void publish_burst(Publisher& pub, const PhaseWindow& w) {
 
 void run_phase(PhaseWindow& w, Swarm& swarm, Publisher& pub, const Options& opt) {
   const uint64_t expected = uint64_t(w.events) * swarm.ready();
-  w.begin = snapshot(opt.server_pid);
+  w.begin = snapshot(opt.server_pid, opt.aux_pid);
   if (w.phase == steady) publish_paced(pub, w, opt.rate);
   else publish_burst(pub, w);
   w.complete = wait_until([&] { return swarm.delivered(w.phase) >= expected; }, opt.drain_s);
-  w.end = snapshot(opt.server_pid);
+  w.end = snapshot(opt.server_pid, opt.aux_pid);
   w.delivered_in_window = swarm.delivered(w.phase);
 }
 
@@ -91,8 +91,10 @@ nlohmann::json phase_json(PhaseWindow& w, Swarm& swarm, const Publisher& pub) {
   const double span_s = w.events ? double(last.last_receive_ns - pub.sent_ns(w.first_event)) / 1e9 : 0;
   const double server_cpu = w.end.server_cpu_s - w.begin.server_cpu_s;
   const double loadgen_cpu = w.end.loadgen_cpu_s - w.begin.loadgen_cpu_s;
-  // Everything else that ran meanwhile (the broker feeding kabar, and any unrelated load: a noisy run).
-  const double other_cpu = (w.end.machine_busy_s - w.begin.machine_busy_s) - server_cpu - loadgen_cpu;
+  const double aux_cpu = w.end.aux_cpu_s - w.begin.aux_cpu_s;  // 0 without --aux-pid
+  // Everything else that ran meanwhile (the broker feeding kabar unless it is the aux process, and any
+  // unrelated load: a noisy run).
+  const double other_cpu = (w.end.machine_busy_s - w.begin.machine_busy_s) - server_cpu - aux_cpu - loadgen_cpu;
   return {{"events", w.events},
           {"expected", uint64_t(w.events) * subscribers},
           {"delivered", delivered},
@@ -104,6 +106,9 @@ nlohmann::json phase_json(PhaseWindow& w, Swarm& swarm, const Publisher& pub) {
           {"server_cpu_s", server_cpu},
           {"server_us_per_delivery", per_delivery_us(server_cpu, w.delivered_in_window)},
           {"server_cpu_pct", wall_s > 0 ? 100 * server_cpu / wall_s : 0},
+          {"aux_cpu_s", aux_cpu},
+          // The server with its helper process (kabar + its embedded broker); the server alone without one.
+          {"server_aux_us_per_delivery", per_delivery_us(server_cpu + aux_cpu, w.delivered_in_window)},
           {"loadgen_cpu_s", loadgen_cpu},
           {"loadgen_us_per_delivery", per_delivery_us(loadgen_cpu, w.delivered_in_window)},
           {"loadgen_cpu_pct", wall_s > 0 ? 100 * loadgen_cpu / wall_s : 0},
@@ -147,7 +152,8 @@ int run_fanout(const Options& opt) {
   }
   sleep_seconds(0.5);  // let the last subscriptions reach the hub before the first publish
 
-  Publisher pub(opt, id_tag(ctx), total);
+  auto publisher = make_publisher(opt, id_tag(ctx), total);
+  auto& pub = *publisher;
   pub.connect(opt.timeout_s);
   PhaseWindow windows[2] = {{steady, 0, steady_events, {}, {}}, {burst, steady_events, opt.burst, {}, {}}};
   for (auto& w : windows)

@@ -21,12 +21,12 @@ bool enough_descriptors(const Options& opt) {
 // Publishes one event and counts how many of the held connections receive it: proof they were live
 // subscriptions, not just open sockets.
 nlohmann::json verify(const Options& opt, const RunContext& ctx, Swarm& swarm) {
-  Publisher pub(opt, id_tag(ctx), 1);
-  pub.connect(opt.timeout_s);
-  pub.publish(0);
+  auto pub = make_publisher(opt, id_tag(ctx), 1);
+  pub->connect(opt.timeout_s);
+  pub->publish(0);
   uint64_t live = swarm.ready() - swarm.dropped();
   bool all = wait_until([&] { return swarm.delivered(steady) >= live; }, opt.drain_s);
-  pub.disconnect();
+  pub->disconnect();
   return {{"expected", live}, {"delivered", swarm.delivered(steady)}, {"complete", all}};
 }
 

@@ -11,9 +11,13 @@ const char* kind_name(Kind kind) {
     case Kind::kabar_ws: return "ws";
     case Kind::kabar_sse: return "sse";
     case Kind::mqtt_ws: return "mqtt-ws";
+    case Kind::pusher: return "pusher";
+    case Kind::socketio: return "socketio";
   }
   return "?";
 }
+
+const char* via_name(Via via) { return via == Via::mqtt ? "mqtt" : "rest"; }
 
 namespace {
 
@@ -21,7 +25,15 @@ Kind parse_kind(const std::string& v) {
   if (v == "ws") return Kind::kabar_ws;
   if (v == "sse") return Kind::kabar_sse;
   if (v == "mqtt-ws") return Kind::mqtt_ws;
-  throw std::invalid_argument("--kind must be ws, sse or mqtt-ws, not '" + v + "'");
+  if (v == "pusher") return Kind::pusher;
+  if (v == "socketio") return Kind::socketio;
+  throw std::invalid_argument("--kind must be ws, sse, mqtt-ws, pusher or socketio, not '" + v + "'");
+}
+
+Via parse_via(const std::string& v) {
+  if (v == "mqtt") return Via::mqtt;
+  if (v == "rest") return Via::rest;
+  throw std::invalid_argument("--publish must be mqtt or rest, not '" + v + "'");
 }
 
 int to_int(const std::string& flag, const std::string& v, int lo, int hi) {
@@ -69,6 +81,13 @@ std::map<std::string, Setter> setters() {
       {"--mqtt-port",
        [](Options& o, const std::string& v) { o.mqtt_port = uint16_t(to_int("--mqtt-port", v, 1, 65535)); }},
       {"--server-pid", [](Options& o, const std::string& v) { o.server_pid = to_int("--server-pid", v, 1, 1 << 30); }},
+      {"--aux-pid", [](Options& o, const std::string& v) { o.aux_pid = to_int("--aux-pid", v, 1, 1 << 30); }},
+      {"--publish", [](Options& o, const std::string& v) { o.via = parse_via(v); }},
+      {"--app-id", [](Options& o, const std::string& v) { o.app_id = v; }},
+      {"--app-key", [](Options& o, const std::string& v) { o.app_key = v; }},
+      {"--app-secret", [](Options& o, const std::string& v) { o.app_secret = v; }},
+      {"--publish-conns",
+       [](Options& o, const std::string& v) { o.publish_conns = to_int("--publish-conns", v, 1, 256); }},
       {"--threads", [](Options& o, const std::string& v) { o.threads = to_int("--threads", v, 1, 64); }},
       {"--subs", [](Options& o, const std::string& v) { o.subs = to_int("--subs", v, 1, 200000); }},
       {"--conns", [](Options& o, const std::string& v) { o.conns = to_int("--conns", v, 1, 1000000); }},
@@ -99,10 +118,12 @@ void check(const Options& o) {
   if (o.command == "baseline-server") return;
   if (o.server_pid == 0) throw std::invalid_argument("--server-pid is required");
   if (o.label.empty()) throw std::invalid_argument("--label is required");
+  const bool has_rest = o.kind == Kind::pusher || o.kind == Kind::socketio;
+  if (o.via == Via::rest && !has_rest) throw std::invalid_argument("--publish rest needs --kind pusher or socketio");
 }
 
 void default_role(Options& o) {
-  if (o.role.empty()) o.role = o.kind == Kind::mqtt_ws ? "peer" : "kabar";
+  if (o.role.empty()) o.role = o.kind == Kind::mqtt_ws || o.kind == Kind::socketio ? "peer" : "kabar";
 }
 
 }  // namespace
@@ -140,11 +161,11 @@ Options parse_options(int argc, char** argv) {
 std::string usage() {
   return R"(kabar-loadgen: load generator for kabar and its peers (docs/benchmarks.md)
 
-  kabar-loadgen fanout --kind ws|sse|mqtt-ws --label NAME --port P --server-pid PID [flags]
+  kabar-loadgen fanout --kind ws|sse|mqtt-ws|pusher|socketio --label NAME --port P --server-pid PID [flags]
       SUBS subscribers of one channel; a steady phase (RATE events/s for DURATION s) then a burst of
       BURST events. Reports deliveries/s, server and loadgen CPU per delivery, latency p50/p99/max
       over all deliveries and for the last of the subscribers per event.
-  kabar-loadgen idle --kind ws|sse|mqtt-ws --label NAME --port P --server-pid PID [--conns N]
+  kabar-loadgen idle --kind KIND --label NAME --port P --server-pid PID [--conns N]
       Opens N subscribed connections and reports the server's RSS growth per connection.
   kabar-loadgen baseline-server --port P [--mqtt-port M] [--topic T] [--timeout SECONDS]
       A yardstick server: subscribes to the topic and send()s each message once to every connected
@@ -152,12 +173,19 @@ std::string usage() {
   kabar-loadgen report FILE.jsonl...
       Markdown tables (with kabar/peer ratios) from the JSON lines the other commands print.
 
-  Flags: --role kabar|peer|baseline (how `report` pairs runs; default peer for mqtt-ws, else kabar)
+  Flags: --role kabar|peer|baseline (how `report` pairs runs; default peer for mqtt-ws and socketio,
+         else kabar)
          --host 127.0.0.1  --mqtt-port 1883 (publisher)  --threads 2  --subs 1000  --conns 10000
          --rate 200  --duration 10  --burst 500  --pad 128  --qos 1  --channel dokumen.1
          --topic dokumen/1/updated  --connect-window 256  --timeout 60  --drain 20  --settle 2
-         --verify 1
-  --kind ws: kabar /ws; sse: kabar /sse; mqtt-ws: MQTT 3.1.1 over WebSocket (subprotocol mqtt).
+         --verify 1  --aux-pid PID (a second process whose CPU is reported too, e.g. kabar's broker)
+         --publish mqtt|rest  --app-id local  --app-key local-key  --app-secret local-secret
+         --publish-conns 4
+  --kind ws: kabar /ws; sse: kabar /sse; mqtt-ws: MQTT 3.1.1 over WebSocket (subprotocol mqtt);
+         pusher: Pusher protocol 7 on /app/KEY (public channel --channel);
+         socketio: Socket.IO 2 / engine.io 3 over WebSocket, laravel-echo-server's `subscribe`.
+  --publish mqtt: Paho to --mqtt-port, topic --topic; rest: one HTTP POST /apps/APP_ID/events per
+         event on --port (pusher: signed as the Pusher SDKs sign; socketio: ?auth_key=APP_KEY).
   One JSON line per run goes to stdout, a readable summary to stderr.
 )";
 }

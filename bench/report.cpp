@@ -134,7 +134,12 @@ struct Metric {
   const char* scenario;
   json::json_pointer value;
   const char* target;
+  bool needs_aux = false;  // only for runs measured with --aux-pid (kabar + its embedded broker)
 };
+
+bool has_aux(const json& r) {
+  return r.contains("steady") && r["steady"].value("aux_cpu_s", 0.0) > 0;
+}
 
 // The run of `role` with the same scenario and size as `r` (fan-out runs also match on rate).
 std::optional<json> counterpart(const std::vector<json>& rows, const json& r, const char* role) {
@@ -156,18 +161,25 @@ void ratio_table(const std::vector<json>& rows, std::ostream& out) {
       {"server CPU µs per delivery, burst", "fanout", "/burst_phase/server_us_per_delivery"_json_pointer,
        "≤ 0.2 (≤ 2 µs)"},
       {"server CPU µs per delivery, steady", "fanout", "/steady/server_us_per_delivery"_json_pointer, "≤ 0.2"},
+      {"server + broker CPU µs per delivery, burst", "fanout", "/burst_phase/server_aux_us_per_delivery"_json_pointer,
+       "", true},
+      {"server + broker CPU µs per delivery, steady", "fanout", "/steady/server_aux_us_per_delivery"_json_pointer,
+       "", true},
       {"burst deliveries/s (higher is better)", "fanout", "/burst_phase/deliveries_per_s"_json_pointer, ""},
       {"p99 ms publish → last of N, steady", "fanout", "/steady/last_of_n/p99_ms"_json_pointer, "≤ 5 ms"},
       {"p99 ms publish → any subscriber, steady", "fanout", "/steady/latency/p99_ms"_json_pointer, ""},
+      {"p50 ms publish → any subscriber, steady", "fanout", "/steady/latency/p50_ms"_json_pointer, ""},
       {"server KiB per idle connection", "idle", "/kb_per_conn"_json_pointer, "≤ 0.5 (≤ 3 KiB)"},
   };
-  out << "### kabar / peer (same run; below 1 means kabar uses less, except deliveries/s)\n\n"
-      << "The baseline is `kabar-loadgen baseline-server`: one send() per delivery and nothing else (no store, no queue).\n\n"
-      << "| metric | run | kabar | peer | kabar / peer | baseline | kabar / baseline | target |\n"
+  out << "### kabar / peer (same run; below 1 means kabar uses less, except deliveries/s)\n\n";
+  if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.value("role", "") == "baseline"; }))
+    out << "The baseline is `kabar-loadgen baseline-server`: one send() per delivery and nothing else (no store, no queue).\n\n";
+  out << "| metric | run | kabar | peer | kabar / peer | baseline | kabar / baseline | target |\n"
       << "|---|---|---|---|---|---|---|---|\n";
   for (const auto& m : metrics) {
     for (const auto& r : rows) {
       if (r.value("role", "") != "kabar" || r["scenario"] != m.scenario || !r.contains(m.value)) continue;
+      if (m.needs_aux && !has_aux(r)) continue;
       auto peer = counterpart(rows, r, "peer");
       if (!peer) continue;
       double k = r[m.value].get<double>();

@@ -20,10 +20,17 @@ std::optional<Scanned> scan_event(std::string_view text, std::string_view id_pre
   auto id = text.find(id_prefix);
   if (id == std::string_view::npos) return std::nullopt;
   auto index = parse_int(text, id + id_prefix.size());
-  constexpr std::string_view t_key = "\"t_ns\"";
-  auto t = text.find(t_key, id);
+  // "t_ns":123 in a JSON object, \"t_ns\":123 inside a JSON-encoded string (Pusher's `data`).
+  constexpr std::string_view t_key_escaped = "t_ns\\\"";
+  constexpr std::string_view t_key_plain = "t_ns\"";
+  auto t = text.find(t_key_plain, id);
+  std::size_t key_len = t_key_plain.size();
+  if (t == std::string_view::npos) {
+    t = text.find(t_key_escaped, id);
+    key_len = t_key_escaped.size();
+  }
   if (!index || t == std::string_view::npos) return std::nullopt;
-  auto value = text.find_first_not_of(" \t:", t + t_key.size());  // tolerate "t_ns" : 123
+  auto value = text.find_first_not_of(" \t:", t + key_len);  // tolerate "t_ns" : 123
   auto sent = value == std::string_view::npos ? std::nullopt : parse_int(text, value);
   if (!sent) return std::nullopt;
   return Scanned{*index, *sent};

@@ -16,7 +16,8 @@ struct Scanned {
   int64_t sent_ns;  // the publisher's t_ns
 };
 
-// Finds `id_prefix` ("b-<tag>-, unique to the run) and "t_ns" in a kabar frame or a raw MQTT payload. A
+// Finds `id_prefix` ("b-<tag>-, unique to the run) and "t_ns" in a frame or a raw MQTT payload (also when
+// they sit inside a JSON-encoded string, as in a Pusher event's `data`). A
 // substring scan, not a JSON parse: it keeps the loadgen's cost per delivery far below the server's.
 std::optional<Scanned> scan_event(std::string_view text, std::string_view id_prefix);
 

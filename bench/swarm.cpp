@@ -71,12 +71,14 @@ bool wait_until(const std::function<bool()>& done, double timeout_s) {
 
 void sleep_seconds(double s) { std::this_thread::sleep_for(std::chrono::microseconds(int64_t(s * 1e6))); }
 
-Snapshot snapshot(int server_pid) {
-  return {process_cpu_seconds(server_pid), self_cpu_seconds(), machine_busy_seconds(), realtime_ns()};
+Snapshot snapshot(int server_pid, int aux_pid) {
+  return {process_cpu_seconds(server_pid), aux_pid ? process_cpu_seconds(aux_pid) : 0.0, self_cpu_seconds(),
+          machine_busy_seconds(), realtime_ns()};
 }
 
 nlohmann::json run_header(const Options& opt, const char* scenario) {
   return {{"scenario", scenario},       {"kind", kind_name(opt.kind)}, {"label", opt.label}, {"role", opt.role},
+          {"publish", via_name(opt.via)},
           {"threads", opt.threads},     {"qos", opt.qos},              {"pad", opt.pad},
           {"cpus", std::thread::hardware_concurrency()}, {"time_unix", realtime_ns() / 1'000'000'000}};
 }

@@ -41,11 +41,12 @@ void sleep_seconds(double s);
 // CPU of the server and of the loadgen, and the wall clock, at one instant.
 struct Snapshot {
   double server_cpu_s = 0;
+  double aux_cpu_s = 0;  // --aux-pid (0 without one)
   double loadgen_cpu_s = 0;
   double machine_busy_s = 0;
   int64_t wall_ns = 0;
 };
-Snapshot snapshot(int server_pid);
+Snapshot snapshot(int server_pid, int aux_pid = 0);
 
 // Common JSON fields: scenario, kind, label, machine-independent parameters.
 nlohmann::json run_header(const Options& opt, const char* scenario);
