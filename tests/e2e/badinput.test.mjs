@@ -229,6 +229,33 @@ test('a runtime failure (HTTP port taken) exits 1 with a message', async () => {
   }
 });
 
+test('a corrupt data folder stops kabar with exit 1 naming the file, and the file is left as it was', async () => {
+  const dir = makeTempDir('kabar-e2e-corrupt-');
+  const dataDir = path.join(dir, 'data');
+  fs.mkdirSync(dataDir);
+  const dbFile = path.join(dataDir, 'kabar.db');
+  const garbage = Buffer.from('this is not an SQLite database, it is a note someone left here\n'.repeat(100));
+  fs.writeFileSync(dbFile, garbage);
+  const file = path.join(dir, 'kabar.json');
+  fs.writeFileSync(file, JSON.stringify({
+    http: { listen: '127.0.0.1', port: await freePort() },
+    broker: { embedded: false, host: '127.0.0.1', port: broker.port, client_id: 'e2e-corrupt' },
+    store: { data_dir: dataDir },
+  }));
+  const result = await runKabar(['serve', '--config', file], { timeout: 15000 });
+  assert.equal(result.killed, false, 'kept running on a corrupt store');
+  assert.equal(result.signal, null, `crashed: ${result.stderr}`);
+  assert.equal(result.status, 1, `stderr: ${result.stderr}`);
+  assert.match(result.stderr, /kabar\.db/);
+  assert.deepEqual(fs.readFileSync(dbFile), garbage, 'the unreadable file must not be overwritten');
+  // A data folder that is a file: the same kind of refusal.
+  fs.rmSync(dataDir, { recursive: true });
+  fs.writeFileSync(dataDir, 'a file where the folder should be');
+  const second = await runKabar(['serve', '--config', file], { timeout: 15000 });
+  assert.equal(second.status, 1, `stderr: ${second.stderr}`);
+  assert.match(second.stderr, /data/);
+});
+
 test('KABAR_<SECTION>_<KEY> environment overrides the config file', async () => {
   const envPort = await freePort();
   const node = await Kabar.create({ mqttPort: broker.port, env: { KABAR_HTTP_PORT: String(envPort) } });
