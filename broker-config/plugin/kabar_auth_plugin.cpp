@@ -19,6 +19,14 @@
 //   plugin_opt_jwt_max_token_bytes 8192
 //   plugin_opt_username sub                           # "sub": a given username must equal the token's sub
 //                                                     # (default); "ignore": any username
+//   plugin_opt_jwt_require_exp true                   # false: tokens without exp are accepted
+//   plugin_opt_internal_secret_file /run/kabar/internal.secret
+//   plugin_opt_internal_username kabar-internal       # the gateway's own clients (see below)
+//
+// The internal credentials are how the mosquitto that `kabar serve` starts (broker.embedded) lets kabar's
+// own bridge, REST publisher and cluster link in: kabar writes a random secret per start to a 0600 file
+// and connects with username `internal_username` and that secret as the password. Such a client is the
+// gateway itself and is not held to the policy (it must read every routed topic and publish kabar/#).
 //
 // What it does:
 // * BASIC_AUTH: no password -> defer (allow_anonymous decides; anonymous clients are then held to the
@@ -34,8 +42,11 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <openssl/crypto.h>
+
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -53,6 +64,7 @@ constexpr std::size_t kReadCacheLimit = 256;  // per client: topics whose read d
 
 struct Session {
   Claims claims;
+  bool internal = false;  // the gateway's own client (internal credentials): not held to the policy
   std::unordered_map<std::string, bool> read_cache;  // delivered topics -> allowed (the hot path)
   bool kick_pending = false;
 };
@@ -66,6 +78,8 @@ struct PluginState {
   mosquitto_plugin_id_t* id = nullptr;
   std::shared_ptr<const Authorizer> authorizer;
   bool username_must_match_sub = true;
+  std::string internal_username = "kabar-internal";
+  std::string internal_secret;  // empty: no internal credentials
   std::unordered_map<const mosquitto*, Session> sessions;  // by connection: a client id can be taken over
   Counters counters;
 };
@@ -84,10 +98,28 @@ bool expired(const Claims& claims, const Authorizer& authorizer) {
   return *claims.expires_at <= static_cast<std::int64_t>(std::time(nullptr)) - skew;
 }
 
+bool same_secret(const std::string& given, const std::string& expected) {
+  return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+// The internal username is reserved: with the right secret it is the gateway, with anything else the
+// connection is refused (a token whose sub happens to be that name never gets in by it).
+int internal_auth(PluginState& state, const mosquitto_evt_basic_auth& event) {
+  if (!state.internal_secret.empty() && same_secret(event.password ? event.password : "", state.internal_secret)) {
+    state.sessions[event.client] = Session{Claims::anonymous(), true, {}, false};
+    return MOSQ_ERR_SUCCESS;
+  }
+  ++state.counters.auth_refused;
+  mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: refused connection of %s: wrong internal credentials",
+                       client_name(event.client).c_str());
+  return MOSQ_ERR_AUTH;
+}
+
 int on_basic_auth(int, void* event_data, void* userdata) {
   auto& state = *static_cast<PluginState*>(userdata);
   const auto& event = *static_cast<mosquitto_evt_basic_auth*>(event_data);
   state.sessions.erase(event.client);
+  if (event.username && state.internal_username == event.username) return internal_auth(state, event);
   if (!event.password || !*event.password)
     return MOSQ_ERR_PLUGIN_DEFER;  // anonymous: allow_anonymous decides
   const auto result = state.authorizer->authenticate(event.password);
@@ -107,7 +139,7 @@ int on_basic_auth(int, void* event_data, void* userdata) {
     return MOSQ_ERR_AUTH;
   }
   ++state.counters.auth_ok;
-  state.sessions[event.client] = Session{*result.claims, {}, false};
+  state.sessions[event.client] = Session{*result.claims, false, {}, false};
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -131,6 +163,7 @@ int on_acl_check(int, void* event_data, void* userdata) {
   static Session anonymous_session;  // clients let in by allow_anonymous: no claims
   auto found = state.sessions.find(event.client);
   Session& session = found == state.sessions.end() ? anonymous_session : found->second;
+  if (session.internal) return MOSQ_ERR_SUCCESS;
   const std::string topic = event.topic ? event.topic : "";
   if (expired(session.claims, *state.authorizer)) {
     session.kick_pending = true;
@@ -155,6 +188,7 @@ int on_tick(int, void*, void* userdata) {
   auto& state = *static_cast<PluginState*>(userdata);
   std::vector<std::string> expired_ids;
   for (auto& [client, session] : state.sessions) {
+    if (session.internal) continue;
     if (session.kick_pending || expired(session.claims, *state.authorizer)) {
       session.kick_pending = false;
       if (const char* id = mosquitto_client_id(client)) expired_ids.emplace_back(id);
@@ -172,6 +206,17 @@ int on_disconnect(int, void* event_data, void* userdata) {
   auto& state = *static_cast<PluginState*>(userdata);
   state.sessions.erase(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
   return MOSQ_ERR_SUCCESS;
+}
+
+// The secret is the file's first line; a short one is refused so a truncated write cannot open the door.
+bool read_internal_secret(const std::string& path, std::string& secret) {
+  std::ifstream in(path);
+  std::getline(in, secret);
+  if (secret.size() >= 32) return true;
+  mosquitto_log_printf(MOSQ_LOG_ERR, "kabar-auth: plugin_opt_internal_secret_file %s: %s", path.c_str(),
+                       in ? "the secret is shorter than 32 characters" : "cannot read the file");
+  secret.clear();
+  return false;
 }
 
 // plugin_opt_* lines -> the Authorizer's settings. Unknown options are errors: a typo must not turn a
@@ -202,6 +247,13 @@ bool read_options(PluginState& state, mosquitto_opt* options, int count, std::st
         jwt.options.max_token_bytes = std::stoul(value);
       else if (key == "username" && (value == "sub" || value == "ignore"))
         state.username_must_match_sub = value == "sub";
+      else if (key == "jwt_require_exp" && (value == "true" || value == "false"))
+        jwt.options.require_exp = value == "true";
+      else if (key == "internal_username" && !value.empty())
+        state.internal_username = value;
+      else if (key == "internal_secret_file") {
+        if (!read_internal_secret(value, state.internal_secret)) return false;
+      }
       else {
         mosquitto_log_printf(MOSQ_LOG_ERR, "kabar-auth: unknown or invalid option plugin_opt_%s",
                              key.c_str());

@@ -6,15 +6,18 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 
 #include "broker-config/embedded_broker_config.h"
@@ -41,6 +44,35 @@ bool port_accepts(const std::string& host, int port) {
   return ok;
 }
 
+// Writes `text` to `path` readable by this user only (the file may exist from an earlier start).
+void write_private_file(const std::filesystem::path& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw BrokerError("cannot write " + path.string() + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok) throw BrokerError("cannot write " + path.string());
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw BrokerError("no randomness for a secret");
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : raw) {
+    out.push_back(kDigits[byte >> 4]);
+    out.push_back(kDigits[byte & 15]);
+  }
+  return out;
+}
+
+// A value written into mosquitto.conf: a line break would let a setting (an issuer, a path) add lines.
+void check_config_value(const std::string& key, const std::string& value) {
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) throw BrokerError("plugin_opt_" + key + ": control characters are not allowed");
+  }
+}
+
 }  // namespace
 
 BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(options)) {
@@ -58,8 +90,9 @@ BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(
                       ". Use that broker with broker.embedded=false (KABAR_BROKER_EMBEDDED=false) or pick "
                       "another broker.port.");
   }
+  if (options_.auth) write_internal_secret();
   const auto config_path = dir_ / "mosquitto.conf";
-  std::ofstream(config_path) << render_config();
+  write_private_file(config_path, render_config());
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -89,8 +122,10 @@ BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  spdlog::info("embedded mosquitto (pid {}) listening on {}:{}, files in {}", pid_, options_.host, options_.port,
-               dir_.string());
+  spdlog::info("embedded mosquitto (pid {}) listening on {}:{}, files in {}; {}", pid_, options_.host,
+               options_.port, dir_.string(),
+               options_.auth ? "clients held to the policy by " + options_.auth->plugin.filename().string()
+                             : std::string("anonymous clients allowed"));
 }
 
 BrokerProcess::~BrokerProcess() {
@@ -122,7 +157,29 @@ std::string BrokerProcess::render_config() const {
   replace_all(text, "@PORT@", std::to_string(options_.port));
   replace_all(text, "@HOST@", options_.host);
   replace_all(text, "@DATA_DIR@", dir_.string());
+  replace_all(text, "@ACCESS@", render_access());
   return text;
+}
+
+std::string BrokerProcess::render_access() const {
+  if (!options_.auth) return "allow_anonymous true";
+  const EmbeddedBrokerAuth& auth = *options_.auth;
+  std::string lines = "allow_anonymous false\nplugin " + auth.plugin.string() + "\n";
+  auto option = [&lines](const std::string& key, const std::string& value) {
+    check_config_value(key, value);
+    lines += "plugin_opt_" + key + " " + value + "\n";
+  };
+  for (const auto& [key, value] : auth.plugin_options) option(key, value);
+  option("internal_username", auth.internal_username);
+  option("internal_secret_file", (dir_ / "internal.secret").string());
+  return lines;
+}
+
+// A new secret every start: nothing to rotate, and a copy of an old data folder opens nothing.
+void BrokerProcess::write_internal_secret() {
+  credentials_.username = options_.auth->internal_username;
+  credentials_.password = random_hex(32);
+  write_private_file(dir_ / "internal.secret", credentials_.password + "\n");
 }
 
 std::string BrokerProcess::log_tail() const {

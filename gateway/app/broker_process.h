@@ -6,7 +6,10 @@
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace kabar {
 
@@ -15,12 +18,28 @@ class BrokerError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The embedded broker guarded by kabar_auth_plugin.so (docs/authorization.md "The embedded broker").
+struct EmbeddedBrokerAuth {
+  std::filesystem::path plugin;  // kabar_auth_plugin.so
+  // plugin_opt_<key> <value> lines: the policy and the JWT settings, the same as kabar's own doors use.
+  std::vector<std::pair<std::string, std::string>> plugin_options;
+  std::string internal_username = "kabar-internal";
+};
+
 struct BrokerProcessOptions {
   std::string mosquitto = "/usr/sbin/mosquitto";
   std::string host = "127.0.0.1";
   int port = 1883;
   std::filesystem::path data_dir;  // the broker's files go to data_dir/broker/
   std::chrono::milliseconds start_timeout{5000};
+  std::optional<EmbeddedBrokerAuth> auth;  // none: anonymous clients, no plugin (the loopback default)
+};
+
+// What kabar's own MQTT clients log in with (empty without auth). The password is a random secret made
+// for this start; it exists in memory and in a 0600 file the plugin reads, never in a log.
+struct BrokerCredentials {
+  std::string username;
+  std::string password;
 };
 
 class BrokerProcess {
@@ -33,15 +52,19 @@ class BrokerProcess {
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
   pid_t pid() const { return pid_; }
+  const BrokerCredentials& credentials() const { return credentials_; }
   bool running();
 
  private:
   std::string render_config() const;
+  std::string render_access() const;
+  void write_internal_secret();
   std::string log_tail() const;
 
   BrokerProcessOptions options_;
   std::filesystem::path dir_;
   pid_t pid_ = -1;
+  BrokerCredentials credentials_;
 };
 
 }  // namespace kabar

@@ -205,6 +205,12 @@ Config to_config(const json& document) {
   config.http.heartbeat_ms = get<int>(document, "http", "heartbeat_ms");
   config.http.sse_retry_ms = get<int>(document, "http", "sse_retry_ms");
   config.http.replay_page = get<std::size_t>(document, "http", "replay_page");
+  config.http.allowed_origins = document.at("http").at("allowed_origins").get<std::vector<std::string>>();
+  config.http.max_header_bytes = get<std::size_t>(document, "http", "max_header_bytes");
+  config.http.request_timeout_ms = get<int>(document, "http", "request_timeout_ms");
+  config.http.max_connections_per_ip = get<std::size_t>(document, "http", "max_connections_per_ip");
+  config.http.ws_messages_per_s = get<int>(document, "http", "ws_messages_per_s");
+  config.http.ws_message_burst = get<int>(document, "http", "ws_message_burst");
 
   config.broker.embedded = get<bool>(document, "broker", "embedded");
   config.broker.host = get<std::string>(document, "broker", "host");
@@ -216,6 +222,8 @@ Config to_config(const json& document) {
   config.broker.session_expiry_s = get<int>(document, "broker", "session_expiry_s");
   config.broker.twin_sessions = get<bool>(document, "broker", "twin_sessions");
   config.broker.mosquitto = get<std::string>(document, "broker", "mosquitto");
+  config.broker.embedded_auth = get<std::string>(document, "broker", "embedded_auth");
+  config.broker.auth_plugin = get<std::string>(document, "broker", "auth_plugin");
 
   config.store.data_dir = get<std::string>(document, "store", "data_dir");
   config.store.commit_max_batch = get<std::size_t>(document, "store", "commit_max_batch");
@@ -271,7 +279,13 @@ json default_config_document() {
         {"send_queue_max_bytes", defaults.http.send_queue_max_bytes},
         {"heartbeat_ms", defaults.http.heartbeat_ms},
         {"sse_retry_ms", defaults.http.sse_retry_ms},
-        {"replay_page", defaults.http.replay_page}}},
+        {"replay_page", defaults.http.replay_page},
+        {"allowed_origins", defaults.http.allowed_origins},
+        {"max_header_bytes", defaults.http.max_header_bytes},
+        {"request_timeout_ms", defaults.http.request_timeout_ms},
+        {"max_connections_per_ip", defaults.http.max_connections_per_ip},
+        {"ws_messages_per_s", defaults.http.ws_messages_per_s},
+        {"ws_message_burst", defaults.http.ws_message_burst}}},
       {"broker",
        {{"embedded", defaults.broker.embedded},
         {"host", defaults.broker.host},
@@ -282,7 +296,9 @@ json default_config_document() {
         {"keepalive_s", defaults.broker.keepalive_s},
         {"session_expiry_s", defaults.broker.session_expiry_s},
         {"twin_sessions", defaults.broker.twin_sessions},
-        {"mosquitto", defaults.broker.mosquitto}}},
+        {"mosquitto", defaults.broker.mosquitto},
+        {"embedded_auth", defaults.broker.embedded_auth},
+        {"auth_plugin", defaults.broker.auth_plugin}}},
       {"store",
        {{"data_dir", defaults.store.data_dir},
         {"commit_max_batch", defaults.store.commit_max_batch},

@@ -36,6 +36,13 @@ struct HttpConfig {
   int heartbeat_ms = 15000;
   int sse_retry_ms = 2000;
   std::size_t replay_page = 500;
+  // Hardening (docs/configuration.md "Hardening"):
+  std::vector<std::string> allowed_origins{"*"};  // browser origins for /ws, /sse, /pusher/auth
+  std::size_t max_header_bytes = 8 * 1024;        // request line + headers; larger: 431
+  int request_timeout_ms = 30000;                 // a request must arrive whole within this (slowloris)
+  std::size_t max_connections_per_ip = 0;         // open connections per client address; 0: no limit
+  int ws_messages_per_s = 100;                    // /ws messages per connection per second; 0: no limit
+  int ws_message_burst = 500;                     // ...with bursts of this many
 };
 
 struct BrokerConfig {
@@ -49,6 +56,10 @@ struct BrokerConfig {
   int session_expiry_s = 86400;
   bool twin_sessions = false;  // see docs/bridge.md "Twin sessions"
   std::string mosquitto = "/usr/sbin/mosquitto";
+  // The embedded broker and kabar_auth_plugin.so (docs/authorization.md "The embedded broker"):
+  // "auto" loads it when auth.jwt has a key, "on" always, "off" never (anonymous loopback broker).
+  std::string embedded_auth = "auto";
+  std::string auth_plugin;  // empty: kabar_auth_plugin.so next to the kabar binary
 };
 
 struct StoreConfig {

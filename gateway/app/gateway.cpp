@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gateway/app/embedded_broker_auth.h"
 #include "gateway/http/stream_session.h"
 #include "gateway/pusher/pusher_service.h"
 
@@ -44,6 +45,10 @@ SessionLimits limits_from(const HttpConfig& http) {
   limits.heartbeat = std::chrono::milliseconds(http.heartbeat_ms);
   limits.sse_retry = std::chrono::milliseconds(http.sse_retry_ms);
   limits.replay_page = http.replay_page;
+  limits.max_header_bytes = http.max_header_bytes;
+  limits.request_timeout = std::chrono::milliseconds(http.request_timeout_ms);
+  limits.ws_messages_per_s = http.ws_messages_per_s;
+  limits.ws_message_burst = http.ws_message_burst;
   return limits;
 }
 
@@ -91,6 +96,16 @@ ClusterOptions cluster_options_from(const BrokerConfig& broker) {
   return options;
 }
 
+// The guarded embedded broker knows kabar's own clients by its per-start internal credentials only.
+void use_internal_credentials(BrokerConfig& broker, const BrokerCredentials& credentials) {
+  if (credentials.username.empty()) return;
+  if (!broker.password.empty())
+    spdlog::warn("broker.username/password are not used with the embedded broker: kabar logs in with its "
+                 "internal credentials");
+  broker.username = credentials.username;
+  broker.password = credentials.password;
+}
+
 }  // namespace
 
 Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::move(config)) {
@@ -100,7 +115,9 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
     options.host = config_.broker.host;
     options.port = config_.broker.port;
     options.data_dir = config_.store.data_dir;
+    options.auth = embedded_broker_auth(config_);
     broker_.emplace(options);
+    use_internal_credentials(config_.broker, broker_->credentials());
   }
   store_ = std::make_unique<EventStore>(store_options_from(config_.store));
   spdlog::info("store open: {}/kabar.db, epoch {}, head {}", config_.store.data_dir, store_->epoch(),
@@ -126,6 +143,9 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
   context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
   context_->allow_query_token = config_.auth.query_token;
+  context_->allowed_origins = config_.http.allowed_origins;
+  connections_ = std::make_unique<ConnectionLimiter>(config_.http.max_connections_per_ip);
+  context_->connections = connections_.get();
   spdlog::info(
       "authorization: {} ({} rules); {}", context_->authorizer->policy().origin(),
       context_->authorizer->policy().rules().size(),
@@ -265,6 +285,12 @@ std::string Gateway::metrics_text() const {
       << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'
       << "kabar_resets_total{reason=\"position_ahead\"} " << stats_.resets_position_ahead.load() << '\n'
       << "kabar_resets_total{reason=\"bad_position\"} " << stats_.resets_bad_position.load() << '\n';
+  out << "# HELP kabar_http_refused_total Connections and requests refused by a hardening limit, by reason\n"
+      << "# TYPE kabar_http_refused_total counter\n";
+  for (std::size_t kind = 0; kind < kRefusalKinds; ++kind) {
+    out << "kabar_http_refused_total{reason=\"" << refusal_name(static_cast<Refusal>(kind)) << "\"} "
+        << stats_.refusals[kind].load() << '\n';
+  }
   out << "# HELP kabar_bad_requests_total Refused client input, by door\n# TYPE kabar_bad_requests_total counter\n"
       << "kabar_bad_requests_total{door=\"ws\"} " << stats_.ws_bad_requests.load() << '\n'
       << "kabar_bad_requests_total{door=\"http\"} " << stats_.http_bad_requests.load() << '\n';

@@ -53,6 +53,7 @@ class Gateway {
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<ReplayReader> replay_;
   GatewayStats stats_;
+  std::unique_ptr<ConnectionLimiter> connections_;
   std::unique_ptr<ServerContext> context_;
   std::unique_ptr<PusherService> pusher_;
   std::unique_ptr<StoreSink> sink_;

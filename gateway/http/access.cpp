@@ -54,6 +54,12 @@ std::string who(const authz::Claims& claims) {
 
 }  // namespace
 
+std::string authorization_bearer(const http::request<http::string_body>& request) {
+  auto header = request.find(http::field::authorization);
+  if (header == request.end()) return {};
+  return bearer_token(std::string_view(header->value().data(), header->value().size()));
+}
+
 FoundToken find_token(const http::request<http::string_body>& request, const RequestTarget& target,
                       bool allow_query) {
   FoundToken found;

@@ -36,6 +36,10 @@ inline constexpr std::string_view kTokenParam = "token";
 FoundToken find_token(const boost::beast::http::request<boost::beast::http::string_body>& request,
                       const RequestTarget& target, bool allow_query);
 
+// The token of "Authorization: Bearer <t>" only (empty without one): for doors where a cookie or a URL
+// must not carry credentials (REST publish).
+std::string authorization_bearer(const boost::beast::http::request<boost::beast::http::string_body>& request);
+
 struct Authentication {
   bool ok = false;       // false: a token was given and refused (the door refuses, it does not downgrade)
   authz::Claims claims;  // anonymous when no token was given

@@ -9,8 +9,10 @@
 
 #include "bridge/channel.h"
 #include "gateway/http/access.h"
+#include "gateway/http/sse_request.h"
 #include "gateway/http/sse_session.h"
 #include "gateway/http/ws_session.h"
+#include "gateway/pusher/channel_auth_endpoint.h"
 #include "gateway/pusher/pusher_service.h"
 #include "gateway/pusher/pusher_session.h"
 #include "gateway/web/embedded_web.h"
@@ -22,7 +24,33 @@ namespace http = beast::http;
 HttpSession::HttpSession(ServerContext& context, std::size_t shard, boost::asio::ip::tcp::socket&& socket)
     : context_(context), shard_(shard), stream_(std::move(socket)) {}
 
-void HttpSession::run() { read_request(); }
+namespace {
+constexpr std::string_view kPusherAuthPath = "/pusher/auth";
+bool is_pusher_auth(std::string_view path) {
+  return path == kPusherAuthPath || (path.starts_with(kPusherAuthPath) && path.size() > kPusherAuthPath.size() &&
+                                     path[kPusherAuthPath.size()] == '/');
+}
+}  // namespace
+
+void HttpSession::run() {
+  boost::system::error_code error;
+  const auto endpoint = stream_.socket().remote_endpoint(error);
+  if (!error) {
+    address_ = endpoint.address();
+    peer_ = address_.to_string();
+  }
+  // Counted from here until the session holding the socket ends (see ConnectionLimiter). A refused
+  // connection still has its request read, so the client sees a 429 rather than a reset.
+  if (context_.connections && !error) admitted_ = context_.connections->admit(address_, shared_from_this());
+  read_request();
+}
+
+void HttpSession::note_timeout() {
+  // Idle keep-alive connections time out by design; a request that does not arrive in time is slowloris.
+  if (served_any_ && !parser_->got_some()) return;
+  note_refusal(context_, Refusal::RequestTimeout, "http", peer_,
+               "request not complete within " + std::to_string(context_.limits.request_timeout.count()) + " ms");
+}
 
 void HttpSession::read_request() {
   parser_.emplace();
@@ -38,6 +66,7 @@ void HttpSession::read_request() {
 
 void HttpSession::on_read(const boost::system::error_code& error) {
   if (error == http::error::end_of_stream || error == beast::error::timeout) {
+    if (error == beast::error::timeout) note_timeout();
     boost::system::error_code ignored;
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
     return;
@@ -45,6 +74,10 @@ void HttpSession::on_read(const boost::system::error_code& error) {
   if (error) {
     if (error == http::error::header_limit || error == http::error::body_limit) {
       context_.stats.http_bad_requests.fetch_add(1, std::memory_order_relaxed);
+      const bool body = error == http::error::body_limit;
+      note_refusal(context_, body ? Refusal::BodyTooLarge : Refusal::HeaderTooLarge, "http", peer_,
+                   body ? "body over " + std::to_string(context_.limits.max_message_bytes) + " bytes"
+                        : "head over " + std::to_string(context_.limits.max_header_bytes) + " bytes");
       keep_alive_ = false;
       send(error_response(error == http::error::body_limit ? http::status::payload_too_large
                                                            : http::status::request_header_fields_too_large,
@@ -62,6 +95,16 @@ void HttpSession::on_read(const boost::system::error_code& error) {
 
 void HttpSession::route(Request&& request) {
   keep_alive_ = request.keep_alive();
+  cors_ = false;
+  served_any_ = true;
+  if (!admitted_) {
+    keep_alive_ = false;
+    note_refusal(context_, Refusal::TooManyConnections, "http", peer_,
+                 "already " + std::to_string(context_.connections->limit()) + " open connections");
+    send(error_response(http::status::too_many_requests, "too_many_connections",
+                        "too many open connections from your address"));
+    return;
+  }
   auto target = parse_request_target(std::string(request.target()));
   if (!target) {
     context_.stats.http_bad_requests.fetch_add(1, std::memory_order_relaxed);
@@ -69,15 +112,15 @@ void HttpSession::route(Request&& request) {
     return;
   }
   const std::string& path = target->path;
+  origin_.clear();
+  if (auto origin = request.find(http::field::origin); origin != request.end()) origin_ = std::string(origin->value());
 
   if (path == "/ws") {
     if (!beast::websocket::is_upgrade(request)) {
       send(error_response(http::status::upgrade_required, "upgrade_required", "/ws is a WebSocket endpoint"));
       return;
     }
-    stream_.expires_never();
-    auto session = std::make_shared<WsSession>(context_, shard_, std::move(stream_));
-    session->run(std::move(request));
+    if (check_origin(request, "ws")) start_ws(std::move(request));
     return;
   }
   // The Pusher door (docs/pusher.md): /app/{key} WebSocket and the /apps/{id}/... REST API.
@@ -87,20 +130,25 @@ void HttpSession::route(Request&& request) {
                           "/app/{key} is a WebSocket endpoint"));
       return;
     }
-    stream_.expires_never();
-    auto app = context_.pusher->apps().by_key(std::string_view(path).substr(5));
-    auto session = std::make_shared<PusherSession>(context_, shard_, std::move(stream_), std::move(app));
-    session->run(std::move(request));
+    start_pusher_socket(std::move(request), std::string_view(path).substr(5));
     return;
   }
   if (context_.pusher && RestApi::handles(path)) {
-    RestRequest rest{std::string(request.method_string()), path, target->params, std::move(request.body())};
-    // The answer may come from a publishing thread (after the broker's PUBACK): back to this shard.
-    context_.pusher->rest().handle(std::move(rest), [self = shared_from_this()](RestResponse response) {
-      boost::asio::post(self->stream_.get_executor(), [self, response = std::move(response)] {
-        self->send(self->json_response(static_cast<http::status>(response.status), response.body));
-      });
-    });
+    forward_to_rest(std::move(request), *target);
+    return;
+  }
+  const bool browser_door = path == "/sse" || (context_.pusher && is_pusher_auth(path));
+  cors_ = browser_door;  // every answer of these doors, errors included, is readable by allowed pages
+  if (browser_door && request.method() == http::verb::options) {
+    answer_preflight(request);
+    return;
+  }
+  if (context_.pusher && is_pusher_auth(path)) {
+    if (request.method() != http::verb::post) {
+      send(error_response(http::status::method_not_allowed, "method_not_allowed", "POST the socket_id and channel_name"));
+      return;
+    }
+    if (check_origin(request, "pusher-auth")) pusher_channel_auth(request, *target);
     return;
   }
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
@@ -134,28 +182,16 @@ void HttpSession::route(Request&& request) {
 }
 
 void HttpSession::start_sse(const Request& request, const RequestTarget& target) {
-  std::vector<std::string> channels = target.all("channel");
-  if (channels.empty()) {
+  if (!check_origin(request, "sse")) return;
+  std::optional<std::string_view> last_event_id;
+  if (auto header = request.find("Last-Event-ID"); header != request.end()) last_event_id = std::string_view(header->value().data(), header->value().size());
+  auto parsed = parse_sse_request(target, last_event_id, context_.limits.max_subscriptions);
+  if (auto* problem = std::get_if<SseRequestError>(&parsed)) {
     context_.stats.http_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send(error_response(http::status::bad_request, "bad_request", "give at least one ?channel=NAME"));
+    send(error_response(http::status::bad_request, problem->code, problem->message));
     return;
   }
-  std::sort(channels.begin(), channels.end());
-  channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
-  if (channels.size() > context_.limits.max_subscriptions) {
-    send(error_response(http::status::bad_request, "too_many_subscriptions",
-                        "at most " + std::to_string(context_.limits.max_subscriptions) + " channels per stream"));
-    return;
-  }
-  for (const auto& channel : channels) {
-    if (!is_valid_channel_name(channel)) {
-      context_.stats.http_bad_requests.fetch_add(1, std::memory_order_relaxed);
-      send(error_response(http::status::bad_request, "invalid_channel",
-                          "invalid channel name " + nlohmann::json(channel).dump(-1, ' ', false,
-                                                                                 nlohmann::json::error_handler_t::replace)));
-      return;
-    }
-  }
+  const auto& [channels, since] = std::get<SseRequest>(parsed);
   // Who is asking, then whether they may read every channel asked for (docs/authorization.md).
   const FoundToken found = find_token(request, target, context_.allow_query_token);
   if (found.query_refused) {
@@ -177,20 +213,101 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
     send(refusal(http::status::forbidden, "forbidden_channel", decision.code, decision.reason, channel));
     return;
   }
-  // The browser's own Last-Event-ID (sent on every automatic reconnect) wins over the query, which is
-  // only how a page passes a position it kept itself on its first connect.
-  std::string since;
-  if (auto header = request.find("Last-Event-ID"); header != request.end()) {
-    since = std::string(header->value());
-  } else if (auto query = target.first("last_event_id")) {
-    since = *query;
-  } else if (auto query_since = target.first("since")) {
-    since = *query_since;
-  }
   stream_.expires_never();
   auto session = std::make_shared<SseSession>(context_, shard_, stream_.release_socket());
+  if (context_.connections) context_.connections->transfer(address_, this, session);
   session->set_claims(std::move(who.claims));
   session->start(channels, StartPoint::parse(since));
+}
+
+void HttpSession::start_ws(Request&& request) {
+  stream_.expires_never();
+  auto session = std::make_shared<WsSession>(context_, shard_, std::move(stream_));
+  if (context_.connections) context_.connections->transfer(address_, this, session);
+  session->run(std::move(request));
+}
+
+void HttpSession::start_pusher_socket(Request&& request, std::string_view key) {
+  stream_.expires_never();
+  auto app = context_.pusher->apps().by_key(key);
+  auto session = std::make_shared<PusherSession>(context_, shard_, std::move(stream_), std::move(app));
+  if (context_.connections) context_.connections->transfer(address_, this, session);
+  session->run(std::move(request));
+}
+
+void HttpSession::forward_to_rest(Request&& request, const RequestTarget& target) {
+  RestRequest rest{std::string(request.method_string()), target.path, target.params, std::move(request.body()), {}};
+  // Only the Authorization header carries a publisher token here: a cookie would let any page the
+  // publisher visits publish in their name (CSRF), and a URL ends up in logs.
+  rest.bearer_token = authorization_bearer(request);
+  // The answer may come from a publishing thread (after the broker's PUBACK): back to this shard.
+  context_.pusher->rest().handle(std::move(rest), [self = shared_from_this()](RestResponse response) {
+    boost::asio::post(self->stream_.get_executor(), [self, response = std::move(response)] {
+      self->send(self->json_response(static_cast<http::status>(response.status), response.body));
+    });
+  });
+}
+
+// POST /pusher/auth[/{key}] (gateway/pusher/channel_auth_endpoint.h). The app is the one named by key, or
+// the only one configured.
+void HttpSession::pusher_channel_auth(const Request& request, const RequestTarget& target) {
+  const std::string_view rest = std::string_view(target.path).substr(kPusherAuthPath.size());
+  std::shared_ptr<PusherApp> app;
+  if (rest.size() > 1) {
+    app = context_.pusher->apps().by_key(rest.substr(1));
+  } else if (context_.pusher->apps().all().size() == 1) {
+    app = context_.pusher->apps().all().front();
+  }
+  Response response;
+  const FoundToken found = find_token(request, target, /*allow_query=*/false);
+  if (!app) {
+    response = error_response(http::status::not_found, "unknown_app",
+                              "no such app: POST to /pusher/auth/{app key} (or /pusher/auth with one app)");
+  } else if (found.query_refused) {
+    response = refusal(http::status::unauthorized, "invalid_token", "query_token_disabled",
+                       "send the token as Authorization: Bearer or the kabar_token cookie, not in the URL");
+  } else {
+    const ChannelAuthAnswer answer = answer_channel_auth(context_, *app, found.token, request.body());
+    response = json_response(static_cast<http::status>(answer.status), answer.body);
+    if (answer.status == 401) response.set(http::field::www_authenticate, R"(Bearer error="invalid_token")");
+  }
+  send(std::move(response));
+}
+
+bool HttpSession::check_origin(const Request&, std::string_view door) {
+  if (origin_allowed(context_.allowed_origins, origin_)) return true;
+  note_refusal(context_, Refusal::OriginNotAllowed, door, peer_, "origin " + origin_.substr(0, 200));
+  keep_alive_ = false;
+  send(error_response(http::status::forbidden, "origin_not_allowed",
+                      "pages of this origin may not use " + std::string(door) + " here (http.allowed_origins)"));
+  return false;
+}
+
+// CORS preflight of /sse (fetch-based SSE with Authorization) and /pusher/auth. The allowed request
+// headers are named: "*" in Access-Control-Allow-Headers does not cover Authorization.
+void HttpSession::answer_preflight(const Request& request) {
+  if (!check_origin(request, "preflight")) return;
+  Response response{http::status::no_content, 11};
+  response.set(http::field::access_control_allow_methods, "GET, POST, OPTIONS");
+  response.set(http::field::access_control_allow_headers,
+               "Authorization, Content-Type, Last-Event-ID, X-Requested-With, X-CSRF-TOKEN, X-Socket-ID");
+  response.set(http::field::access_control_max_age, "600");
+  send(std::move(response));
+}
+
+// A named origin gets itself back with credentials allowed (cookies cross-site); with "*" every origin
+// may read, but without credentials: echoing any origin with credentials would let every site read a
+// user's answers.
+void HttpSession::add_cors(Response& response) const {
+  const auto& allowed = context_.allowed_origins;
+  if (origin_.empty() || !origin_matches(allowed, origin_)) return;  // a refused origin learns nothing
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) {
+    response.set(http::field::access_control_allow_origin, "*");
+    return;
+  }
+  response.set(http::field::access_control_allow_origin, origin_);
+  response.set(http::field::access_control_allow_credentials, "true");
+  response.set(http::field::vary, "Origin");
 }
 
 HttpSession::Response HttpSession::dead_letters(const RequestTarget& target) const {
@@ -244,6 +361,7 @@ HttpSession::Response HttpSession::error_response(http::status status, const std
 
 void HttpSession::send(Response&& response) {
   response.set(http::field::server, context_.server_name);
+  if (cors_) add_cors(response);
   response.keep_alive(keep_alive_);
   response.prepare_payload();
   auto shared = std::make_shared<Response>(std::move(response));

@@ -28,6 +28,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void on_read(const boost::system::error_code& error);
   void route(Request&& request);
   void start_sse(const Request& request, const RequestTarget& target);
+  void start_ws(Request&& request);
+  void start_pusher_socket(Request&& request, std::string_view key);
+  void forward_to_rest(Request&& request, const RequestTarget& target);
+  void pusher_channel_auth(const Request& request, const RequestTarget& target);
+  // Browser origins (http.allowed_origins): false after answering 403 origin_not_allowed.
+  bool check_origin(const Request& request, std::string_view door);
+  void answer_preflight(const Request& request);
+  void add_cors(Response& response) const;
+  void note_timeout();
   void send(Response&& response);
   Response json_response(boost::beast::http::status status, const std::string& body) const;
   Response error_response(boost::beast::http::status status, const std::string& code,
@@ -39,6 +48,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   ServerContext& context_;
   const std::size_t shard_;
   boost::beast::tcp_stream stream_;
+  boost::asio::ip::address address_;  // the peer, for the per-address connection cap and logs
+  std::string peer_;
+  bool admitted_ = true;       // false: over http.max_connections_per_ip; the request gets 429
+  bool served_any_ = false;    // a keep-alive connection waiting for its next request is not slow
+  std::string origin_;         // the request's Origin header (CORS answers echo it)
+  bool cors_ = false;          // the request is for /sse or /pusher/auth: answers carry CORS headers
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keep_alive_ = false;

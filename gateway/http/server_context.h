@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "authz/authorizer.h"
+#include "gateway/http/hardening.h"
 #include "gateway/hub/hub.h"
 #include "gateway/hub/replay_reader.h"
 #include "gateway/store/event_store.h"
@@ -26,8 +27,10 @@ struct SessionLimits {
   std::chrono::milliseconds heartbeat{15000};     // SSE comment / WS ping interval
   std::chrono::milliseconds sse_retry{2000};      // EventSource reconnect delay we advertise
   std::chrono::milliseconds shutdown_reconnect{1000};  // reconnect hint given on graceful shutdown
-  std::chrono::seconds request_timeout{30};       // reading an HTTP request head
+  std::chrono::milliseconds request_timeout{30000};  // reading a whole HTTP request (slowloris)
   std::size_t replay_page = 500;                  // events per catch-up query
+  double ws_messages_per_s = 100;                 // /ws messages a connection may send (0: no limit)...
+  double ws_message_burst = 500;                  // ...with bursts of this many
 };
 
 // Counters owned by the Gateway, updated by sessions with relaxed atomics, read by /metrics.
@@ -47,6 +50,8 @@ struct GatewayStats {
   std::atomic<std::uint64_t> pusher_open{0}, pusher_accepted{0}, pusher_refused{0};
   std::atomic<std::uint64_t> pusher_bad_messages{0}, pusher_auth_failures{0};
   std::atomic<std::uint64_t> pusher_client_events{0}, pusher_client_events_rejected{0};
+  // Hardening refusals by kind (gateway/http/hardening.h), kabar_http_refused_total{reason}.
+  RefusalCounters refusals{};
 };
 
 struct Readiness {
@@ -71,6 +76,9 @@ struct ServerContext {
   // The one policy and token verifier of every door (docs/authorization.md); null: public channels only.
   std::shared_ptr<const authz::Authorizer> authorizer;
   bool allow_query_token = true;    // auth.query_token: ?token= on /sse and /ws
+  // http.allowed_origins: browser origins allowed on /ws, /sse and /pusher/auth (CORS for the latter two).
+  std::vector<std::string> allowed_origins{"*"};
+  ConnectionLimiter* connections = nullptr;  // http.max_connections_per_ip; null: no limit (tests)
   PusherService* pusher = nullptr;  // the Pusher door; null when the gateway runs without it (tests)
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.

@@ -7,6 +7,7 @@
 
 #include "bridge/channel.h"
 #include "gateway/http/access.h"
+#include "gateway/http/ws_request.h"
 
 namespace kabar {
 namespace beast = boost::beast;
@@ -19,13 +20,6 @@ constexpr std::uint16_t kCloseSlowConsumer = 4008;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // The token given at connect was refused (the reason follows in the close reason and an error frame).
 constexpr std::uint16_t kCloseInvalidToken = 4001;
-
-// `ref` may be a string or a number; it is echoed back as JSON text, or omitted.
-std::string ref_of(const json& request) {
-  auto it = request.find("ref");
-  if (it == request.end() || !(it->is_string() || it->is_number())) return {};
-  return it->dump();
-}
 
 std::string with_ref(std::string object, const std::string& ref) {
   if (ref.empty()) return object;
@@ -109,46 +103,37 @@ void WsSession::on_read(const boost::system::error_code& error) {
 }
 
 void WsSession::handle_message(const std::string& text) {
-  json request = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (request.is_discarded()) {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("bad_json", "message is not valid JSON", {});
+  // A client flooding messages (each may start a replay) is closed; the documented clients send a few.
+  if (!rate_) rate_.emplace(context_.limits.ws_messages_per_s, context_.limits.ws_message_burst);
+  if (!rate_->allow()) {
+    if (!close_sent_) {
+      boost::system::error_code ignored;
+      const auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored).address().to_string();
+      note_refusal(context_, Refusal::RateLimited, "ws", peer,
+                   "more than " + std::to_string(static_cast<long>(context_.limits.ws_messages_per_s)) +
+                       " messages per second");
+    }
+    close_with(websocket::close_code::policy_error, "rate limit: too many messages");
     return;
   }
-  if (!request.is_object() || !request.contains("type") || !request["type"].is_string()) {
+  auto parsed = parse_ws_request(text);
+  if (auto* problem = std::get_if<WsRequestError>(&parsed)) {
     context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("bad_request", "message must be a JSON object with a string \"type\"", ref_of(request));
+    send_error(problem->code, problem->message, problem->ref, problem->channel);
     return;
   }
-  const std::string ref = ref_of(request);
-  const std::string type = request["type"].get<std::string>();
-  if (type == "subscribe") {
-    handle_subscribe(request, ref);
-  } else if (type == "unsubscribe") {
-    handle_unsubscribe(request, ref);
-  } else if (type == "auth") {
-    handle_auth(request, ref);
-  } else if (type == "ping") {
-    send_control(with_ref(R"({"type":"pong"})", ref));
-  } else {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("unknown_type", "unknown message type " + json_quote(type), ref);
+  const WsRequest& request = std::get<WsRequest>(parsed);
+  switch (request.type) {
+    case WsRequest::Type::Subscribe: handle_subscribe(request); break;
+    case WsRequest::Type::Unsubscribe: handle_unsubscribe(request); break;
+    case WsRequest::Type::Auth: handle_auth(request); break;
+    case WsRequest::Type::Ping: send_control(with_ref(R"({"type":"pong"})", request.ref)); break;
   }
 }
 
-void WsSession::handle_subscribe(const json& request, const std::string& ref) {
-  auto channel_it = request.find("channel");
-  if (channel_it == request.end() || !channel_it->is_string()) {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("bad_request", "subscribe needs a string \"channel\"", ref);
-    return;
-  }
-  const std::string channel = channel_it->get<std::string>();
-  if (!is_valid_channel_name(channel)) {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("invalid_channel", "channel names are 1-164 characters of [A-Za-z0-9_-=@,.;]", ref, channel);
-    return;
-  }
+void WsSession::handle_subscribe(const WsRequest& request) {
+  const std::string& channel = request.channel;
+  const std::string& ref = request.ref;
   if (const auto decision = authorize(context_, claims_, authz::Action::Read, channel, "ws");
       !decision.allowed) {
     send_refusal("forbidden_channel", decision.code, decision.reason, ref, channel);
@@ -160,31 +145,15 @@ void WsSession::handle_subscribe(const json& request, const std::string& ref) {
                channel);
     return;
   }
-  std::string since;
-  if (auto since_it = request.find("since"); since_it != request.end() && !since_it->is_null()) {
-    if (!since_it->is_string()) {
-      context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-      send_error("bad_request", "\"since\" must be a position string or \"earliest\"", ref, channel);
-      return;
-    }
-    since = since_it->get<std::string>();
-  }
   const std::string head = context_.hub.epoch() + ":" + std::to_string(context_.store.head_seq());
   send_control(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + head + "\"}",
                         ref));
-  subscribe({channel}, StartPoint::parse(since), /*id_on_reset=*/false);
+  subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false);
 }
 
-void WsSession::handle_unsubscribe(const json& request, const std::string& ref) {
-  auto channel_it = request.find("channel");
-  if (channel_it == request.end() || !channel_it->is_string()) {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("bad_request", "unsubscribe needs a string \"channel\"", ref);
-    return;
-  }
-  const std::string channel = channel_it->get<std::string>();
-  unsubscribe(channel);
-  send_control(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(channel) + "}", ref));
+void WsSession::handle_unsubscribe(const WsRequest& request) {
+  unsubscribe(request.channel);
+  send_control(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(request.channel) + "}", request.ref));
 }
 
 bool WsSession::authenticate_at_connect() {
@@ -210,14 +179,9 @@ bool WsSession::authenticate_at_connect() {
 
 // {"type":"auth","token":"..."}: (re)authenticates the connection, e.g. with a fresh token before the old
 // one expires. A refused token changes nothing. Subscriptions the new token does not allow end.
-void WsSession::handle_auth(const json& request, const std::string& ref) {
-  auto token = request.find("token");
-  if (token == request.end() || !token->is_string()) {
-    context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error("bad_request", "auth needs a string \"token\" (\"\" to continue without one)", ref);
-    return;
-  }
-  Authentication who = authenticate(context_, token->get_ref<const std::string&>(), "ws");
+void WsSession::handle_auth(const WsRequest& request) {
+  const std::string& ref = request.ref;
+  Authentication who = authenticate(context_, request.token, "ws");
   if (!who.ok) {
     send_refusal("invalid_token", who.code, who.message, ref);
     return;

@@ -8,7 +8,11 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <nlohmann/json_fwd.hpp>
 
+#include <optional>
+
+#include "gateway/http/hardening.h"
 #include "gateway/http/stream_session.h"
+#include "gateway/http/ws_request.h"
 
 namespace kabar {
 
@@ -33,9 +37,9 @@ class WsSession : public StreamSession {
   void read_next();
   void on_read(const boost::system::error_code& error);
   void handle_message(const std::string& text);
-  void handle_subscribe(const nlohmann::json& request, const std::string& ref);
-  void handle_unsubscribe(const nlohmann::json& request, const std::string& ref);
-  void handle_auth(const nlohmann::json& request, const std::string& ref);
+  void handle_subscribe(const WsRequest& request);
+  void handle_unsubscribe(const WsRequest& request);
+  void handle_auth(const WsRequest& request);
   // The token found at the upgrade (header, cookie or ?token=) decides who this connection is.
   bool authenticate_at_connect();
   void send_refusal(const std::string& code, const std::string& reason, const std::string& message,
@@ -51,6 +55,7 @@ class WsSession : public StreamSession {
   std::string token_refusal_;  // set when the connect token was refused: close 4001 with this reason
   bool close_sent_ = false;
   bool accepted_ = false;
+  std::optional<MessageRateLimiter> rate_;  // http.ws_messages_per_s, made at the first message
 };
 
 }  // namespace kabar

@@ -3,51 +3,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "gateway/http/hardening.h"
+
 namespace kabar {
-namespace {
 
-// "*" matches any run of characters; everything else must match exactly (case-insensitive: hosts).
-bool glob_match(std::string_view pattern, std::string_view text) {
-  std::size_t p = 0, t = 0, star = std::string_view::npos, resume = 0;
-  auto same = [](char a, char b) {
-    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-  };
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      resume = t;
-    } else if (p < pattern.size() && same(pattern[p], text[t])) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++resume;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
-// "https://app.example.com:8443/x" -> "app.example.com"
-std::string_view host_of(std::string_view origin) {
-  if (auto scheme = origin.find("://"); scheme != std::string_view::npos) origin.remove_prefix(scheme + 3);
-  origin = origin.substr(0, origin.find_first_of("/?#"));
-  if (origin.starts_with('[')) return origin.substr(0, origin.find(']') + 1);  // IPv6 literal
-  return origin.substr(0, origin.find(':'));
-}
-
-}  // namespace
-
+// The same matching as the native doors' http.allowed_origins (gateway/http/hardening.h); unlike them a
+// Pusher app with named origins also refuses clients that send no Origin, as Pusher does.
 bool PusherApp::origin_allowed(std::string_view origin) const {
-  const auto& allowed = config_.allowed_origins;
-  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return true;
-  if (origin.empty()) return false;
-  const std::string_view host = host_of(origin);
-  return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& pattern) {
-    return glob_match(pattern, host) || glob_match(pattern, origin);
-  });
+  return origin_matches(config_.allowed_origins, origin);
 }
 
 bool PusherApp::try_open_connection() {

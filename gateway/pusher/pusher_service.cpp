@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/schema_registry.h"
+#include "gateway/http/access.h"
 
 namespace kabar {
 namespace {
@@ -26,6 +27,31 @@ RestApi::Validate schema_check(const SchemaRegistry& schemas) {
   };
 }
 
+std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
+                         const std::string& channel = {}) {
+  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
+  if (!channel.empty()) body["channel"] = channel;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// REST publish with a publisher token: the same authenticate/authorize as every door, so a refusal reads,
+// logs and counts the same (docs/authorization.md "REST publish").
+RestApi::PublisherTokens publisher_tokens(ServerContext& context) {
+  RestApi::PublisherTokens tokens;
+  tokens.authenticate = [&context](const std::string& token) -> std::variant<authz::Claims, RestResponse> {
+    Authentication who = authenticate(context, token, "rest");
+    if (!who.ok) return RestResponse{401, refusal_body("invalid_token", who.code, who.message)};
+    return std::move(who.claims);
+  };
+  tokens.authorize = [&context](const authz::Claims& claims,
+                                const std::string& channel) -> std::optional<RestResponse> {
+    const authz::Decision decision = authorize(context, claims, authz::Action::Publish, channel, "rest");
+    if (decision.allowed) return std::nullopt;
+    return RestResponse{403, refusal_body("forbidden_channel", decision.code, decision.reason, channel)};
+  };
+  return tokens;
+}
+
 }  // namespace
 
 std::vector<boost::asio::io_context*> PusherService::shard_contexts(ServerContext& context) {
@@ -47,7 +73,7 @@ PusherService::PusherService(const std::vector<PusherAppConfig>& apps, Publisher
           [this](std::vector<OutgoingEvent> events, EventRepublisher::Done done) {
             republisher_.publish(std::move(events), std::move(done));
           },
-          {}, schema_check(schemas)),
+          {}, schema_check(schemas), publisher_tokens(context)),
       cluster_(std::move(cluster), apps_, directory_),
       webhooks_(apps_) {
   cluster_.start();

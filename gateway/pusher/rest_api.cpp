@@ -145,13 +145,38 @@ struct RestApi::Call {
   std::shared_ptr<PusherApp> app;
   std::string route;  // the path after /apps/{id}/
   RestRequest request;
+  std::optional<authz::Claims> publisher;  // set when a publisher token authenticated the request
 };
 
-RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate)
+RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate, PublisherTokens tokens)
     : apps_(apps),
       publish_(std::move(publish)),
       clock_(clock ? std::move(clock) : Clock(system_seconds)),
-      validate_(std::move(validate)) {}
+      validate_(std::move(validate)),
+      tokens_(std::move(tokens)) {}
+
+// A publisher token stands in for the app signature on publishing only: the queries (channels, users,
+// connections) reveal who is online, which the policy's channel rules do not describe.
+std::optional<RestResponse> RestApi::authenticate_publisher(Call& call, const RestRequest& request) const {
+  if (!tokens_.authenticate) return reply(401, "token_not_accepted", "sign the request with the app secret");
+  if (call.route != "events" && call.route != "batch_events")
+    return reply(403, "signature_required",
+                 "a publisher token is accepted for publishing (events, batch_events) only; sign queries with "
+                 "the app secret");
+  auto who = tokens_.authenticate(request.bearer_token);
+  if (auto* refusal = std::get_if<RestResponse>(&who)) return *refusal;
+  call.publisher = std::get<authz::Claims>(std::move(who));
+  return std::nullopt;
+}
+
+// Signed requests may publish anywhere in their app; a token only where the policy lets it publish.
+std::optional<RestResponse> RestApi::refused_channel(const Call& call, const std::vector<std::string>& channels) const {
+  if (!call.publisher) return std::nullopt;
+  for (const auto& channel : channels) {
+    if (auto refusal = tokens_.authorize(*call.publisher, channel)) return refusal;
+  }
+  return std::nullopt;
+}
 
 std::optional<RestResponse> RestApi::invalid_data(const std::string& event,
                                                   const std::string& data_json) const {
@@ -170,9 +195,13 @@ void RestApi::handle(RestRequest request, std::function<void(RestResponse)> done
     return done(
         reply(404, "unknown_app", "no app with id " + json_quote(std::string(rest.substr(0, slash)))));
   call.route = slash == std::string_view::npos ? std::string() : std::string(rest.substr(slash + 1));
-  const RestAuth auth(call.app->key(), call.app->secret());
-  if (auto failure = auth.verify({request.method, request.path, request.params, request.body}, clock_()))
-    return done(reply(401, failure->code, failure->message));
+  if (!request.bearer_token.empty()) {
+    if (auto refusal = authenticate_publisher(call, request)) return done(*refusal);
+  } else {
+    const RestAuth auth(call.app->key(), call.app->secret());
+    if (auto failure = auth.verify({request.method, request.path, request.params, request.body}, clock_()))
+      return done(reply(401, failure->code, failure->message));
+  }
   call.request = std::move(request);
 
   const std::string& route = call.route;
@@ -198,6 +227,7 @@ void RestApi::publish_events(const Call& call, std::function<void(RestResponse)>
   if (!body) return done(reply(400, "bad_json", "the body must be a JSON object"));
   EventRequest event;
   if (auto problem = read_event(*body, event, /*batch=*/false)) return done(*problem);
+  if (auto refusal = refused_channel(call, event.channels)) return done(*refusal);
   if (auto problem = invalid_data(event.name, event.data_json)) return done(*problem);
   publish_(outgoing(event),
            [app = call.app, event, done = std::move(done)](std::optional<std::string> error) {
@@ -224,6 +254,7 @@ void RestApi::publish_batch(const Call& call, std::function<void(RestResponse)> 
   bool any_info = false;
   for (std::size_t i = 0; i < batch->size(); ++i) {
     if (auto problem = read_event((*batch)[i], events[i], /*batch=*/true)) return done(*problem);
+    if (auto refusal = refused_channel(call, events[i].channels)) return done(*refusal);
     if (auto problem = invalid_data(events[i].name, events[i].data_json)) return done(*problem);
     any_info = any_info || !events[i].info.empty();
     for (auto& item : outgoing(events[i])) all.push_back(std::move(item));

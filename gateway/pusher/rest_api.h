@@ -6,14 +6,18 @@
 //   GET  /apps/{id}/channels[/{name}[/users]]           occupancy and presence members
 //   GET  /apps/{id}/connections                         open connections (Reverb's extra)
 //
-// Every request is signed (RestAuth). Transport-free: HttpSession hands in the request and gets the
+// Every request is signed (RestAuth), or, for publishing only, carries a publisher token
+// (Authorization: Bearer <JWT>, docs/authorization.md "REST publish") that the policy must allow to
+// publish on every channel of the event. Transport-free: HttpSession hands in the request and gets the
 // response through a callback, which may run on another thread.
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
+#include "authz/claims.h"
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/event_republisher.h"
 #include "gateway/pusher/rest_auth.h"
@@ -25,6 +29,7 @@ struct RestRequest {
   std::string path;    // decoded, "/apps/local/events"
   QueryParams params;  // decoded
   std::string body;
+  std::string bearer_token;  // from Authorization: Bearer; non-empty: judged by the token, not a signature
 };
 
 struct RestResponse {
@@ -46,7 +51,15 @@ class RestApi {
   using Validate =
       std::function<std::optional<std::string>(const std::string& event, const std::string& data_json)>;
 
-  RestApi(const AppRegistry& apps, Publish publish, Clock clock = {}, Validate validate = {});
+  // Publisher tokens: who the token is (or the refusal to answer), and whether it may publish on a
+  // channel (nullopt: yes). Without them a bearer token is refused.
+  struct PublisherTokens {
+    std::function<std::variant<authz::Claims, RestResponse>(const std::string& token)> authenticate;
+    std::function<std::optional<RestResponse>(const authz::Claims& claims, const std::string& channel)> authorize;
+  };
+
+  RestApi(const AppRegistry& apps, Publish publish, Clock clock = {}, Validate validate = {},
+          PublisherTokens tokens = {});
 
   static bool handles(std::string_view path) { return path.starts_with("/apps/"); }
   // `done` is called exactly once, on this thread or on a publishing thread.
@@ -62,10 +75,13 @@ class RestApi {
 
   const AppRegistry& apps_;
   std::optional<RestResponse> invalid_data(const std::string& event, const std::string& data_json) const;
+  std::optional<RestResponse> authenticate_publisher(Call& call, const RestRequest& request) const;
+  std::optional<RestResponse> refused_channel(const Call& call, const std::vector<std::string>& channels) const;
 
   Publish publish_;
   Clock clock_;
   Validate validate_;
+  PublisherTokens tokens_;
 };
 
 }  // namespace kabar

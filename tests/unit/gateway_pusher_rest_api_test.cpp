@@ -35,7 +35,7 @@ class RestApiTest : public ::testing::Test {
     params.emplace_back("auth_signature", RestAuth("app-key", "app-secret").sign(method, path, params));
     RestResponse response;
     bool answered = false;
-    api_.handle(RestRequest{method, path, params, body}, [&](RestResponse r) {
+    api_.handle(RestRequest{method, path, params, body, {}}, [&](RestResponse r) {
       response = std::move(r);
       answered = true;
     });
@@ -136,11 +136,11 @@ TEST_F(RestApiTest, AuthenticationFailuresAre401) {
                         {"body_md5", md5_hex(body)}};
   params.emplace_back("auth_signature",
                       RestAuth("app-key", "app-secret").sign("POST", "/apps/3/events", params));
-  api_.handle(RestRequest{"POST", "/apps/3/events", params, body}, [&](RestResponse r) { response = r; });
+  api_.handle(RestRequest{"POST", "/apps/3/events", params, body, {}}, [&](RestResponse r) { response = r; });
   EXPECT_EQ(response.status, 401);
   EXPECT_EQ(json::parse(response.body)["error"], "stale_timestamp");
   params[1].second = std::to_string(kNow);
-  api_.handle(RestRequest{"POST", "/apps/3/events", params, body}, [&](RestResponse r) { response = r; });
+  api_.handle(RestRequest{"POST", "/apps/3/events", params, body, {}}, [&](RestResponse r) { response = r; });
   EXPECT_EQ(json::parse(response.body)["error"], "bad_signature");
   EXPECT_TRUE(published_.empty());
 }
@@ -206,7 +206,7 @@ TEST(RestApiValidation, DataThatItsEventSchemaRefusesIs422AndNotPublished) {
     params.emplace_back("auth_signature",
                         RestAuth("app-key", "app-secret").sign("POST", "/apps/3/events", params));
     int status = 0;
-    api.handle(RestRequest{"POST", "/apps/3/events", params, body},
+    api.handle(RestRequest{"POST", "/apps/3/events", params, body, {}},
                [&](RestResponse r) { status = r.status; });
     return status;
   };
