@@ -3,11 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/channel.h"
-#include "gateway/hub/frame.h"
 
 namespace kabar {
 namespace {
 using nlohmann::json;
+
+std::string quote(const std::string& text) { return json(text).dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // `ref` may be a string or a number; it is echoed back as JSON text, or omitted.
 std::string ref_of(const json& request) {
@@ -73,7 +74,7 @@ std::variant<WsRequest, WsRequestError> parse_ws_request(std::string_view text) 
     return auth_request(request, std::move(out));
   }
   if (type == "ping") return out;
-  return WsRequestError{"unknown_type", "unknown message type " + json_quote(type), out.ref, {}};
+  return WsRequestError{"unknown_type", "unknown message type " + quote(type), out.ref, {}};
 }
 
 }  // namespace kabar
