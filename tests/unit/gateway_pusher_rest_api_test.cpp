@@ -217,5 +217,54 @@ TEST(RestApiValidation, DataThatItsEventSchemaRefusesIs422AndNotPublished) {
   EXPECT_EQ(published, 1u);
 }
 
+// A publisher token instead of the signature: authenticated once, then every channel asked of the policy
+// (fakes here; the real ones are access.h's, tested end to end in tests/e2e/authz_doors.test.mjs).
+TEST(RestApiTokenTest, PublisherTokensPublishWhereAllowedOnly) {
+  AppRegistry apps({{"3", "app-key", "app-secret"}});
+  std::size_t published = 0;
+  RestApi::PublisherTokens tokens;
+  tokens.authenticate = [](const std::string& token) -> std::variant<authz::Claims, RestResponse> {
+    if (token != "good") return RestResponse{401, R"({"error":"invalid_token"})"};
+    return authz::Claims::from_payload({{"sub", "laravel"}});
+  };
+  tokens.authorize = [](const authz::Claims&, const std::string& channel) -> std::optional<RestResponse> {
+    if (channel == "private-cabang.7") return RestResponse{403, R"({"error":"forbidden_channel"})"};
+    return std::nullopt;
+  };
+  RestApi api(
+      apps,
+      [&](std::vector<OutgoingEvent> events, EventRepublisher::Done done) {
+        published += events.size();
+        done(std::nullopt);
+      },
+      [] { return kNow; }, {}, tokens);
+  auto call = [&](const std::string& method, const std::string& path, const std::string& token,
+                  const std::string& body) {
+    RestResponse response;
+    api.handle(RestRequest{method, path, {}, body, token}, [&](RestResponse r) { response = std::move(r); });
+    return response;
+  };
+  const std::string to3 = R"({"name":"x","data":"{}","channel":"private-cabang.3"})";
+  EXPECT_EQ(call("POST", "/apps/3/events", "good", to3).status, 200);
+  EXPECT_EQ(published, 1u);
+  EXPECT_EQ(call("POST", "/apps/3/events", "bad", to3).status, 401);
+  EXPECT_EQ(call("POST", "/apps/3/events", "good", R"({"name":"x","data":"{}","channels":["a","private-cabang.7"]})").status,
+            403);
+  EXPECT_EQ(call("POST", "/apps/3/batch_events", "good",
+                 R"({"batch":[{"name":"x","data":"{}","channel":"a"},{"name":"y","data":"{}","channel":"private-cabang.7"}]})")
+                .status,
+            403);
+  EXPECT_EQ(published, 1u) << "nothing of a refused request is published";
+  const RestResponse query = call("GET", "/apps/3/channels", "good", "");
+  EXPECT_EQ(query.status, 403);
+  EXPECT_EQ(json::parse(query.body)["error"], "signature_required");
+  // Without the token hooks, a bearer token is refused rather than ignored.
+  RestApi plain(apps, [&](std::vector<OutgoingEvent>, EventRepublisher::Done done) { done(std::nullopt); },
+                [] { return kNow; });
+  RestResponse refused;
+  plain.handle(RestRequest{"POST", "/apps/3/events", {}, to3, "good"}, [&](RestResponse r) { refused = std::move(r); });
+  EXPECT_EQ(refused.status, 401);
+}
+
 }  // namespace
 }  // namespace kabar
