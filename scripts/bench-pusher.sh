@@ -11,16 +11,17 @@
 # database) and laravel-echo-server on free ports, a fresh process for every run, and stops every
 # process it started, by pid, also on error or Ctrl-C. Writes bench/results/pusher-latest.md (+ .jsonl).
 #
-#   scripts/bench-pusher.sh            full run (~5 minutes on 2 cores)
+#   scripts/bench-pusher.sh            full run (about 2 minutes on 2 cores)
 #   scripts/bench-pusher.sh --quick    small sizes, about a minute (smoke test of the harness)
 #
 # Needs: kabar and kabar-loadgen built (cmake --build BUILD_DIR --target kabar kabar-loadgen), node, and
 # laravel-echo-server installed with `npm --prefix bench/peers ci`.
 # Environment: BUILD_DIR (default build/), KABAR_BIN, LOADGEN_BIN, NODE_BIN, REDIS_BIN (redis-server;
 # "none": run laravel-echo-server without Redis), PORT_BASE (19830: first port tried), SUBS (1000),
-# RATE (20 events/s), DURATION (10 s), BURST (200), DRAIN (40 s), IDLE_CONNS (SUBS), IDLE_MAX (10000;
+# RATE (20 events/s), DURATION (20 s), BURST (200), DRAIN (40 s), IDLE_CONNS (SUBS), IDLE_MAX (10000;
 # 0 = skip), THREADS (2), PUBLISH_CONNS (4: keep-alive connections of the REST publisher),
-# QUIET_WAIT (60), QUIET_WAIT_RUN (15), NICE (-10 as root), BUDGET (600 s), OUT_DIR (bench/results).
+# QUIET_WAIT (60), QUIET_WAIT_RUN (15), NICE (-10 as root), BUDGET (600 s), OUT_DIR (bench/results),
+# KABAR_SOURCE (what KABAR_BIN was built from, for the report; default: git describe of this tree).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,7 +34,7 @@ ECHO_SERVER_JS=$ROOT/bench/peers/node_modules/laravel-echo-server/bin/server.js
 PORT_BASE=${PORT_BASE:-19830}
 SUBS=${SUBS:-1000}
 RATE=${RATE:-20}
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-20}
 BURST=${BURST:-200}
 DRAIN=${DRAIN:-40}
 IDLE_CONNS=${IDLE_CONNS:-$SUBS}
@@ -276,7 +277,7 @@ machine_info() {
   echo "- RLIMIT_NOFILE: $(ulimit -Sn) soft / $(ulimit -Hn) hard; benchmark processes at nice $NICE"
   echo "- kabar: $("$KABAR_BIN" --version 2>&1 | head -1), embedded $(/usr/sbin/mosquitto -h 2>&1 | head -1)"
   echo "- laravel-echo-server $(cd "$ROOT/bench/peers" && "$NODE_BIN" -p 'require("laravel-echo-server/package.json").version') (socket.io $(cd "$ROOT/bench/peers" && "$NODE_BIN" -p 'require("socket.io/package.json").version')) on Node $("$NODE_BIN" --version), NODE_ENV=production; database: $([[ $REDIS_BIN == none ]] && echo 'none (no Redis)' || "$REDIS_BIN" --version | cut -d' ' -f1-3)"
-  echo "- source: $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no commit yet')"
+  echo "- kabar built from: ${KABAR_SOURCE:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no commit yet')}; loadgen from $(git -C "$ROOT" describe --always --dirty 2>/dev/null)"
   echo "- other work on the machine: ${BUSY_BEFORE}% of all cores busy just before the run; per phase see \"other processes\" below"
 }
 
