@@ -217,7 +217,7 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
   auto session = std::make_shared<SseSession>(context_, shard_, stream_.release_socket());
   if (context_.connections) context_.connections->transfer(address_, this, session);
   session->set_claims(std::move(who.claims));
-  session->start(channels, StartPoint::parse(since));
+  session->start(channels, StartPoint::parse(since), cors_header_lines());
 }
 
 void HttpSession::start_ws(Request&& request) {
@@ -297,17 +297,29 @@ void HttpSession::answer_preflight(const Request& request) {
 
 // A named origin gets itself back with credentials allowed (cookies cross-site); with "*" every origin
 // may read, but without credentials: echoing any origin with credentials would let every site read a
-// user's answers.
-void HttpSession::add_cors(Response& response) const {
+// user's answers. One decision for plain answers and for the SSE stream's own head.
+HttpSession::Cors HttpSession::cors() const {
   const auto& allowed = context_.allowed_origins;
-  if (origin_.empty() || !origin_matches(allowed, origin_)) return;  // a refused origin learns nothing
-  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) {
-    response.set(http::field::access_control_allow_origin, "*");
-    return;
-  }
-  response.set(http::field::access_control_allow_origin, origin_);
+  if (origin_.empty() || !origin_matches(allowed, origin_)) return {};  // a refused origin learns nothing
+  if (std::find(allowed.begin(), allowed.end(), "*") != allowed.end()) return {"*", false};
+  return {origin_, true};
+}
+
+void HttpSession::add_cors(Response& response) const {
+  const Cors answer = cors();
+  if (answer.allow_origin.empty()) return;
+  response.set(http::field::access_control_allow_origin, answer.allow_origin);
+  if (!answer.credentials) return;
   response.set(http::field::access_control_allow_credentials, "true");
   response.set(http::field::vary, "Origin");
+}
+
+std::string HttpSession::cors_header_lines() const {
+  const Cors answer = cors();
+  if (answer.allow_origin.empty()) return {};
+  std::string lines = "Access-Control-Allow-Origin: " + answer.allow_origin + "\r\n";
+  if (answer.credentials) lines += "Access-Control-Allow-Credentials: true\r\nVary: Origin\r\n";
+  return lines;
 }
 
 HttpSession::Response HttpSession::dead_letters(const RequestTarget& target) const {

@@ -35,7 +35,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // Browser origins (http.allowed_origins): false after answering 403 origin_not_allowed.
   bool check_origin(const Request& request, std::string_view door);
   void answer_preflight(const Request& request);
+  struct Cors {
+    std::string allow_origin;  // empty: no CORS headers
+    bool credentials = false;
+  };
+  Cors cors() const;
   void add_cors(Response& response) const;
+  std::string cors_header_lines() const;  // the same answer as raw header lines, for the SSE head
   void note_timeout();
   void send(Response&& response);
   Response json_response(boost::beast::http::status status, const std::string& body) const;

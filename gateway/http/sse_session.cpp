@@ -14,7 +14,8 @@ SseSession::~SseSession() {
   if (started_) context_.stats.sse_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void SseSession::start(const std::vector<std::string>& channels, const StartPoint& start) {
+void SseSession::start(const std::vector<std::string>& channels, const StartPoint& start,
+                       const std::string& cors_headers) {
   started_ = true;
   register_session();
   context_.stats.sse_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -30,7 +31,7 @@ void SseSession::start(const std::vector<std::string>& channels, const StartPoin
       "Cache-Control: no-cache, no-transform\r\n"
       "Connection: close\r\n"
       "X-Accel-Buffering: no\r\n"
-      "Access-Control-Allow-Origin: *\r\n"
+      + cors_headers +
       "\r\n"
       "retry: " + std::to_string(context_.limits.sse_retry.count()) + "\n\n"
       ": kabar " + context_.hub.epoch() + "\n\n");

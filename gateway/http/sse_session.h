@@ -12,8 +12,8 @@ class SseSession : public StreamSession {
  public:
   SseSession(ServerContext& context, std::size_t shard, boost::asio::ip::tcp::socket&& socket);
   ~SseSession() override;
-  // `origin` is echoed in CORS headers when present.
-  void start(const std::vector<std::string>& channels, const StartPoint& start);
+  // `cors_headers`: raw "Name: value\r\n" lines, the CORS answer HttpSession decided for this request.
+  void start(const std::vector<std::string>& channels, const StartPoint& start, const std::string& cors_headers);
   void heartbeat() override;
   void shutdown() override;
 

@@ -111,7 +111,8 @@ describe('allowed origins and CORS', () => {
     assert.equal(evil.headers['access-control-allow-origin'], undefined, 'a refused origin gets no CORS header');
     const ok = await request(kabar.url('/sse?channel=dokumen.1'), { headers: { Origin: ALLOWED } });
     assert.equal(ok.status, 200);
-    assert.ok(ok.headers['access-control-allow-origin'], 'the stream is readable cross-origin');
+    assert.equal(ok.headers['access-control-allow-origin'], ALLOWED, 'the stream is readable cross-origin');
+    assert.equal(ok.headers['access-control-allow-credentials'], 'true', 'an EventSource withCredentials (cookie) works cross-site');
     // Errors of an allowed origin are readable too (so the page can show the reason).
     const forbidden = await request(kabar.url('/sse?channel=private-cabang.7'), { headers: { Origin: ALLOWED, Authorization: `Bearer ${kasirToken}` } });
     assert.equal(forbidden.status, 403);
