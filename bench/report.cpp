@@ -171,11 +171,16 @@ void ratio_table(const std::vector<json>& rows, std::ostream& out) {
       {"p50 ms publish → any subscriber, steady", "fanout", "/steady/latency/p50_ms"_json_pointer, ""},
       {"server KiB per idle connection", "idle", "/kb_per_conn"_json_pointer, "≤ 0.5 (≤ 3 KiB)"},
   };
+  // Runs without a baseline server (scripts/bench-pusher.sh) get no baseline columns.
+  const bool baseline =
+      std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.value("role", "") == "baseline"; });
   out << "### kabar / peer (same run; below 1 means kabar uses less, except deliveries/s)\n\n";
-  if (std::any_of(rows.begin(), rows.end(), [](const json& r) { return r.value("role", "") == "baseline"; }))
-    out << "The baseline is `kabar-loadgen baseline-server`: one send() per delivery and nothing else (no store, no queue).\n\n";
-  out << "| metric | run | kabar | peer | kabar / peer | baseline | kabar / baseline | target |\n"
-      << "|---|---|---|---|---|---|---|---|\n";
+  if (baseline)
+    out << "The baseline is `kabar-loadgen baseline-server`: one send() per delivery and nothing else (no store, no queue).\n\n"
+        << "| metric | run | kabar | peer | kabar / peer | baseline | kabar / baseline | target |\n"
+        << "|---|---|---|---|---|---|---|---|\n";
+  else
+    out << "| metric | run | kabar | peer | kabar / peer | target |\n|---|---|---|---|---|---|\n";
   for (const auto& m : metrics) {
     for (const auto& r : rows) {
       if (r.value("role", "") != "kabar" || r["scenario"] != m.scenario || !r.contains(m.value)) continue;
@@ -186,8 +191,9 @@ void ratio_table(const std::vector<json>& rows, std::ostream& out) {
       std::string size = r.contains("subs") ? with_commas(r["subs"].get<double>()) + " subs"
                                             : with_commas(r["conns"].get<double>()) + " conns";
       out << "| " << m.name << " | " << label(r) << " vs " << label(*peer)
-          << ", " << size << " | " << fig(k) << " | " << ratio_cells(peer, m.value, k) << " | "
-          << ratio_cells(counterpart(rows, r, "baseline"), m.value, k) << " | " << m.target << " |\n";
+          << ", " << size << " | " << fig(k) << " | " << ratio_cells(peer, m.value, k) << " | ";
+      if (baseline) out << ratio_cells(counterpart(rows, r, "baseline"), m.value, k) << " | ";
+      out << m.target << " |\n";
     }
   }
   out << "\n";

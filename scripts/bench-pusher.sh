@@ -277,7 +277,7 @@ machine_info() {
   echo "- RLIMIT_NOFILE: $(ulimit -Sn) soft / $(ulimit -Hn) hard; benchmark processes at nice $NICE"
   echo "- kabar: $("$KABAR_BIN" --version 2>&1 | head -1), embedded $(/usr/sbin/mosquitto -h 2>&1 | head -1)"
   echo "- laravel-echo-server $(cd "$ROOT/bench/peers" && "$NODE_BIN" -p 'require("laravel-echo-server/package.json").version') (socket.io $(cd "$ROOT/bench/peers" && "$NODE_BIN" -p 'require("socket.io/package.json").version')) on Node $("$NODE_BIN" --version), NODE_ENV=production; database: $([[ $REDIS_BIN == none ]] && echo 'none (no Redis)' || "$REDIS_BIN" --version | cut -d' ' -f1-3)"
-  echo "- kabar built from: ${KABAR_SOURCE:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no commit yet')}; loadgen from $(git -C "$ROOT" describe --always --dirty 2>/dev/null)"
+  echo "- kabar built from: ${KABAR_SOURCE:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo 'no commit yet')}; loadgen (bench/) at $(git -C "$ROOT" log -1 --format=%h -- bench 2>/dev/null)$(git -C "$ROOT" diff --quiet -- bench 2>/dev/null || echo ' + uncommitted changes')"
   echo "- other work on the machine: ${BUSY_BEFORE}% of all cores busy just before the run; per phase see \"other processes\" below"
 }
 
