@@ -2,6 +2,7 @@
 # Installs everything kabar needs on a fresh Debian 12 machine. Idempotent; run as root.
 #   scripts/setup.sh          build and run dependencies
 #   scripts/setup.sh --test   also the test dependencies (npm clients, headless Chromium)
+#   scripts/setup.sh --bench  also the benchmark peers (laravel-echo-server from npm, redis-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +15,14 @@ packages=(
   libgtest-dev libgmock-dev
 )
 with_tests=false
-if [[ "${1:-}" == "--test" ]]; then
-  with_tests=true
-  packages+=(nodejs npm chromium)
-fi
+with_bench=false
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=true; packages+=(nodejs npm chromium) ;;
+    --bench) with_bench=true; packages+=(nodejs npm redis-server) ;;
+    *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
+  esac
+done
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
@@ -40,5 +45,8 @@ fi
 # you point it at), so leave the system service alone but make sure ours can bind.
 if $with_tests && [[ -f tests/e2e/package.json ]]; then
   (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+fi
+if $with_bench; then
+  npm --prefix bench/peers ci --no-audit --no-fund --loglevel=error
 fi
 echo "setup: done"
