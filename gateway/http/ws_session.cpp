@@ -37,9 +37,6 @@ WsSession::~WsSession() {
 
 void WsSession::run(beast::http::request<beast::http::string_body> request) {
   beast::get_lowest_layer(ws_).expires_never();
-  // Each frame is one small write; Nagle would hold the next one back until the previous is acked.
-  boost::system::error_code ignored;
-  beast::get_lowest_layer(ws_).socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   websocket::stream_base::timeout timeouts;
   timeouts.handshake_timeout = std::chrono::seconds(10);
   // Beast pings after half the idle timeout without traffic and drops the peer after the whole of it.
