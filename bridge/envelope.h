@@ -14,6 +14,7 @@ struct Envelope {
   std::string socket_id;  // optional: the socket that caused the event, excluded from delivery (toOthers)
   std::int64_t time_ms = 0;  // publisher's time if given, else the time kabar received it (Unix ms)
   std::string topic;      // MQTT topic it arrived on (kept for diagnostics; empty for other sources)
+  std::string app;        // optional: the Pusher app whose REST API published it; empty: every app's
 };
 
 }  // namespace kabar

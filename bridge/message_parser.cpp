@@ -12,7 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 5> kEnvelopeKeys = {"id", "event", "data", "socket_id", "time"};
+constexpr std::array<std::string_view, 6> kEnvelopeKeys = {"id", "event", "data", "socket_id", "app", "time"};
 
 ParseResult reject(std::string reason) { return ParseResult{std::nullopt, std::move(reason)}; }
 
@@ -84,6 +84,7 @@ struct Candidate {
   std::string id;
   std::string event;
   std::string socket_id;
+  std::string app;
   std::optional<std::int64_t> time_ms;
 };
 
@@ -106,6 +107,7 @@ std::optional<std::string> unwrap_envelope(json envelope, const SchemaRegistry& 
   if (auto it = envelope.find("id"); it != envelope.end()) out.id = it->get<std::string>();
   if (auto it = envelope.find("event"); it != envelope.end()) out.event = it->get<std::string>();
   if (auto it = envelope.find("socket_id"); it != envelope.end()) out.socket_id = it->get<std::string>();
+  if (auto it = envelope.find("app"); it != envelope.end()) out.app = it->get<std::string>();
   if (auto it = envelope.find("time"); it != envelope.end()) {
     out.time_ms = envelope_time(*it);
     if (!out.time_ms) return "envelope: /time: not a real date-time at or after 1970";
@@ -177,6 +179,7 @@ ParseResult parse_message(std::string_view topic, std::string_view payload, cons
   envelope.channel = std::move(match->channel);
   envelope.data = candidate.data.dump(-1, ' ', false, json::error_handler_t::replace);
   envelope.socket_id = std::move(candidate.socket_id);
+  envelope.app = std::move(candidate.app);
   envelope.time_ms = candidate.time_ms.value_or(now_ms);
   envelope.topic = std::string(topic);
   return ParseResult{std::move(envelope), {}};

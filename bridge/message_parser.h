@@ -28,11 +28,11 @@ struct ParseResult {
 };
 
 // Rules (docs/bridge.md): the first route matching `topic` gives the channel and default event. A JSON
-// object with a "data" member and no keys besides id, event, data, socket_id and time is an envelope and
-// must satisfy envelope.schema.json; any other JSON value is a bare payload and becomes the data. The
-// event name is the envelope's "event", else the route's. The data must satisfy the route's schema when
-// the event is the route's own and the route names one, else the schema named after the event, if any.
-// time_ms is the envelope's time, else now_ms.
+// object with a "data" member and no keys besides id, event, data, socket_id, app and time is an
+// envelope and must satisfy envelope.schema.json; any other JSON value is a bare payload and becomes the
+// data. The event name is the envelope's "event", else the route's. The data must satisfy the route's
+// schema when the event is the route's own and the route names one, else the schema named after the
+// event, if any. time_ms is the envelope's time, else now_ms.
 ParseResult parse_message(std::string_view topic, std::string_view payload, const RouteTable& routes,
                           const SchemaRegistry& schemas, const ParseLimits& limits, std::int64_t now_ms);
 

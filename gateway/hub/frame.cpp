@@ -42,6 +42,7 @@ FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   frame->seq = event.seq;
   frame->channel = e.channel;
   frame->socket_id = e.socket_id;
+  frame->app = e.app;
   std::string& json = frame->json;
   json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + 96);
   json.append(R"({"type":"event","channel":)").append(json_quote(e.channel));

@@ -13,6 +13,7 @@ struct Frame {
   std::int64_t seq = 0;
   std::string channel;
   std::string socket_id;  // publisher's socket to exclude (Pusher toOthers); empty for none
+  std::string app;        // the only Pusher app that may receive it (docs/pusher.md "Apps"); empty: every app
   std::string json;       // the protocol.md "event" object: a /ws text frame
   std::string sse;        // "id: <position>\ndata: <json>\n\n"
   // The Pusher protocol's event frame (docs/pusher.md): {"event":E,"data":"<string>","channel":C,

@@ -36,6 +36,7 @@ std::string EventRepublisher::envelope_json(const OutgoingEvent& event, const st
   std::string json = R"({"id":)" + json_quote(id) + R"(,"event":)" + json_quote(event.name) + R"(,"data":)" +
                      event.data_json;
   if (!event.socket_id.empty()) json.append(R"(,"socket_id":)").append(json_quote(event.socket_id));
+  if (!event.app.empty()) json.append(R"(,"app":)").append(json_quote(event.app));
   json += '}';
   return json;
 }

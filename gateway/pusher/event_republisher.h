@@ -23,6 +23,7 @@ struct OutgoingEvent {
   std::string name;
   std::string data_json;  // the envelope's data as JSON text: a quoted string for Pusher publishes
   std::string socket_id;  // the publisher's socket to leave out (toOthers); empty: none
+  std::string app;        // the id of the app whose REST API published it: only that app delivers it
 };
 
 class EventRepublisher {

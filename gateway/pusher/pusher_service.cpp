@@ -81,11 +81,11 @@ PusherService::PusherService(const std::vector<PusherAppConfig>& apps, Publisher
 
 PusherService::~PusherService() { stop(); }
 
-LatestLookup PusherService::find_latest_now(const std::string& channel) {
+LatestLookup PusherService::find_latest_now(const std::string& channel, const std::string& app_id) {
   LatestLookup lookup;
   try {
     lookup.head = context_.store.head_seq();
-    if (auto event = context_.store.latest(channel)) lookup.latest = event->seq;
+    if (auto event = context_.store.latest(channel, app_id)) lookup.latest = event->seq;
   } catch (const StoreError&) {
     // The store is closing: the subscriber gets a cache miss and live events, if any still come.
   }

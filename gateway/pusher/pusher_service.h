@@ -49,16 +49,17 @@ class PusherService {
   void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
   WebhookStats webhook_stats() const { return webhooks_.stats(); }
 
-  // Any thread; `handler(LatestLookup)` runs on `executor`.
+  // The last event of `channel` that app `app_id` may see (docs/pusher.md "Apps"). Any thread;
+  // `handler(LatestLookup)` runs on `executor`.
   template <class Executor, class Handler>
-  void find_latest(std::string channel, Executor executor, Handler handler) {
-    boost::asio::post(
-        lookups_, [this, channel = std::move(channel), executor, handler = std::move(handler)]() mutable {
-          LatestLookup lookup = find_latest_now(channel);
-          boost::asio::post(executor, [lookup, handler = std::move(handler)]() mutable { handler(lookup); });
-        });
+  void find_latest(std::string channel, std::string app_id, Executor executor, Handler handler) {
+    boost::asio::post(lookups_, [this, channel = std::move(channel), app_id = std::move(app_id), executor,
+                                 handler = std::move(handler)]() mutable {
+      LatestLookup lookup = find_latest_now(channel, app_id);
+      boost::asio::post(executor, [lookup, handler = std::move(handler)]() mutable { handler(lookup); });
+    });
   }
-  LatestLookup find_latest_now(const std::string& channel);
+  LatestLookup find_latest_now(const std::string& channel, const std::string& app_id);
 
   // Refuses new REST publishes and waits for those under way; stops lookups.
   void stop();

@@ -316,7 +316,7 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
     return;
   }
   service().find_latest(
-      channel, ws_.get_executor(), [self = self(), channel, generation](LatestLookup lookup) {
+      channel, app_->id(), ws_.get_executor(), [self = self(), channel, generation](LatestLookup lookup) {
         auto held = self->subscriptions_.find(channel);
         if (self->closing() || held == self->subscriptions_.end() || held->second.generation != generation)
           return;
@@ -444,6 +444,9 @@ void PusherSession::deliver(const RelayedFrame& frame) {
 const std::string& PusherSession::frame_payload(const Frame& frame) const {
   // toOthers: the publisher's own socket gets nothing (start_write skips the empty payload).
   if (!frame.socket_id.empty() && frame.socket_id == socket_id_) return kNothing;
+  // Apps are isolated: an event published through another app's REST API is not ours. Live and
+  // replayed frames both pass here, so neither path can leak it.
+  if (!frame.app.empty() && (!app_ || frame.app != app_->id())) return kNothing;
   return frame.pusher;
 }
 

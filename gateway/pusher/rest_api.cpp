@@ -120,10 +120,11 @@ std::optional<json> parse_body(const std::string& body) {
   return document;
 }
 
-std::vector<OutgoingEvent> outgoing(const EventRequest& event) {
+// Tagged with the publishing app, so the event reaches that app's connections only.
+std::vector<OutgoingEvent> outgoing(const EventRequest& event, const std::string& app_id) {
   std::vector<OutgoingEvent> list;
   for (const auto& channel : event.channels)
-    list.push_back({channel, event.name, event.data_json, event.socket_id});
+    list.push_back({channel, event.name, event.data_json, event.socket_id, app_id});
   return list;
 }
 
@@ -229,7 +230,7 @@ void RestApi::publish_events(const Call& call, std::function<void(RestResponse)>
   if (auto problem = read_event(*body, event, /*batch=*/false)) return done(*problem);
   if (auto refusal = refused_channel(call, event.channels)) return done(*refusal);
   if (auto problem = invalid_data(event.name, event.data_json)) return done(*problem);
-  publish_(outgoing(event),
+  publish_(outgoing(event, call.app->id()),
            [app = call.app, event, done = std::move(done)](std::optional<std::string> error) {
              if (error)
                return done(reply(503, "broker_unavailable", "the event was not published: " + *error));
@@ -257,7 +258,7 @@ void RestApi::publish_batch(const Call& call, std::function<void(RestResponse)> 
     if (auto refusal = refused_channel(call, events[i].channels)) return done(*refusal);
     if (auto problem = invalid_data(events[i].name, events[i].data_json)) return done(*problem);
     any_info = any_info || !events[i].info.empty();
-    for (auto& item : outgoing(events[i])) all.push_back(std::move(item));
+    for (auto& item : outgoing(events[i], call.app->id())) all.push_back(std::move(item));
   }
   publish_(std::move(all), [app = call.app, events = std::move(events), any_info,
                             done = std::move(done)](std::optional<std::string> error) {

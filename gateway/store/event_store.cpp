@@ -182,6 +182,11 @@ AppendResult EventStore::Impl::insert_event(Envelope& envelope, std::int64_t sto
   insert.bind(7, envelope.time_ms);
   insert.bind(8, stored_ms);
   insert.bindNoCopy(9, envelope.topic);
+  if (envelope.app.empty()) {
+    insert.bind(10);  // NULL: an event of every app
+  } else {
+    insert.bindNoCopy(10, envelope.app);
+  }
   const int changes = insert.exec();
   insert.reset();
 
@@ -283,8 +288,8 @@ std::vector<StoredEvent> EventStore::read_after(const std::vector<std::string>& 
   return impl_->readers.read_after(channels, after_seq, limit);
 }
 
-std::optional<StoredEvent> EventStore::latest(const std::string& channel) {
-  return impl_->readers.latest(channel);
+std::optional<StoredEvent> EventStore::latest(const std::string& channel, const std::string& visible_to_app) {
+  return impl_->readers.latest(channel, visible_to_app);
 }
 
 ChannelBounds EventStore::channel_bounds(const std::string& channel) {

@@ -107,8 +107,9 @@ class EventStore {
   // Events of `channels` with seq > after_seq, ascending by seq, at most `limit` of them.
   std::vector<StoredEvent> read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
                                       std::size_t limit);
-  // The latest event of a channel, if any (for "last value" / cache channels).
-  std::optional<StoredEvent> latest(const std::string& channel);
+  // The latest event of a channel, if any (for "last value" / cache channels). With visible_to_app, the
+  // latest one that Pusher app may see: its own or one without an app (docs/pusher.md "Apps").
+  std::optional<StoredEvent> latest(const std::string& channel, const std::string& visible_to_app = {});
   ChannelBounds channel_bounds(const std::string& channel);
   std::int64_t head_seq() const;
 

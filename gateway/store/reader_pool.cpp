@@ -50,6 +50,7 @@ StoredEvent event_from_row(const SQLite::Statement& row) {
   envelope.socket_id = row.getColumn(5).getString();
   envelope.time_ms = row.getColumn(6).getInt64();
   envelope.topic = row.getColumn(7).getString();
+  if (!row.getColumn(8).isNull()) envelope.app = row.getColumn(8).getString();
   return stored;
 }
 
@@ -165,10 +166,15 @@ std::vector<StoredEvent> ReaderPool::read_after(const std::vector<std::string>& 
   });
 }
 
-std::optional<StoredEvent> ReaderPool::latest(const std::string& channel) {
+std::optional<StoredEvent> ReaderPool::latest(const std::string& channel, const std::string& visible_to_app) {
   return with_connection([&](Connection& connection) -> std::optional<StoredEvent> {
     ResetOnExit reset(connection.latest);
     connection.latest.bindNoCopy(1, channel);
+    if (visible_to_app.empty()) {
+      connection.latest.bind(2);  // NULL: any event
+    } else {
+      connection.latest.bindNoCopy(2, visible_to_app);
+    }
     if (!connection.latest.executeStep()) return std::nullopt;
     return event_from_row(connection.latest);
   });

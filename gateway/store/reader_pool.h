@@ -26,7 +26,7 @@ class ReaderPool {
 
   std::vector<StoredEvent> read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
                                       std::size_t limit);
-  std::optional<StoredEvent> latest(const std::string& channel);
+  std::optional<StoredEvent> latest(const std::string& channel, const std::string& visible_to_app);
   ChannelBounds channel_bounds(const std::string& channel);
   std::vector<DeadLetter> dead_letters(std::size_t limit);
 

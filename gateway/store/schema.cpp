@@ -88,6 +88,17 @@ std::optional<T> meta_value(SQLite::Statement& get, const char* key) {
   return value;
 }
 
+// Brings a store written by an older kabar up to kSchemaVersion, in one transaction, so a failure
+// leaves the file as it was. Migrations only ever add: an older kabar is refused by the version check.
+void migrate(SQLite::Database& db, std::int64_t from_version) {
+  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  if (from_version < 2) db.exec(store_sql::kMigrateTo2);
+  SQLite::Statement put(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'");
+  put.bind(1, store_sql::kSchemaVersion);
+  put.exec();
+  transaction.commit();
+}
+
 void load_state(OpenedStore& store) {
   SQLite::Statement get(store.db, "SELECT value FROM meta WHERE key = ?1");
   const auto version = meta_value<std::int64_t>(get, "schema_version");
@@ -97,6 +108,7 @@ void load_state(OpenedStore& store) {
                      ", newer than this kabar understands (" + std::to_string(store_sql::kSchemaVersion) +
                      ")");
   }
+  if (*version < store_sql::kSchemaVersion) migrate(store.db, *version);
   const auto epoch = meta_value<std::string>(get, "epoch");
   if (!epoch || epoch->empty()) throw StoreError("the meta table has no epoch (damaged store)");
   store.epoch = *epoch;

@@ -9,7 +9,8 @@ namespace kabar::store_sql {
 
 // PRAGMA application_id of a kabar event store ("kabr"), so another SQLite file is refused by name.
 inline constexpr std::int32_t kApplicationId = 0x6B616272;
-inline constexpr std::int64_t kSchemaVersion = 1;
+// 1: the first schema. 2: events.app (schema.cpp migrates a version 1 file forward on open).
+inline constexpr std::int64_t kSchemaVersion = 2;
 inline constexpr const char* kFileName = "kabar.db";
 
 // events: seq is the rowid (INTEGER PRIMARY KEY), so the log is stored in seq order and age pruning
@@ -20,6 +21,8 @@ inline constexpr const char* kFileName = "kabar.db";
 // channels without counting. last_seq only grows, so max(last_seq) is the highest seq ever assigned:
 // that is what keeps seq from being reused after retention removed the newest rows of the log (no
 // extra page write per commit for a separate counter).
+// events.app: the Pusher app whose REST API published the event, NULL for every app (version 2; last
+// so that a version 1 file migrated with ADD COLUMN has the very same layout as a new one).
 // meta: epoch and schema_version.
 inline constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
@@ -32,7 +35,8 @@ CREATE TABLE events(
   socket_id TEXT NOT NULL,
   time_ms INTEGER NOT NULL,
   stored_ms INTEGER NOT NULL,
-  topic TEXT NOT NULL);
+  topic TEXT NOT NULL,
+  app TEXT);
 CREATE INDEX events_by_channel ON events(channel);
 CREATE TABLE channels(
   name TEXT PRIMARY KEY,
@@ -47,10 +51,14 @@ CREATE TABLE dead_letters(
   reason TEXT NOT NULL);
 )sql";
 
+// Version 1 -> 2. ADD COLUMN with no default only edits the table definition: no row is rewritten, so
+// migrating a big log is instant.
+inline constexpr const char* kMigrateTo2 = "ALTER TABLE events ADD COLUMN app TEXT";
+
 // --- writer ---
 inline constexpr const char* kInsertEvent =
-    "INSERT INTO events(seq, id, channel, event, data, socket_id, time_ms, stored_ms, topic) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO NOTHING";
+    "INSERT INTO events(seq, id, channel, event, data, socket_id, time_ms, stored_ms, topic, app) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO NOTHING";
 inline constexpr const char* kSeqOfId = "SELECT seq FROM events WHERE id = ?1";
 inline constexpr const char* kTouchChannel =
     "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
@@ -73,10 +81,12 @@ inline constexpr const char* kTrimDeadLettersByCount =
 inline constexpr const char* kTrimDeadLettersByAge = "DELETE FROM dead_letters WHERE time_ms < ?1";
 
 // --- readers ---
-inline constexpr const char* kEventColumns = "seq, id, channel, event, data, socket_id, time_ms, topic";
+inline constexpr const char* kEventColumns = "seq, id, channel, event, data, socket_id, time_ms, topic, app";
+// ?2: an app id, or NULL for any event. With an app, the newest event that app may see (its own or one
+// without an app): the index is walked backwards from the channel's end until one qualifies.
 inline constexpr const char* kLatestOfChannel =
-    "SELECT seq, id, channel, event, data, socket_id, time_ms, topic FROM events WHERE channel = ?1 "
-    "ORDER BY seq DESC LIMIT 1";
+    "SELECT seq, id, channel, event, data, socket_id, time_ms, topic, app FROM events WHERE channel = ?1 "
+    "AND (?2 IS NULL OR app IS NULL OR app = ?2) ORDER BY seq DESC LIMIT 1";
 inline constexpr const char* kChannelBounds = "SELECT pruned_through, last_seq FROM channels WHERE name = ?1";
 inline constexpr const char* kNewestDeadLetters =
     "SELECT id, time_ms, topic, payload, reason FROM dead_letters ORDER BY id DESC LIMIT ?1";

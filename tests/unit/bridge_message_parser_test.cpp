@@ -69,6 +69,19 @@ TEST_F(MessageParser, EnvelopeFieldsAreUsed) {
   EXPECT_EQ(json::parse(e.data), json::parse(kDokumen));
 }
 
+TEST_F(MessageParser, EnvelopeAppIsKeptAndAbsentMeansEveryApp) {
+  const ParseResult tagged = parse("kabar/c/dokumen.1", R"({"event":"e","data":"{}","app":"shop-a.1"})");
+  ASSERT_TRUE(tagged.ok()) << tagged.reason;
+  EXPECT_EQ(tagged.envelope->app, "shop-a.1");
+  const ParseResult untagged = parse("kabar/c/dokumen.1", R"({"event":"e","data":"{}"})");
+  ASSERT_TRUE(untagged.ok()) << untagged.reason;
+  EXPECT_EQ(untagged.envelope->app, "");
+  // A bare payload names no app, even when it holds an "app" member: that is just data.
+  const ParseResult bare = parse("dokumen/42/updated", kDokumen);
+  ASSERT_TRUE(bare.ok()) << bare.reason;
+  EXPECT_EQ(bare.envelope->app, "");
+}
+
 TEST_F(MessageParser, EnvelopeTimeAsRfc3339) {
   const ParseResult result =
       parse("kabar/c/x", R"({"event":"e","data":1,"time":"2024-01-01T12:00:00.250+07:00"})");
@@ -213,6 +226,11 @@ TEST_F(MessageParser, EnvelopeFieldRules) {
   EXPECT_THAT(rejected(topic, R"({"event":null,"data":1})"), HasSubstr("/event"));
   EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"socket_id":"abc"})"), HasSubstr("/socket_id"));
   EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"socket_id":"1.2.3"})"), HasSubstr("/socket_id"));
+  EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"app":""})"), HasSubstr("/app"));
+  EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"app":"a b"})"), HasSubstr("/app"));
+  EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"app":7})"), HasSubstr("/app"));
+  EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"app":")" + std::string(65, 'a') + R"("})"),
+              HasSubstr("/app"));
   EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"time":-1})"), HasSubstr("/time"));
   EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"time":1.5})"), HasSubstr("/time"));
   EXPECT_THAT(rejected(topic, R"({"event":"e","data":1,"time":"yesterday"})"), HasSubstr("/time"));

@@ -60,6 +60,9 @@ TEST_F(RestApiTest, PublishesOneEventPerChannelWithTheDataStringIntact) {
   EXPECT_EQ(published_[1].channel, "private-dokumen.7");
   EXPECT_EQ(published_[0].name, R"(App\Events\DokumenUpdated)");
   EXPECT_EQ(published_[0].socket_id, "1234.1234");
+  // Tagged with the publishing app, so only its connections receive it (docs/pusher.md "Apps").
+  EXPECT_EQ(published_[0].app, "3");
+  EXPECT_EQ(published_[1].app, "3");
   // The envelope's data is the publisher's string as a JSON string: decoding gives it back exactly.
   EXPECT_EQ(json::parse(published_[0].data_json).get<std::string>(),
             R"({"dokumen":{"id":7,"url":"https:\/\/x"}})");
@@ -74,10 +77,13 @@ TEST_F(RestApiTest, AcceptsASingleChannel) {
 TEST_F(RestApiTest, EnvelopeGoesToTheChannelsTopic) {
   EXPECT_EQ(EventRepublisher::topic_for("private-dokumen.7"), "kabar/c/private-dokumen.7");
   const json envelope =
-      json::parse(EventRepublisher::envelope_json({"c", R"(App\E)", R"("{\"a\":1}")", "1.2"}, "k123"));
+      json::parse(EventRepublisher::envelope_json({"c", R"(App\E)", R"("{\"a\":1}")", "1.2", ""}, "k123"));
   EXPECT_EQ(envelope, json::parse(R"({"id":"k123","event":"App\\E","data":"{\"a\":1}","socket_id":"1.2"})"));
   EXPECT_FALSE(
-      json::parse(EventRepublisher::envelope_json({"c", "e", "{}", ""}, "k1")).contains("socket_id"));
+      json::parse(EventRepublisher::envelope_json({"c", "e", "{}", "", ""}, "k1")).contains("socket_id"));
+  EXPECT_FALSE(json::parse(EventRepublisher::envelope_json({"c", "e", "{}", "", ""}, "k1")).contains("app"));
+  const json tagged = json::parse(EventRepublisher::envelope_json({"c", "e", "{}", "", "shop-a"}, "k1"));
+  EXPECT_EQ(tagged["app"], "shop-a");
 }
 
 TEST_F(RestApiTest, Batch) {
@@ -89,6 +95,8 @@ TEST_F(RestApiTest, Batch) {
   ASSERT_EQ(published_.size(), 2u);
   EXPECT_EQ(published_[1].name, "b");
   EXPECT_EQ(published_[1].socket_id, "1.1");
+  EXPECT_EQ(published_[0].app, "3");
+  EXPECT_EQ(published_[1].app, "3");
 }
 
 TEST_F(RestApiTest, InfoAsksForChannelAttributes) {

@@ -87,7 +87,7 @@ TEST(StoreDurability, AcknowledgedAppendsSurviveKill9) {
   ASSERT_GE(stored_seqs.size(), acknowledged.size());
   EXPECT_TRUE(std::equal(acknowledged.begin(), acknowledged.end(), stored_seqs.begin()));
   EXPECT_LE(stored_seqs.size(), acknowledged.size() + 1);
-  EXPECT_GT(store.append(Envelope{"after-restart", "e", "a", "{}", "", 0, ""}).seq, stored_seqs.back());
+  EXPECT_GT(store.append(Envelope{"after-restart", "e", "a", "{}", "", 0, "", ""}).seq, stored_seqs.back());
 }
 
 }  // namespace

@@ -97,6 +97,39 @@ TEST_F(EventStoreTest, StoresEveryEnvelopeFieldVerbatim) {
   EXPECT_EQ(stored.socket_id, envelope.socket_id);
   EXPECT_EQ(stored.time_ms, envelope.time_ms);
   EXPECT_EQ(stored.topic, envelope.topic);
+  EXPECT_EQ(stored.app, "");  // no app: stored as NULL, read back as empty
+}
+
+TEST_F(EventStoreTest, KeepsTheAppOfAnEvent) {
+  auto store = open();
+  Envelope tagged = make_event("a-1", "dokumen.1");
+  tagged.app = "shop-a";
+  store->append(tagged);
+  store->append(make_event("all-1", "dokumen.1"));
+
+  const auto events = store->read_after({"dokumen.1"}, 0, 10);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].envelope.app, "shop-a");
+  EXPECT_EQ(events[1].envelope.app, "");
+  store->close();
+  EXPECT_EQ(open()->read_after({"dokumen.1"}, 0, 10)[0].envelope.app, "shop-a");  // durable
+}
+
+TEST_F(EventStoreTest, LatestForAnAppSkipsOtherAppsEvents) {
+  auto store = open();
+  const auto shared = store->append(make_event("all-1", "cache-x")).seq;
+  Envelope a = make_event("a-1", "cache-x");
+  a.app = "shop-a";
+  const auto own = store->append(a).seq;
+  Envelope b = make_event("b-1", "cache-x");
+  b.app = "shop-b";
+  const auto newest = store->append(b).seq;
+
+  EXPECT_EQ(store->latest("cache-x")->seq, newest);  // no app: any event
+  EXPECT_EQ(store->latest("cache-x", "shop-b")->seq, newest);
+  EXPECT_EQ(store->latest("cache-x", "shop-a")->seq, own);
+  EXPECT_EQ(store->latest("cache-x", "shop-c")->seq, shared);
+  EXPECT_FALSE(store->latest("elsewhere", "shop-a").has_value());
 }
 
 TEST_F(EventStoreTest, SameIdTwiceStoresOneRowAndReturnsTheOriginalSeq) {

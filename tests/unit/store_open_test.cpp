@@ -110,6 +110,70 @@ TEST(StoreOpen, NewerSchemaVersionIsRefused) {
   EXPECT_THAT(open_error(tmp.path()), HasSubstr("schema version 99"));
 }
 
+// The schema of version 1 exactly as kabar wrote it, before events.app existed.
+constexpr const char* kVersion1Schema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  channel TEXT NOT NULL,
+  event TEXT NOT NULL,
+  data TEXT NOT NULL,
+  socket_id TEXT NOT NULL,
+  time_ms INTEGER NOT NULL,
+  stored_ms INTEGER NOT NULL,
+  topic TEXT NOT NULL);
+CREATE INDEX events_by_channel ON events(channel);
+CREATE TABLE channels(
+  name TEXT PRIMARY KEY,
+  pruned_through INTEGER NOT NULL DEFAULT 0,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  stored INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE dead_letters(
+  id INTEGER PRIMARY KEY,
+  time_ms INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  reason TEXT NOT NULL);
+INSERT INTO meta(key, value) VALUES('epoch', 'abcdef012345'), ('schema_version', 1);
+INSERT INTO events VALUES(7, 'old-1', 'dokumen.1', 'dokumen.updated', '{"a":1}', '', 1700000000000,
+                          1700000000000, 'dokumen/1/updated');
+INSERT INTO channels(name, last_seq, stored) VALUES('dokumen.1', 7, 1);
+)sql";
+
+TEST(StoreMigration, Version1StoreIsMigratedKeepingItsEventsAndPositions) {
+  TempDir tmp;
+  {
+    SQLite::Database v1(tmp.path() / "kabar.db", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    v1.exec(kVersion1Schema);
+    v1.exec("PRAGMA application_id = " + std::to_string(store_sql::kApplicationId));
+  }
+  {
+    EventStore store(options_for(tmp.path()));
+    EXPECT_EQ(store.epoch(), "abcdef012345");  // positions handed out before stay valid
+    const auto old = store.read_after({"dokumen.1"}, 0, 10);
+    ASSERT_EQ(old.size(), 1u);
+    EXPECT_EQ(old[0].seq, 7);
+    EXPECT_EQ(old[0].envelope.data, R"({"a":1})");
+    EXPECT_EQ(old[0].envelope.app, "");  // events of version 1 belong to every app
+
+    Envelope tagged;
+    tagged.id = "new-1";
+    tagged.event = "e";
+    tagged.channel = "dokumen.1";
+    tagged.data = "1";
+    tagged.app = "shop-a";
+    EXPECT_EQ(store.append(tagged).seq, 8);  // seq continues after the old head
+    EXPECT_EQ(store.read_after({"dokumen.1"}, 7, 10).at(0).envelope.app, "shop-a");
+  }
+  SQLite::Database db(tmp.path() / "kabar.db");
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt64(),
+            store_sql::kSchemaVersion);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events WHERE app IS NULL").getInt(), 1);
+  { EventStore reopened(options_for(tmp.path())); }  // opening a migrated store again changes nothing
+  EXPECT_EQ(open_error(tmp.path()), "");
+}
+
 // The query plans behind the performance promises: replay reads only the rows it returns.
 class QueryPlan : public ::testing::Test {
  protected:
