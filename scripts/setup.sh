@@ -11,7 +11,7 @@ packages=(
   libboost-dev libpaho-mqttpp-dev libpaho-mqtt-dev
   mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
   nlohmann-json3-dev libvalijson-dev libsqlitecpp-dev libsqlite3-dev sqlite3
-  libspdlog-dev libcli11-dev libssl-dev
+  libspdlog-dev libcli11-dev libssl-dev libcpp-jwt-dev
   libgtest-dev libgmock-dev
 )
 with_tests=false
