@@ -246,6 +246,12 @@ void StreamSession::send_control(const std::string& json, const std::string& id)
   enqueue(Outgoing{nullptr, control_payload(json, id)}, /*bounded=*/false);
 }
 
+void StreamSession::send_bounded(const std::string& json) {
+  // Nothing new once closing: a refusal that is being flushed keeps its last frame last.
+  if (closing_) return;
+  enqueue(Outgoing{nullptr, control_payload(json, {})}, /*bounded=*/true);
+}
+
 void StreamSession::send_raw(std::string bytes) {
   if (closing_ && !close_after_flush_) return;
   enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);

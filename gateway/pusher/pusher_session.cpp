@@ -5,10 +5,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "gateway/http/request_target.h"
+#include "gateway/pusher/channel_membership.h"
+#include "gateway/pusher/delivery_filter.h"
 #include "gateway/pusher/protocol_frames.h"
 #include "gateway/pusher/signature.h"
 
@@ -18,39 +19,7 @@ namespace websocket = beast::websocket;
 using nlohmann::json;
 
 namespace {
-
-// Close codes (shared/docs/pusher-protocol.md §1.3): 40xx the client gives up, 41xx it backs off and
-// retries, 42xx it reconnects at once.
-constexpr int kAppDoesNotExist = 4001;
-constexpr int kOverQuota = 4004;
-constexpr int kBadVersion = 4006;
-constexpr int kUnsupportedProtocol = 4007;
-constexpr int kUnauthorized = 4009;
-constexpr int kSlowConsumer = 4100;  // back off, reconnect, and resume by replay if the client can
-constexpr int kReconnect = 4200;
-constexpr int kClientEventRejected = 4301;
-
 const std::string kNothing;
-
-const std::string* string_member(const json& object, const char* name) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(name);
-  return it != object.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
-}
-
-// pusher-js sends `data` as an object; other clients send it JSON-encoded in a string (accept both).
-json data_of(const json& message) {
-  auto it = message.find("data");
-  if (it == message.end()) return json::object();
-  if (it->is_string()) {
-    json parsed = json::parse(it->get_ref<const std::string&>(), nullptr, false);
-    return parsed.is_discarded() ? *it : parsed;
-  }
-  return *it;
-}
-
-std::string compact(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 }  // namespace
 
 PusherSession::PusherSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream,
@@ -92,21 +61,14 @@ void PusherSession::run(Request request) {
                    [self = self()](const boost::system::error_code& error) { self->on_accept(error); });
 }
 
-std::optional<std::pair<int, std::string>> PusherSession::admission_problem() {
-  if (!app_) return std::pair{kAppDoesNotExist, std::string("Application does not exist")};
-  if (protocol_) {
-    int version = 0;
-    const auto [end, error] =
-        std::from_chars(protocol_->data(), protocol_->data() + protocol_->size(), version);
-    if (error != std::errc() || end != protocol_->data() + protocol_->size())
-      return std::pair{kBadVersion, std::string("Invalid version string format")};
-    if (version < 4 || version > 7)
-      return std::pair{kUnsupportedProtocol, "Unsupported protocol version " + *protocol_};
-  }
-  if (!app_->origin_allowed(origin_)) return std::pair{kUnauthorized, std::string("Origin not allowed")};
-  if (context_.shutting_down.load()) return std::pair{kReconnect, close_reason_};
-  if (!app_->try_open_connection())
-    return std::pair{kOverQuota, std::string("Application is over connection quota")};
+std::optional<PusherError> PusherSession::admission_problem() {
+  AdmissionFacts facts;
+  facts.app_known = app_ != nullptr;
+  facts.protocol = protocol_;
+  facts.origin_allowed = app_ && app_->origin_allowed(origin_);
+  facts.shutting_down = context_.shutting_down.load();
+  if (auto refusal = admission_refusal(facts)) return refusal;
+  if (!app_->try_open_connection()) return over_quota();
   connection_counted_ = true;
   return std::nullopt;
 }
@@ -122,7 +84,7 @@ void PusherSession::on_accept(const boost::system::error_code& error) {
   context_.stats.pusher_open.fetch_add(1, std::memory_order_relaxed);
   if (auto problem = admission_problem()) {
     context_.stats.pusher_refused.fetch_add(1, std::memory_order_relaxed);
-    refuse(problem->first, problem->second);
+    refuse(*problem);
   } else {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));
   }
@@ -130,11 +92,11 @@ void PusherSession::on_accept(const boost::system::error_code& error) {
 }
 
 // The client reads the error's code and closes itself; the close code (the same number) is what drives
-// its reconnect policy, so both are sent.
-void PusherSession::refuse(int code, const std::string& message) {
-  send_control(pusher_frame::error(code, message));
-  close_code_ = static_cast<std::uint16_t>(code);
-  close_reason_ = message;
+// its reconnect policy, so both are sent. One frame then the close: it bypasses the queue bound, so a
+// stalled client at shutdown still gets 4200 rather than 4100.
+void PusherSession::refuse(const PusherError& error) {
+  send_control(error.frame());
+  close_ = error;
   close_after_flush();
 }
 
@@ -155,7 +117,7 @@ void PusherSession::on_read(const boost::system::error_code& error) {
     return;
   }
   // Binary frames are not part of the protocol; like Soketi, try them as JSON text anyway.
-  if (!closing()) handle_message(beast::buffers_to_string(buffer_.data()));
+  if (!closing()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
   buffer_.consume(buffer_.size());
   if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
   read_next();
@@ -163,34 +125,29 @@ void PusherSession::on_read(const boost::system::error_code& error) {
 
 void PusherSession::shutdown() {
   if (closing()) return;
-  refuse(kReconnect, "Server is closing. Please reconnect shortly.");
+  refuse(server_closing());
 }
 
 // ---- messages ----
 
-void PusherSession::handle_message(const std::string& text) {
-  const json message = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  const std::string* event = string_member(message, "event");
-  if (!event) {
-    context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
-    send_control(pusher_frame::error(kReconnect, "Invalid message format"));
+void PusherSession::handle_message(const InboundMessage& message) {
+  if (is_bad_message(message)) context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
+  if (auto reply = direct_reply(message)) {
+    send_bounded(*reply);
     return;
   }
-  if (*event == "pusher:ping") {
-    send_control(pusher_frame::pong());
-  } else if (*event == "pusher:pong") {
-    // Any frame proves the client alive; nothing to answer.
-  } else if (*event == "pusher:subscribe") {
-    handle_subscribe(data_of(message));
-  } else if (*event == "pusher:unsubscribe") {
-    handle_unsubscribe(data_of(message));
-  } else if (event->starts_with("client-")) {
-    handle_client_event(*event, message);
-  } else {
-    context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
-    send_control(pusher_frame::error(
-        kReconnect,
-        "Unsupported event " + json(*event).dump(-1, ' ', false, json::error_handler_t::replace)));
+  switch (message.kind) {
+    case InboundKind::Subscribe:
+      handle_subscribe(message.data);
+      break;
+    case InboundKind::Unsubscribe:
+      handle_unsubscribe(message.data);
+      break;
+    case InboundKind::ClientEvent:
+      handle_client_event(message.event, message.message);
+      break;
+    default:
+      break;  // pusher:pong: any frame proves the client alive
   }
 }
 
@@ -198,12 +155,12 @@ void PusherSession::handle_subscribe(const json& data) {
   const std::string* name = string_member(data, "channel");
   if (!name) {
     context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
-    send_control(pusher_frame::error(kReconnect, "pusher:subscribe needs data.channel"));
+    send_bounded(PusherError{pusher_code::kReconnect, "pusher:subscribe needs data.channel"}.frame());
     return;
   }
   const std::string channel = *name;
   if (!is_valid_channel_name(channel)) {
-    send_control(pusher_frame::subscription_error(
+    send_bounded(pusher_frame::subscription_error(
         channel, "InvalidChannel", "Channel names are 1-164 characters of A-Z a-z 0-9 _ - = @ , . ;", 400));
     return;
   }
@@ -212,7 +169,7 @@ void PusherSession::handle_subscribe(const json& data) {
     return;
   }
   if (subscriptions_.size() >= context_.limits.max_subscriptions) {
-    send_control(pusher_frame::subscription_error(
+    send_bounded(pusher_frame::subscription_error(
         channel, "LimitReached",
         "At most " + std::to_string(context_.limits.max_subscriptions) + " channels per connection", 429));
     return;
@@ -223,15 +180,15 @@ void PusherSession::handle_subscribe(const json& data) {
   if (subscription.kind != ChannelKind::Public) {
     if (auto problem = authorization_problem(channel, subscription.kind, data)) {
       context_.stats.pusher_auth_failures.fetch_add(1, std::memory_order_relaxed);
-      send_control(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
+      send_bounded(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
       return;
     }
   }
   std::optional<PresenceIdentity> identity;
   if (subscription.kind == ChannelKind::Presence) {
-    identity = identity_from(*string_member(data, "channel_data"));
+    identity = presence_identity(*string_member(data, "channel_data"));
     if (!identity) {
-      send_control(pusher_frame::subscription_error(
+      send_bounded(pusher_frame::subscription_error(
           channel, "AuthError", "channel_data must be a JSON object with a string or integer user_id", 400));
       return;
     }
@@ -239,28 +196,6 @@ void PusherSession::handle_subscribe(const json& data) {
   }
   const std::string* since = string_member(data, "since");
   join(channel, std::move(subscription), identity ? &*identity : nullptr, since ? *since : std::string());
-}
-
-// channel_data: {"user_id": "1" | 1, "user_info": any}. The key of a member is its user_id as a string;
-// the id goes out again as the client wrote it.
-std::optional<PusherSession::PresenceIdentity> PusherSession::identity_from(const std::string& channel_data) {
-  const json document = json::parse(channel_data, nullptr, false);
-  if (!document.is_object()) return std::nullopt;
-  auto id = document.find("user_id");
-  if (id == document.end()) return std::nullopt;
-  PresenceIdentity identity;
-  if (id->is_string() && !id->get_ref<const std::string&>().empty()) {
-    identity.user_key = id->get<std::string>();
-  } else if (id->is_number_integer()) {
-    identity.user_key = id->dump();
-  } else {
-    return std::nullopt;
-  }
-  identity.user_id_json = compact(*id);
-  if (auto info = document.find("user_info"); info != document.end() && !info->is_null()) {
-    identity.user_info_json = compact(*info);
-  }
-  return identity;
 }
 
 // channel_data is checked as the exact string the client sent: that is what the auth endpoint signed.
@@ -281,23 +216,17 @@ std::optional<std::string> PusherSession::authorization_problem(const std::strin
 void PusherSession::join(const std::string& channel, Subscription subscription,
                          const PresenceIdentity* identity, const std::string& since) {
   service().directory().add(shard_, app_->id(), channel, this);
-  if (app_->add_subscriber(channel))
-    service().webhook(*app_, WebhookEvent::about_channel("channel_occupied", channel));
-  if (identity) {
-    PresenceChange change =
-        app_->join(channel, "", identity->user_key, identity->user_id_json, identity->user_info_json);
-    // The others hear of the newcomer before it hears of them (Soketi and Reverb do the same).
-    if (change.announced) {
-      relay(channel, pusher_frame::member_added(channel, change.user_id_json, change.user_info_json),
-            change.version);
-      service().webhook(*app_, WebhookEvent::about_member("member_added", channel, identity->user_key));
-    }
-    subscription.presence_version = change.version;
-    service().presence_changed();
-    send_control(pusher_frame::presence_subscription_succeeded(channel, change.snapshot_json));
-  } else {
-    send_control(pusher_frame::subscription_succeeded(channel));
+  const JoinOutcome joined = join_channel(*app_, channel, identity);
+  if (joined.occupied) service().webhook(*app_, WebhookEvent::about_channel("channel_occupied", channel));
+  // The others hear of the newcomer before it hears of them (Soketi and Reverb do the same).
+  if (joined.member_added) {
+    relay(channel, joined.member_added->frame, joined.member_added->version);
+    service().webhook(*app_,
+                      WebhookEvent::about_member("member_added", channel, joined.member_added->user_key));
   }
+  if (identity) service().presence_changed();
+  subscription.presence_version = joined.snapshot_version;
+  send_bounded(joined.reply);
   const std::uint64_t generation = subscription.generation;
   subscriptions_.emplace(channel, std::move(subscription));
   start_delivery(channel, since, generation);
@@ -326,7 +255,7 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
         start.kind = StartPoint::Kind::After;
         start.after = Position{self->context_.hub.epoch(), lookup.latest ? *lookup.latest - 1 : lookup.head};
         if (!lookup.latest) {
-          self->send_control(pusher_frame::cache_miss(channel));
+          self->send_bounded(pusher_frame::cache_miss(channel));
           self->service().webhook(*self->app_, WebhookEvent::about_channel("cache_miss", channel));
         }
         self->subscribe({channel}, start, /*id_on_reset=*/false);
@@ -335,9 +264,9 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
 
 void PusherSession::resend_success(const std::string& channel, const Subscription& subscription) {
   if (subscription.kind == ChannelKind::Presence) {
-    send_control(pusher_frame::presence_subscription_succeeded(channel, app_->presence_snapshot(channel)));
+    send_bounded(pusher_frame::presence_subscription_succeeded(channel, app_->presence_snapshot(channel)));
   } else {
-    send_control(pusher_frame::subscription_succeeded(channel));
+    send_bounded(pusher_frame::subscription_succeeded(channel));
   }
 }
 
@@ -353,16 +282,14 @@ void PusherSession::leave(const std::string& channel) {
   subscriptions_.erase(it);
   service().directory().remove(shard_, app_->id(), channel, this);
   unsubscribe(channel);
-  if (subscription.kind == ChannelKind::Presence) {
-    const PresenceChange change = app_->leave(channel, "", subscription.user_key);
-    if (change.announced) {
-      relay(channel, pusher_frame::member_removed(channel, change.user_id_json), change.version);
-      service().webhook(*app_, WebhookEvent::about_member("member_removed", channel, subscription.user_key));
-    }
-    service().presence_changed();
+  const LeaveOutcome left = leave_channel(*app_, channel, subscription.kind, subscription.user_key);
+  if (left.member_removed) {
+    relay(channel, left.member_removed->frame, left.member_removed->version);
+    service().webhook(*app_,
+                      WebhookEvent::about_member("member_removed", channel, left.member_removed->user_key));
   }
-  if (app_->remove_subscriber(channel))
-    service().webhook(*app_, WebhookEvent::about_channel("channel_vacated", channel));
+  if (subscription.kind == ChannelKind::Presence) service().presence_changed();
+  if (left.vacated) service().webhook(*app_, WebhookEvent::about_channel("channel_vacated", channel));
 }
 
 void PusherSession::leave_all() {
@@ -380,43 +307,29 @@ void PusherSession::leave_all() {
 void PusherSession::handle_client_event(const std::string& event, const json& message) {
   const std::string* name = string_member(message, "channel");
   const std::string channel = name ? *name : std::string();
-  auto reject = [&](int code, const std::string& text) {
-    context_.stats.pusher_client_events_rejected.fetch_add(1, std::memory_order_relaxed);
-    send_control(pusher_frame::error(code, text, channel));
-  };
-  if (!app_->config().enable_client_messages)
-    return reject(kClientEventRejected, "The app does not have client messaging enabled.");
-  const ChannelKind kind = channel_kind(channel);
-  if (kind != ChannelKind::Private && kind != ChannelKind::Presence)
-    return reject(kClientEventRejected, "Client events are only allowed on private and presence channels.");
-  auto held = subscriptions_.find(channel);
-  if (held == subscriptions_.end())
-    return reject(kUnauthorized, "The client is not a member of the specified channel.");
-  if (event.size() > kMaxEventNameBytes)
-    return reject(kClientEventRejected, "Event names are at most 200 bytes.");
   const auto data = message.find("data");
-  const std::string data_json = data == message.end() ? "null" : compact(*data);
-  if (data_json.size() > kMaxClientEventBytes)
-    return reject(kClientEventRejected, "Client event data is over 10 KB.");
-  if (!take_client_event_token())
-    return reject(kClientEventRejected, "The rate limit for sending client events exceeded the quota.");
-  const std::string user = kind == ChannelKind::Presence ? held->second.user_key : std::string();
+  // Relayed as the sender gave it (an object from pusher-js), not decoded as data_of() would.
+  const std::string data_json = data == message.end() ? "null" : compact_json(*data);
+  auto held = subscriptions_.find(channel);
+  ClientEventFacts facts;
+  facts.client_messages_enabled = app_->config().enable_client_messages;
+  facts.event = event;
+  facts.channel = channel;
+  facts.sender_subscribed = held != subscriptions_.end();
+  facts.data_bytes = data_json.size();
+  std::optional<PusherError> refusal = client_event_refusal(facts);
+  if (!refusal && !client_event_rate_.take(ClientEventRate::Clock::now()))
+    refusal = client_event_rate_exceeded();
+  if (refusal) {
+    context_.stats.pusher_client_events_rejected.fetch_add(1, std::memory_order_relaxed);
+    send_bounded(refusal->frame(channel));
+    return;
+  }
+  const std::string user = client_event_user(held->second.kind, held->second.user_key);
   context_.stats.pusher_client_events.fetch_add(1, std::memory_order_relaxed);
   const RelayedFramePtr frame = relay(channel, pusher_frame::client_event(event, channel, data_json, user));
   service().share_client_event(*frame);  // subscribers on other nodes
   service().webhook(*app_, WebhookEvent::client_event(channel, event, data_json, socket_id_, user));
-}
-
-// At most kClientEventsPerSecond per one-second window (Pusher's documented limit).
-bool PusherSession::take_client_event_token() {
-  const auto now = std::chrono::steady_clock::now();
-  if (now - rate_window_start_ >= std::chrono::seconds(1)) {
-    rate_window_start_ = now;
-    client_events_in_window_ = 0;
-  }
-  if (client_events_in_window_ >= kClientEventsPerSecond) return false;
-  ++client_events_in_window_;
-  return true;
 }
 
 RelayedFramePtr PusherSession::relay(const std::string& channel, std::string text,
@@ -431,23 +344,24 @@ RelayedFramePtr PusherSession::relay(const std::string& channel, std::string tex
   return frame;
 }
 
+// Relayed frames come from other clients: they count against the queue bound like event frames, so a
+// stalled reader in a busy room is closed with 4100 instead of queueing without limit.
 void PusherSession::deliver(const RelayedFrame& frame) {
-  if (closing() || frame.except_socket_id == socket_id_) return;
+  if (closing()) return;
   auto held = subscriptions_.find(frame.channel);
-  if (held == subscriptions_.end()) return;
-  if (frame.presence_version != 0 && frame.presence_version <= held->second.presence_version) return;
-  send_control(frame.text);
+  std::optional<std::uint64_t> snapshot_version;
+  if (held != subscriptions_.end()) snapshot_version = held->second.presence_version;
+  if (relayed_frame_wanted(frame, socket_id_, snapshot_version)) send_bounded(frame.text);
 }
 
 // ---- transport ----
 
 const std::string& PusherSession::frame_payload(const Frame& frame) const {
-  // toOthers: the publisher's own socket gets nothing (start_write skips the empty payload).
-  if (!frame.socket_id.empty() && frame.socket_id == socket_id_) return kNothing;
-  // Apps are isolated: an event published through another app's REST API is not ours. Live and
-  // replayed frames both pass here, so neither path can leak it.
-  if (!frame.app.empty() && (!app_ || frame.app != app_->id())) return kNothing;
-  return frame.pusher;
+  // Live and replayed frames both pass here, so neither path can break toOthers or leak another app's
+  // event; an unwanted frame is empty and start_write skips it.
+  return event_frame_wanted(frame, socket_id_, app_ ? std::string_view(app_->id()) : std::string_view())
+             ? frame.pusher
+             : kNothing;
 }
 
 std::string PusherSession::control_payload(const std::string& text, const std::string&) const {
@@ -466,10 +380,9 @@ void PusherSession::start_write(const std::vector<boost::asio::const_buffer>& pa
     return;
   }
   ws_.text(true);
-  ws_.async_write(payload,
-                  [self = self()](const boost::system::error_code& error, std::size_t) {
-                    self->on_write_complete(error);
-                  });
+  ws_.async_write(payload, [self = self()](const boost::system::error_code& error, std::size_t) {
+    self->on_write_complete(error);
+  });
 }
 
 void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
@@ -485,8 +398,10 @@ void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
   });
 }
 
-void PusherSession::close_slow_consumer() { close_with(kSlowConsumer, "Slow consumer: send queue overflow"); }
+void PusherSession::close_slow_consumer() {
+  close_with(pusher_code::kSlowConsumer, "Slow consumer: send queue overflow");
+}
 
-void PusherSession::close_now() { close_with(close_code_, close_reason_); }
+void PusherSession::close_now() { close_with(close_.code, close_.message); }
 
 }  // namespace kabar

@@ -6,12 +6,20 @@
 // on /ws, encoded once as Frame::pusher; the publisher's socket is left out (toOthers). Client events
 // and presence member events go session to session through the ChannelDirectory. Everything here runs
 // on the session's shard thread.
+//
+// The protocol's decisions live in pure parts this session calls, each unit-tested on its own:
+// admission.h (refusals and close codes), inbound_message.h (reading what the client sent),
+// client_event_policy.h (whisper rules and rate), delivery_filter.h (who gets which frame) and
+// channel_membership.h (what joining and leaving changes, presence included).
+//
+// Sending: event frames, frames relayed from other clients and replies to this client's own messages
+// all count against the send queue bound (StreamSession::send_bounded); overflow closes with 4100. Only
+// connection_established and fatal refusals (one frame, then close) bypass it.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -21,7 +29,10 @@
 
 #include "bridge/channel.h"
 #include "gateway/http/stream_session.h"
+#include "gateway/pusher/admission.h"
 #include "gateway/pusher/channel_directory.h"
+#include "gateway/pusher/client_event_policy.h"
+#include "gateway/pusher/inbound_message.h"
 #include "gateway/pusher/pusher_app.h"
 #include "gateway/pusher/pusher_service.h"
 
@@ -30,10 +41,6 @@ namespace kabar {
 class PusherSession : public StreamSession, public RelayTarget {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
-
-  static constexpr int kClientEventsPerSecond = 10;
-  static constexpr std::size_t kMaxClientEventBytes = 10 * 1024;
-  static constexpr std::size_t kMaxEventNameBytes = 200;
 
   // app: null when the key is unknown (the client is told 4001 after the upgrade, as Pusher does).
   PusherSession(ServerContext& context, std::size_t shard, boost::beast::tcp_stream&& stream,
@@ -52,12 +59,6 @@ class PusherSession : public StreamSession, public RelayTarget {
     std::uint64_t presence_version = 0;  // member events up to this one are in the snapshot sent
     std::uint64_t generation = 0;        // tells a late cache lookup from a newer subscription
   };
-  struct PresenceIdentity {
-    std::string user_key, user_id_json, user_info_json;
-  };
-
-  static std::optional<PresenceIdentity> identity_from(const std::string& channel_data);
-
   // StreamSession transport hooks.
   const std::string& frame_payload(const Frame& frame) const override;
   std::string control_payload(const std::string& json, const std::string& id) const override;
@@ -71,12 +72,12 @@ class PusherSession : public StreamSession, public RelayTarget {
   }
 
   void on_accept(const boost::system::error_code& error);
-  std::optional<std::pair<int, std::string>> admission_problem();
-  void refuse(int code, const std::string& message);
+  std::optional<PusherError> admission_problem();
+  void refuse(const PusherError& error);
   void read_next();
   void on_read(const boost::system::error_code& error);
 
-  void handle_message(const std::string& text);
+  void handle_message(const InboundMessage& message);
   void handle_subscribe(const nlohmann::json& data);
   void handle_unsubscribe(const nlohmann::json& data);
   void handle_client_event(const std::string& event, const nlohmann::json& message);
@@ -88,7 +89,6 @@ class PusherSession : public StreamSession, public RelayTarget {
   void resend_success(const std::string& channel, const Subscription& subscription);
   void leave(const std::string& channel);
   void leave_all();
-  bool take_client_event_token();
   RelayedFramePtr relay(const std::string& channel, std::string text, std::uint64_t presence_version = 0);
   void close_with(std::uint16_t code, const std::string& reason);
 
@@ -100,10 +100,8 @@ class PusherSession : public StreamSession, public RelayTarget {
   std::optional<std::string> protocol_;  // ?protocol= of the URL
   std::unordered_map<std::string, Subscription> subscriptions_;
   std::uint64_t next_generation_ = 0;
-  std::chrono::steady_clock::time_point rate_window_start_{};
-  int client_events_in_window_ = 0;
-  std::uint16_t close_code_ = 4200;
-  std::string close_reason_ = "Server is closing. Please reconnect shortly.";
+  ClientEventRate client_event_rate_;
+  PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;
   bool close_sent_ = false;
