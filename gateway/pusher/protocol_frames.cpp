@@ -59,9 +59,13 @@ std::string cache_miss(std::string_view channel) {
 }
 
 std::string subscription_error(std::string_view channel, std::string_view type, std::string_view message,
-                               int status) {
-  return R"({"event":"pusher:subscription_error","channel":)" + quote(channel) + R"(,"data":{"type":)" +
-         quote(type) + R"(,"error":)" + quote(message) + R"(,"status":)" + std::to_string(status) + "}}";
+                               int status, std::string_view reason) {
+  std::string frame = R"({"event":"pusher:subscription_error","channel":)" + quote(channel) +
+                      R"(,"data":{"type":)" + quote(type) + R"(,"error":)" + quote(message) +
+                      R"(,"status":)" + std::to_string(status);
+  if (!reason.empty()) frame.append(R"(,"reason":)").append(quote(reason));
+  frame += "}}";
+  return frame;
 }
 
 std::string client_event(std::string_view event, std::string_view channel, std::string_view data_json,

@@ -21,9 +21,10 @@ std::string member_added(std::string_view channel, std::string_view user_id_json
                          std::string_view user_info_json);
 std::string member_removed(std::string_view channel, std::string_view user_id_json);
 std::string cache_miss(std::string_view channel);
-// type: AuthError, LimitReached, InvalidChannel, ServerError (Soketi's names); status: HTTP-like.
+// type: AuthError, LimitReached, InvalidChannel, ServerError (Soketi's names); status: HTTP-like;
+// reason: the authorization policy's refusal code (token_required, denied, ...), left out when empty.
 std::string subscription_error(std::string_view channel, std::string_view type, std::string_view message,
-                               int status);
+                               int status, std::string_view reason = {});
 // data_json: the client's data as JSON text; user_id: added on presence channels (empty: none).
 std::string client_event(std::string_view event, std::string_view channel, std::string_view data_json,
                          std::string_view user_id = {});

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
+#include "gateway/http/access.h"
 #include "gateway/http/request_target.h"
 #include "gateway/pusher/channel_membership.h"
 #include "gateway/pusher/delivery_filter.h"
@@ -177,12 +178,12 @@ void PusherSession::handle_subscribe(const json& data) {
   Subscription subscription;
   subscription.kind = channel_kind(channel);
   subscription.generation = ++next_generation_;
-  if (subscription.kind != ChannelKind::Public) {
-    if (auto problem = authorization_problem(channel, subscription.kind, data)) {
-      context_.stats.pusher_auth_failures.fetch_add(1, std::memory_order_relaxed);
-      send_bounded(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
-      return;
-    }
+  if (subscription.kind == ChannelKind::Public) {
+    if (refused_by_policy(channel)) return;
+  } else if (auto problem = authorization_problem(channel, subscription.kind, data)) {
+    context_.stats.pusher_auth_failures.fetch_add(1, std::memory_order_relaxed);
+    send_bounded(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
+    return;
   }
   std::optional<PresenceIdentity> identity;
   if (subscription.kind == ChannelKind::Presence) {
@@ -196,6 +197,16 @@ void PusherSession::handle_subscribe(const json& data) {
   }
   const std::string* since = string_member(data, "since");
   join(channel, std::move(subscription), identity ? &*identity : nullptr, since ? *since : std::string());
+}
+
+// Public channels (cache- included) carry no app signature: the authorization policy decides them, as
+// it does on /ws and /sse (docs/authorization.md), so `public_channels` and deny rules hold on every
+// door. The Pusher socket brings no token, so it asks as the claims it has: anonymous.
+bool PusherSession::refused_by_policy(const std::string& channel) {
+  const authz::Decision decision = authorize(context_, claims(), authz::Action::Read, channel, "pusher");
+  if (decision.allowed) return false;
+  send_bounded(pusher_frame::subscription_error(channel, "AuthError", decision.reason, 403, decision.code));
+  return true;
 }
 
 // channel_data is checked as the exact string the client sent: that is what the auth endpoint signed.

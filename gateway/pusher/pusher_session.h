@@ -83,6 +83,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   void handle_client_event(const std::string& event, const nlohmann::json& message);
   std::optional<std::string> authorization_problem(const std::string& channel, ChannelKind kind,
                                                    const nlohmann::json& data) const;
+  bool refused_by_policy(const std::string& channel);
   void join(const std::string& channel, Subscription subscription, const PresenceIdentity* identity,
             const std::string& since);
   void start_delivery(const std::string& channel, const std::string& since, std::uint64_t generation);
