@@ -132,6 +132,11 @@ authz::Decision authorize(ServerContext& context, const authz::Claims& claims, a
   return decision;
 }
 
+bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic) {
+  return context.authorizer &&
+         context.authorizer->decide(claims, authz::Action::Read, authz::Resource::topic(topic)).allowed;
+}
+
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s) {
   if (!claims.authenticated || !claims.expires_at) return false;
   const std::int64_t skew = context.authorizer ? context.authorizer->verifier().options().clock_skew_s : 0;

@@ -59,6 +59,10 @@ authz::Decision authorize(ServerContext& context, const authz::Claims& claims, a
 authz::Decision decide(const ServerContext& context, const authz::Claims& claims, authz::Action action,
                        const std::string& channel);
 
+// Whether `claims` may read an MQTT topic (the policy's topic rules; without an Authorizer: nobody).
+// Neither logged nor counted: views filter with it (/api/dead-letters), they do not refuse.
+bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic);
+
 // True once the token behind `claims` has expired (allowing the configured clock skew).
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);
 std::int64_t unix_now();

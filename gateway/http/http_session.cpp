@@ -26,6 +26,8 @@ HttpSession::HttpSession(ServerContext& context, std::size_t shard, boost::asio:
 
 namespace {
 constexpr std::string_view kPusherAuthPath = "/pusher/auth";
+// As many dead letters as the store keeps (gateway/store/retention.cpp): filtering never hides one.
+constexpr std::size_t kDeadLettersScanned = 10000;
 bool is_pusher_auth(std::string_view path) {
   return path == kPusherAuthPath || (path.starts_with(kPusherAuthPath) && path.size() > kPusherAuthPath.size() &&
                                      path[kPusherAuthPath.size()] == '/');
@@ -170,7 +172,7 @@ void HttpSession::route(Request&& request) {
     response.body() = context_.metrics_text();
     send(std::move(response));
   } else if (path == "/api/dead-letters") {
-    send(dead_letters(*target));
+    send(dead_letters(request, *target));
   } else if (path == "/" || path == "/index.html") {
     Response response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/html; charset=utf-8");
@@ -322,7 +324,11 @@ std::string HttpSession::cors_header_lines() const {
   return lines;
 }
 
-HttpSession::Response HttpSession::dead_letters(const RequestTarget& target) const {
+// GET /api/dead-letters: rejected MQTT messages hold whatever a publisher sent, private branch data
+// included, so the list is an operator view behind the one policy: a bearer token is required (header
+// only, as for REST publish), and a letter is listed only when the token may read its topic (the super
+// admin and backends read "#", a cashier her own branch's topics). docs/protocol.md "Other endpoints".
+HttpSession::Response HttpSession::dead_letters(const Request& request, const RequestTarget& target) {
   std::size_t limit = 100;
   if (auto text = target.first("limit")) {
     try {
@@ -331,8 +337,18 @@ HttpSession::Response HttpSession::dead_letters(const RequestTarget& target) con
       return error_response(http::status::bad_request, "bad_request", "limit must be a number");
     }
   }
+  const std::string token = authorization_bearer(request);
+  if (token.empty())
+    return refusal(http::status::unauthorized, "token_required", "token_required",
+                   "dead letters need Authorization: Bearer <token> of someone who may read their topics");
+  Authentication who = authenticate(context_, token, "dead-letters");
+  if (!who.ok) return refusal(http::status::unauthorized, "invalid_token", who.code, who.message);
   nlohmann::json list = nlohmann::json::array();
-  for (const auto& letter : context_.store.dead_letters(limit)) {
+  // Newest first; every kept letter is looked at (the store keeps 10,000), so a filtered list is
+  // still the newest `limit` of those this token may see.
+  for (const auto& letter : context_.store.dead_letters(kDeadLettersScanned)) {
+    if (list.size() == limit) break;
+    if (!may_read_topic(context_, who.claims, letter.topic)) continue;
     list.push_back({{"id", letter.id},
                     {"time_ms", letter.time_ms},
                     {"topic", letter.topic},

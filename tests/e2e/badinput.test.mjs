@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import {
-  Kabar, freePort, httpGet, keysOf, makeTempDir, metricSum, requireKabarBinary, runKabar, sleep, startMosquitto, useHarness,
+  Kabar, freePort, httpGet, keysOf, makeTempDir, metricSum, requireKabarBinary, runKabar, sleep, startMosquitto, useHarness, waitUntil,
 } from './lib/harness.mjs';
 import { SseClient, WsClient, mqttConnect, publish } from './lib/clients.mjs';
 
@@ -21,7 +21,7 @@ let mq;
 before(async () => {
   requireKabarBinary();
   broker = await startMosquitto();
-  kabar = await Kabar.create({ mqttPort: broker.port, config: { http: { max_subscriptions: MAX_SUBSCRIPTIONS } } });
+  kabar = await Kabar.create({ mqttPort: broker.port, operator: true, config: { http: { max_subscriptions: MAX_SUBSCRIPTIONS } } });
   await kabar.start();
   mq = await mqttConnect(broker.port);
 });
@@ -52,7 +52,7 @@ test('malformed MQTT payloads become dead letters with reasons and a metric; the
   await sleep(300);
   assert.deepEqual(ws.events().map((f) => f.id), ['good-5', 'good-env'], 'only the good events were delivered');
 
-  const letters = await kabar.json('/api/dead-letters?limit=50');
+  const letters = await kabar.deadLetters(50);
   assert.ok(Array.isArray(letters), 'an array');
   assert.equal(letters.length, bad.length, `one dead letter per bad message: ${JSON.stringify(letters, null, 1)}`);
   const newestFirst = [...bad].reverse();
@@ -72,13 +72,41 @@ test('malformed MQTT payloads become dead letters with reasons and a metric; the
   assert.match(reasonOf('{"id":"bad-socket"'), /socket/i);
   assert.notEqual(reasonOf('this is not json'), reasonOf('{"id":"bad-schema-1"'));
 
-  const two = await kabar.json('/api/dead-letters?limit=2');
+  const two = await kabar.deadLetters(2);
   assert.deepEqual(two, letters.slice(0, 2), 'limit=N gives the N newest');
 
   const metrics = await kabar.metrics();
   const deadTotal = metricSum(metrics, (s) => /^kabar_.*dead.*_total$/.test(s.name));
   assert.equal(deadTotal, bad.length, `a dead-letter counter in /metrics counts them: ${metrics.filter((s) => /dead/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`).join(', ')}`);
   ws.close();
+});
+
+test('dead letters are an operator view behind the policy: a token is required, and each sees only topics it may read', async () => {
+  // Two rejected takings messages, of branches 3 and 7 (the payload fails omset.updated's schema).
+  await publish(mq, 'cabang/3/omset', JSON.stringify({ id: 'bad-omset-3', event: 'omset.updated', data: { nope: 3 } }));
+  await publish(mq, 'cabang/7/omset', JSON.stringify({ id: 'bad-omset-7', event: 'omset.updated', data: { nope: 7 } }));
+  const isOmset = (letter) => letter.topic.startsWith('cabang/');
+  await waitUntil(async () => (await kabar.deadLetters(1000)).filter(isOmset).length === 2, { what: 'two omset dead letters' });
+
+  const anonymous = await kabar.get('/api/dead-letters');
+  assert.equal(anonymous.status, 401, anonymous.body);
+  assert.equal(JSON.parse(anonymous.body).reason, 'token_required');
+  const forged = await kabar.get('/api/dead-letters', { headers: { authorization: 'Bearer not.a.token' } });
+  assert.equal(forged.status, 401, forged.body);
+  assert.equal(JSON.parse(forged.body).error, 'invalid_token');
+  // A token in the URL is not taken here (URLs end up in logs).
+  const admin = await kabar.token();
+  assert.equal((await kabar.get(`/api/dead-letters?token=${admin}`)).status, 401);
+
+  const asKasir3 = await kabar.get('/api/dead-letters?limit=1000', { headers: { authorization: `Bearer ${await kabar.token({ sub: 'kasir-3', role: 'kasir', cabang: 3 })}` } });
+  assert.equal(asKasir3.status, 200, asKasir3.body);
+  // Her branch's takings, and the document topics every token may follow (the built-in policy's
+  // "dokumen-topics" rule), never branch 7's, nor the generic kabar/c/... route's.
+  const seenByKasir3 = JSON.parse(asKasir3.body).map((l) => l.topic);
+  assert.deepEqual(seenByKasir3.filter((t) => !t.startsWith('dokumen/')), ['cabang/3/omset'], 'a cashier of branch 3 sees her branch only');
+  assert.ok(seenByKasir3.includes('dokumen/5/updated'), seenByKasir3.join(', '));
+  const all = await kabar.deadLetters(1000);
+  assert.deepEqual(all.filter(isOmset).map((l) => l.topic), ['cabang/7/omset', 'cabang/3/omset'], 'the super admin sees both, newest first');
 });
 
 test('WS garbage gets error frames with protocol.md codes and the connection stays usable', async () => {

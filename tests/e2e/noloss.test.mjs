@@ -18,7 +18,7 @@ let mq;
 before(async () => {
   requireKabarBinary();
   broker = await startMosquitto();
-  kabar = await Kabar.create({ mqttPort: broker.port });
+  kabar = await Kabar.create({ mqttPort: broker.port, operator: true });
   await kabar.start();
   mq = await mqttConnect(broker.port);
 });
@@ -120,7 +120,7 @@ test(`${TOTAL} QoS 1 events survive two SIGKILL+restart cycles during publishing
   for (const f of liveSeen) assert.deepEqual(finalById.get(f.id), f, `${f.id} seen live before a SIGKILL is stored as sent`);
 
   // Nothing went to the dead letters, and the metrics agree that nothing extra was produced.
-  const dead = await kabar.json('/api/dead-letters?limit=100');
+  const dead = await kabar.deadLetters(100);
   assert.deepEqual(dead, [], 'no dead letters');
   const metrics = await kabar.metrics();
   const deadCount = metricSum(metrics, /^kabar_.*dead/);

@@ -5,6 +5,7 @@
 // handler SIGKILLs leftovers as a last resort. Every wait takes a timeout and, when it runs out, the
 // error carries the tail of every child's log, so a failure explains itself.
 import { execFile, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -255,8 +256,15 @@ let kabarCounter = 0;
 // One kabar "node": a config (port, data dir, MQTT client id) that survives restarts of the process,
 // so a restarted kabar resumes its persistent MQTT session and its store, on the same HTTP port.
 export class Kabar {
-  static async create({ mqttPort, config = {}, env = {}, dataDir } = {}) {
+  // `operator`: kabar verifies tokens (an HS256 secret of its own) and token() mints them, e.g. a super
+  // admin's for the views behind the policy (/api/dead-letters).
+  static async create({ mqttPort, config = {}, env = {}, dataDir, operator = false } = {}) {
     const dir = makeTempDir('kabar-e2e-node-');
+    if (operator) {
+      const secretFile = path.join(dir, 'jwt.secret');
+      fs.writeFileSync(secretFile, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
+      config = deepMerge({ auth: { jwt: { secret_file: secretFile } } }, config);
+    }
     const port = await freePort();
     const n = ++kabarCounter;
     const base = {
@@ -327,6 +335,23 @@ export class Kabar {
   async json(p) {
     const res = await this.get(p);
     if (res.status !== 200) throw new Error(`GET ${p} -> ${res.status}: ${res.body}`);
+    return JSON.parse(res.body);
+  }
+  // A token for this kabar's secret (Kabar.create({operator: true})), minted by `kabar token`.
+  async token({ sub = 'e2e-operator', role = 'super_admin', cabang } = {}) {
+    const secretFile = this.config.auth?.jwt?.secret_file;
+    if (!secretFile) throw new Error('token() needs Kabar.create({operator: true})');
+    const args = ['token', '--secret-file', secretFile, '--sub', sub, '--role', role, '--ttl', '3600'];
+    if (cabang !== undefined) args.push('--cabang', String(cabang));
+    const minted = await runKabar(args);
+    if (minted.status !== 0) throw new Error(`kabar token failed: ${minted.stderr}`);
+    return minted.stdout.trim();
+  }
+  // GET /api/dead-letters as the operator (a super admin reads every topic).
+  async deadLetters(limit) {
+    const headers = { authorization: `Bearer ${await this.token()}` };
+    const res = await this.get(`/api/dead-letters?limit=${limit}`, { headers });
+    if (res.status !== 200) throw new Error(`GET /api/dead-letters -> ${res.status}: ${res.body}`);
     return JSON.parse(res.body);
   }
   async metrics() {
