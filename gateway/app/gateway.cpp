@@ -63,12 +63,19 @@ StoreOptions store_options_from(const StoreConfig& store) {
   return options;
 }
 
-BridgeOptions bridge_options_from(const BrokerConfig& broker) {
-  BridgeOptions options;
+// What every MQTT client of kabar shares: the broker and the credentials; each has its own client id.
+template <class Options>
+Options mqtt_client_options(const BrokerConfig& broker, std::string client_id) {
+  Options options;
   options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
-  options.client_id = broker.client_id;
+  options.client_id = std::move(client_id);
   options.username = broker.username;
   options.password = broker.password;
+  return options;
+}
+
+BridgeOptions bridge_options_from(const BrokerConfig& broker) {
+  auto options = mqtt_client_options<BridgeOptions>(broker, broker.client_id);
   options.keepalive = std::chrono::seconds(broker.keepalive_s);
   options.session_expiry = std::chrono::seconds(broker.session_expiry_s);
   options.twin_sessions = broker.twin_sessions;
@@ -77,21 +84,12 @@ BridgeOptions bridge_options_from(const BrokerConfig& broker) {
 
 // The REST API's re-publisher: its own client id, so it never takes over the bridge's sessions.
 PublisherOptions publisher_options_from(const BrokerConfig& broker) {
-  PublisherOptions options;
-  options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
-  options.client_id = broker.client_id + "-rest";
-  options.username = broker.username;
-  options.password = broker.password;
-  return options;
+  return mqtt_client_options<PublisherOptions>(broker, broker.client_id + "-rest");
 }
 
 // Presence and client events shared with the other nodes on the broker (docs/pusher.md "Several nodes").
 ClusterOptions cluster_options_from(const BrokerConfig& broker) {
-  ClusterOptions options;
-  options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
-  options.client_id = broker.client_id + "-pusher";
-  options.username = broker.username;
-  options.password = broker.password;
+  auto options = mqtt_client_options<ClusterOptions>(broker, broker.client_id + "-pusher");
   options.node = broker.client_id;
   return options;
 }
