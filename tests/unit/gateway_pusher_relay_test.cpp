@@ -1,0 +1,284 @@
+// The session-to-session path of the Pusher door: ChannelDirectory (which sessions of which shard hold
+// a channel of an app, and relaying to them) and ClusterLink's handling of what other nodes send
+// (presence snapshots turned into joins and leaves, client events relayed), without a broker:
+// apply_snapshot and apply_client_event are called directly, as Paho's thread would.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gateway/pusher/app_registry.h"
+#include "gateway/pusher/channel_directory.h"
+#include "gateway/pusher/cluster_link.h"
+
+namespace kabar {
+namespace {
+using nlohmann::json;
+
+// Stands in for a PusherSession: remembers what it was handed.
+class Recorder : public RelayTarget {
+ public:
+  void deliver(const RelayedFrame& frame) override { frames.push_back(frame); }
+  std::vector<RelayedFrame> frames;
+};
+
+// Two I/O shards, run by hand.
+struct Shards {
+  boost::asio::io_context a, b;
+  std::vector<boost::asio::io_context*> list() { return {&a, &b}; }
+  void run() {
+    a.restart();
+    a.run();
+    b.restart();
+    b.run();
+  }
+};
+
+RelayedFramePtr frame_for(const std::string& app, const std::string& channel, const std::string& text) {
+  auto frame = std::make_shared<RelayedFrame>();
+  frame->app_id = app;
+  frame->channel = channel;
+  frame->text = text;
+  return frame;
+}
+
+// ---- ChannelDirectory ----
+
+TEST(PusherChannelDirectory, RelaysToTheHoldersOfTheChannelOnEveryShard) {
+  Shards shards;
+  ChannelDirectory directory(shards.list());
+  Recorder on_a, on_b, elsewhere;
+  directory.add(0, "app", "private-chat", &on_a);
+  directory.add(1, "app", "private-chat", &on_b);
+  directory.add(1, "app", "private-other", &elsewhere);
+  directory.relay(frame_for("app", "private-chat", "hello"));
+  EXPECT_TRUE(on_a.frames.empty()) << "nothing runs before the shard does";
+  shards.run();
+  ASSERT_EQ(on_a.frames.size(), 1u);
+  EXPECT_EQ(on_a.frames[0].text, "hello");
+  ASSERT_EQ(on_b.frames.size(), 1u);
+  EXPECT_TRUE(elsewhere.frames.empty());
+}
+
+TEST(PusherChannelDirectory, AppsAreIsolated) {
+  Shards shards;
+  ChannelDirectory directory(shards.list());
+  Recorder of_app, of_other_app;
+  directory.add(0, "app", "private-chat", &of_app);
+  directory.add(0, "other", "private-chat", &of_other_app);
+  directory.relay(frame_for("app", "private-chat", "x"));
+  shards.run();
+  EXPECT_EQ(of_app.frames.size(), 1u);
+  EXPECT_TRUE(of_other_app.frames.empty());
+}
+
+TEST(PusherChannelDirectory, AddingTwiceHoldsOnceAndRemoveStopsDelivery) {
+  Shards shards;
+  ChannelDirectory directory(shards.list());
+  Recorder session;
+  directory.add(0, "app", "c", &session);
+  directory.add(0, "app", "c", &session);
+  EXPECT_EQ(directory.count(0, "app", "c"), 1u);
+  EXPECT_EQ(directory.count(1, "app", "c"), 0u);
+  directory.relay(frame_for("app", "c", "1"));
+  shards.run();
+  EXPECT_EQ(session.frames.size(), 1u);
+  directory.remove(0, "app", "c", &session);
+  EXPECT_EQ(directory.count(0, "app", "c"), 0u);
+  directory.remove(0, "app", "c", &session);  // already gone: harmless
+  directory.relay(frame_for("app", "c", "2"));
+  shards.run();
+  EXPECT_EQ(session.frames.size(), 1u);
+}
+
+TEST(PusherChannelDirectory, ARelayedFrameCarriesWhomToSkip) {
+  Shards shards;
+  ChannelDirectory directory(shards.list());
+  Recorder session;
+  directory.add(1, "app", "presence-r", &session);
+  auto frame = std::make_shared<RelayedFrame>(*frame_for("app", "presence-r", "m"));
+  frame->except_socket_id = "1.2";
+  frame->presence_version = 7;
+  directory.relay(frame);
+  shards.run();
+  ASSERT_EQ(session.frames.size(), 1u);
+  // The directory hands everything on; the session's delivery filter decides (delivery_filter.h).
+  EXPECT_EQ(session.frames[0].except_socket_id, "1.2");
+  EXPECT_EQ(session.frames[0].presence_version, 7u);
+}
+
+// ---- ClusterLink: what other nodes send ----
+
+struct Cluster {
+  Shards shards;
+  AppRegistry apps{std::vector<PusherAppConfig>{PusherAppConfig{"app", "key", "secret"}}};
+  ChannelDirectory directory{shards.list()};
+  ClusterLink link{ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory};
+  Recorder room;  // a local subscriber of presence-room
+
+  Cluster() { directory.add(0, "app", "presence-room", &room); }
+  PusherApp& app() { return *apps.by_id("app"); }
+  // The member events the local subscriber got since the last call, as [event, user_id].
+  std::vector<std::pair<std::string, std::string>> announced() {
+    shards.run();
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& frame : room.frames) {
+      const json parsed = json::parse(frame.text);
+      out.emplace_back(parsed["event"], json::parse(parsed["data"].get<std::string>())["user_id"].dump());
+    }
+    room.frames.clear();
+    return out;
+  }
+};
+
+std::string snapshot(const std::string& users_json) {
+  return R"({"apps":{"app":{"presence-room":)" + users_json + "}}}";
+}
+
+using Announced = std::vector<std::pair<std::string, std::string>>;
+
+TEST(PusherClusterLink, ASnapshotOfAnotherNodeJoinsItsMembers) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1","info":{"name":"Ana"}}})"));
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_added", R"("1")"}}));
+  EXPECT_EQ(cluster.app().users("presence-room"), std::vector<std::string>{"1"});
+  const json members = json::parse(cluster.app().presence_snapshot("presence-room"));
+  EXPECT_EQ(members["hash"]["1"]["name"], "Ana");
+}
+
+TEST(PusherClusterLink, TheSameSnapshotAgainChangesNothing) {
+  Cluster cluster;
+  const std::string state = snapshot(R"({"1":{"id":"1"}})");
+  cluster.link.apply_snapshot("node-b", state);
+  cluster.announced();
+  cluster.link.apply_snapshot("node-b", state);
+  EXPECT_TRUE(cluster.announced().empty());
+}
+
+TEST(PusherClusterLink, TheDifferenceBetweenSnapshotsIsAnnounced) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"},"2":{"id":2}})"));
+  cluster.announced();
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"2":{"id":2},"3":{"id":"3"}})"));
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_removed", R"("1")"},
+                                            {"pusher_internal:member_added", R"("3")"}}));
+  EXPECT_EQ(cluster.app().users("presence-room"), (std::vector<std::string>{"2", "3"}));
+}
+
+TEST(PusherClusterLink, AnEmptyPayloadMeansTheNodeIsGone) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"},"2":{"id":"2"}})"));
+  cluster.announced();
+  cluster.link.apply_snapshot("node-b", "");
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_removed", R"("1")"},
+                                            {"pusher_internal:member_removed", R"("2")"}}));
+  EXPECT_TRUE(cluster.app().users("presence-room").empty());
+}
+
+TEST(PusherClusterLink, AUserAlsoPresentHereIsNeitherAddedNorRemoved) {
+  Cluster cluster;
+  cluster.app().join("presence-room", "", "1", R"("1")", "");
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"}})"));
+  EXPECT_TRUE(cluster.announced().empty());
+  cluster.link.apply_snapshot("node-b", "");
+  EXPECT_TRUE(cluster.announced().empty());
+  EXPECT_EQ(cluster.app().users("presence-room"), std::vector<std::string>{"1"});
+}
+
+TEST(PusherClusterLink, OneUserOnTwoOtherNodesLeavesWithTheLastOfThem) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"}})"));
+  cluster.link.apply_snapshot("node-c", snapshot(R"({"1":{"id":"1"}})"));
+  EXPECT_EQ(cluster.announced().size(), 1u);
+  cluster.link.apply_snapshot("node-b", "");
+  EXPECT_TRUE(cluster.announced().empty());
+  cluster.link.apply_snapshot("node-c", "");
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_removed", R"("1")"}}));
+}
+
+TEST(PusherClusterLink, MemberEventsCarryIncreasingPresenceVersions) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"}})"));
+  cluster.link.apply_snapshot("node-b", snapshot(R"({"1":{"id":"1"},"2":{"id":"2"}})"));
+  cluster.shards.run();
+  ASSERT_EQ(cluster.room.frames.size(), 2u);
+  EXPECT_GT(cluster.room.frames[0].presence_version, 0u);
+  EXPECT_GT(cluster.room.frames[1].presence_version, cluster.room.frames[0].presence_version);
+  EXPECT_TRUE(cluster.room.frames[0].except_socket_id.empty());  // no local socket caused it
+}
+
+TEST(PusherClusterLink, MalformedPartsOfASnapshotAreSkipped) {
+  Cluster cluster;
+  // Unknown app, a channel that is not an object, a member without "id": only user 5 joins.
+  cluster.link.apply_snapshot(
+      "node-b",
+      R"({"apps":{"nope":{"presence-room":{"9":{"id":"9"}}},"app":{"presence-x":[],"presence-room":{"4":{"info":{}},"5":{"id":"5"}}}}})");
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_added", R"("5")"}}));
+  // Not a snapshot at all: the node is taken to have no members.
+  cluster.link.apply_snapshot("node-b", "not json");
+  EXPECT_EQ(cluster.announced(), (Announced{{"pusher_internal:member_removed", R"("5")"}}));
+}
+
+TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
+  Cluster here;
+  here.app().join("presence-room", "", "1", R"("1")", R"({"name":"Ana"})");
+  here.app().join("presence-room", "", "2", "2", "");
+  here.app().join("presence-room", "node-z", "9", R"("9")", "");  // remote members are not ours to share
+  const std::string mine = ClusterLink::snapshot_json(here.apps);
+  EXPECT_EQ(json::parse(mine),
+            json::parse(
+                R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}}})"));
+
+  Cluster there;
+  there.link.apply_snapshot("node-here", mine);
+  EXPECT_EQ(there.announced(),
+            (Announced{{"pusher_internal:member_added", R"("1")"}, {"pusher_internal:member_added", "2"}}));
+  EXPECT_EQ(json::parse(there.app().presence_snapshot("presence-room")),
+            json::parse(R"({"ids":["1","2"],"hash":{"1":{"name":"Ana"},"2":{}},"count":2})"));
+}
+
+TEST(PusherClusterLink, NoMembersIsAnEmptySnapshot) {
+  Cluster cluster;
+  EXPECT_EQ(ClusterLink::snapshot_json(cluster.apps), R"({"apps":{}})");
+}
+
+// ---- ClusterLink: client events of other nodes ----
+
+TEST(PusherClusterLink, AClientEventOfAnotherNodeIsRelayedHereWithItsSender) {
+  Cluster cluster;
+  Recorder chat;
+  cluster.directory.add(1, "app", "private-chat", &chat);
+  const json payload = {{"app", "app"}, {"channel", "private-chat"}, {"except", "3.4"}, {"text", "whisper"}};
+  cluster.link.apply_client_event("node-b", payload.dump());
+  cluster.shards.run();
+  ASSERT_EQ(chat.frames.size(), 1u);
+  EXPECT_EQ(chat.frames[0].text, "whisper");
+  EXPECT_EQ(chat.frames[0].except_socket_id, "3.4");
+}
+
+TEST(PusherClusterLink, OwnUnknownAppAndMalformedClientEventsAreIgnored) {
+  Cluster cluster;
+  Recorder chat;
+  cluster.directory.add(0, "app", "private-chat", &chat);
+  const json good = {{"app", "app"}, {"channel", "private-chat"}, {"except", "1.1"}, {"text", "w"}};
+  cluster.link.apply_client_event("node-a", good.dump());  // our own, back from the broker
+  json other_app = good;
+  other_app["app"] = "nope";
+  cluster.link.apply_client_event("node-b", other_app.dump());
+  json no_text = good;
+  no_text.erase("text");
+  cluster.link.apply_client_event("node-b", no_text.dump());
+  cluster.link.apply_client_event("node-b", "not json");
+  cluster.shards.run();
+  EXPECT_TRUE(chat.frames.empty());
+}
+
+TEST(PusherClusterLink, TopicsNameTheNode) {
+  EXPECT_EQ(ClusterLink::presence_topic("n1"), "kabar/pusher/presence/n1");
+  EXPECT_EQ(ClusterLink::client_topic("n1"), "kabar/pusher/client/n1");
+}
+
+}  // namespace
+}  // namespace kabar
