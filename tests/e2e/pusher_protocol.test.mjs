@@ -1,7 +1,7 @@
 // Pusher protocol 7 on /app/{key}, byte level, with a raw WebSocket: the handshake, ping/pong, error
-// and close codes, subscription failures, client-event rules and limits, presence frames, app options
-// and isolation, kabar's replay extension, and graceful shutdown (docs/pusher.md,
-// shared/docs/pusher-protocol.md §1, §2, §9).
+// and close codes, subscription failures, client-event rules and limits, presence frames, private and
+// presence cache channels, app options and isolation, kabar's replay extension, and graceful shutdown
+// (docs/pusher.md, shared/docs/pusher-protocol.md §1, §2, §9).
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { requireKabarBinary, sleep, useHarness, waitUntil } from './lib/harness.mjs';
@@ -21,7 +21,7 @@ let mq;
 
 before(async () => {
   requireKabarBinary();
-  ({ broker, kabar } = await startStack({ apps: [LOCAL_APP, QUIET, STRICT, TINY], config: { http: { max_message_bytes: 4096 } } }));
+  ({ broker, kabar } = await startStack({ apps: [LOCAL_APP, QUIET, STRICT, TINY], config: { http: { max_message_bytes: 16384 } } }));
   sdk = serverSdk(kabar);
   mq = await mqttConnect(broker.port);
 });
@@ -82,6 +82,14 @@ test('an unsupported protocol version is refused with 4007', async () => {
   assert.equal((await client.waitClose()).code, 4007);
 });
 
+test('a protocol version that is not a number is refused with 4006', async () => {
+  const client = await rawPusher(kabar, { query: '?protocol=abc&client=js' });
+  const error = await client.waitFrame((f) => f.event === 'pusher:error');
+  assert.deepEqual(JSON.parse(error.data), { code: 4006, message: 'Invalid version string format' });
+  assert.equal(client.frames[0].event, 'pusher:error', 'no connection_established before it');
+  assert.equal((await client.waitClose()).code, 4006);
+});
+
 test('a bad signature gets pusher:subscription_error on that channel; the socket stays usable', async () => {
   const client = await rawPusher(kabar);
   const socketId = await established(client);
@@ -128,7 +136,7 @@ test('malformed JSON, unknown events and bad subscribes get pusher:error and cha
 test('a message over http.max_message_bytes closes the socket with 1009', async () => {
   const client = await rawPusher(kabar);
   await established(client);
-  client.send({ event: 'client-big', channel: 'private-x', data: 'x'.repeat(5000) });
+  client.send({ event: 'client-big', channel: 'private-x', data: 'x'.repeat(20000) });
   assert.equal((await client.waitClose()).code, 1009);
 });
 
@@ -182,6 +190,61 @@ test('client events: private/presence only, subscribers only, never echoed, 10 p
   await b.waitFrame((f) => f.event === 'client-typing' && f.data.after);
 });
 
+// Two subscribers of `channel`: a sender and a receiver (a private-encrypted- channel is signed as a
+// private one).
+async function whisperPair(channel) {
+  const sender = await rawPusher(kabar);
+  const receiver = await rawPusher(kabar);
+  const senderId = await established(sender);
+  const receiverId = await established(receiver);
+  for (const [client, id] of [[sender, senderId], [receiver, receiverId]]) {
+    const reply = await privateSubscribe(client, LOCAL_APP, id, channel);
+    assert.equal(reply.event, 'pusher_internal:subscription_succeeded', `${channel}: ${JSON.stringify(reply)}`);
+  }
+  return { sender, receiver };
+}
+
+// Sends a client event and resolves with the pusher:error it got, or null once the receiver has it.
+async function whisperOutcome(sender, receiver, message) {
+  const errorsBefore = eventsNamed(sender, 'pusher:error').length;
+  const receivedBefore = eventsNamed(receiver, message.event).length;
+  sender.send(message);
+  return waitUntil(() => {
+    const errors = eventsNamed(sender, 'pusher:error');
+    if (errors.length > errorsBefore) return { error: { ...JSON.parse(errors.at(-1).data), channel: errors.at(-1).channel } };
+    if (eventsNamed(receiver, message.event).length > receivedBefore) return { error: null };
+    return null;
+  }, { what: `an answer to ${message.event}` });
+}
+
+test('client events on private-encrypted- channels are refused with 4301 and reach nobody', async () => {
+  const { sender, receiver } = await whisperPair('private-encrypted-chat.1');
+  const { error } = await whisperOutcome(sender, receiver, { event: 'client-typing', channel: 'private-encrypted-chat.1', data: { x: 1 } });
+  assert.deepEqual(error, { code: 4301, message: 'Client events are only allowed on private and presence channels.', channel: 'private-encrypted-chat.1' });
+  await sleep(200);
+  assert.equal(eventsNamed(receiver, 'client-typing').length, 0);
+  assert.equal(sender.closeInfo, null, 'a refusal keeps the socket open');
+});
+
+test('client event names up to 200 bytes and data up to 10 KB pass; one byte more is refused with 4301', async () => {
+  const { sender, receiver } = await whisperPair('private-chat.limits');
+  const channel = 'private-chat.limits';
+  const name200 = `client-${'n'.repeat(193)}`;
+  assert.equal((await whisperOutcome(sender, receiver, { event: name200, channel, data: {} })).error, null);
+  const { error: longName } = await whisperOutcome(sender, receiver, { event: `${name200}n`, channel, data: {} });
+  assert.deepEqual(longName, { code: 4301, message: 'Event names are at most 200 bytes.', channel });
+
+  // The data counts as the compact JSON relayed: a string of 10238 characters is 10240 bytes with quotes.
+  const data10k = 'd'.repeat(10 * 1024 - 2);
+  assert.equal((await whisperOutcome(sender, receiver, { event: 'client-data', channel, data: data10k })).error, null);
+  assert.equal(eventsNamed(receiver, 'client-data').at(-1).data, data10k);
+  const { error: bigData } = await whisperOutcome(sender, receiver, { event: 'client-data', channel, data: `${data10k}d` });
+  assert.deepEqual(bigData, { code: 4301, message: 'Client event data is over 10 KB.', channel });
+  await sleep(200);
+  assert.equal(eventsNamed(receiver, 'client-data').length, 1, 'the refused one reached nobody');
+  assert.equal(sender.closeInfo, null);
+});
+
 test('client events are refused for an app that disabled them', async () => {
   const a = await rawPusher(kabar, { key: QUIET.key });
   const aId = await established(a);
@@ -221,6 +284,56 @@ test('presence frames: subscription_succeeded has ids/hash/count; member_added/r
   await sleep(200);
   assert.equal(eventsNamed(budi, 'pusher_internal:member_removed').length, 0);
   assert.equal(eventsNamed(quiet, 'pusher_internal:member_added').length, 0, 'apps are isolated');
+});
+
+test('private-cache- channels: signed like private ones; a new subscriber gets pusher:cache_miss, later the last event', async () => {
+  const channel = 'private-cache-omset.9';
+  const first = await rawPusher(kabar);
+  const firstId = await established(first);
+  const unsigned = await subscribe(first, channel);
+  assert.equal(unsigned.event, 'pusher:subscription_error', 'a private cache channel needs the signature');
+  assert.equal(unsigned.data.status, 401);
+  const from = first.frames.length;
+  assert.equal((await privateSubscribe(first, LOCAL_APP, firstId, channel)).event, 'pusher_internal:subscription_succeeded');
+  const miss = await first.waitFrame((f) => f.channel === channel && f.event === 'pusher:cache_miss', { from });
+  assert.deepEqual(miss, { event: 'pusher:cache_miss', channel });
+
+  await sdk.trigger(channel, 'omset.total', { total: 100 });
+  await sdk.trigger(channel, 'omset.total', { total: 250 });
+  await waitUntil(() => eventsNamed(first, 'omset.total').length === 2, { what: 'both events live' });
+
+  const later = await rawPusher(kabar);
+  const laterId = await established(later);
+  await privateSubscribe(later, LOCAL_APP, laterId, channel);
+  const cached = await later.waitFrame((f) => f.event === 'omset.total');
+  assert.equal(cached.data, '{"total":250}', 'only the last event');
+  assert.equal(later.frames.findIndex((f) => f.event === 'pusher_internal:subscription_succeeded') < later.frames.indexOf(cached), true);
+  await sdk.trigger(channel, 'omset.total', { total: 300 });
+  await waitUntil(() => eventsNamed(later, 'omset.total').length === 2, { what: 'live after the cached one' });
+  assert.deepEqual(eventsNamed(later, 'omset.total').map((f) => JSON.parse(f.data).total), [250, 300]);
+  assert.equal(eventsNamed(later, 'pusher:cache_miss').length, 0);
+});
+
+test('presence-cache- channels: members as on presence channels, then pusher:cache_miss or the last event', async () => {
+  const channel = 'presence-cache-room.9';
+  const ana = await rawPusher(kabar);
+  const anaId = await established(ana);
+  const anaData = '{"user_id":"1","user_info":{"name":"Ana"}}';
+  const joined = await privateSubscribe(ana, LOCAL_APP, anaId, channel, anaData);
+  assert.deepEqual(JSON.parse(joined.data), { presence: { ids: ['1'], hash: { 1: { name: 'Ana' } }, count: 1 } });
+  await ana.waitFrame((f) => f.channel === channel && f.event === 'pusher:cache_miss');
+
+  await sdk.trigger(channel, 'room.state', { open: true });
+  await ana.waitFrame((f) => f.event === 'room.state');
+  const budi = await rawPusher(kabar);
+  const budiId = await established(budi);
+  const budiJoined = await privateSubscribe(budi, LOCAL_APP, budiId, channel, '{"user_id":"2"}');
+  assert.equal(JSON.parse(budiJoined.data).presence.count, 2);
+  const cached = await budi.waitFrame((f) => f.event === 'room.state');
+  assert.equal(cached.data, '{"open":true}');
+  assert.equal(cached.channel, channel);
+  await ana.waitFrame((f) => f.event === 'pusher_internal:member_added' && f.channel === channel);
+  assert.equal(eventsNamed(budi, 'pusher:cache_miss').length, 0);
 });
 
 test('allowed_origins: other origins are refused with 4009', async () => {
