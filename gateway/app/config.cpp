@@ -67,9 +67,13 @@ PusherAppConfig app_from(const json& item) {
   return app;
 }
 
-// Apps are found by key (WebSocket) and by id (REST): both must be unique.
+// Apps are found by key (WebSocket) and by id (REST): both must be unique. pusher-js fails the handshake
+// on an activity_timeout of 0 ("No activity timeout specified"), so it must be positive.
 void check_apps(const std::vector<PusherAppConfig>& apps) {
   for (std::size_t i = 0; i < apps.size(); ++i) {
+    if (apps[i].activity_timeout <= 0)
+      throw ConfigError("apps: app \"" + apps[i].id + "\" has activity_timeout " +
+                        std::to_string(apps[i].activity_timeout) + ": it must be at least 1 (seconds)");
     for (std::size_t j = 0; j < i; ++j) {
       if (apps[i].id == apps[j].id) throw ConfigError("apps: two apps have the id \"" + apps[i].id + "\"");
       if (apps[i].key == apps[j].key)

@@ -218,6 +218,7 @@ test('bad config (docs/configuration.md): missing file, invalid JSON, wrong type
     ['port out of range', [write('range.json', JSON.stringify({ ...good, http: { ...good.http, port: 70000 } }))], {}, /http\/port|http\.port/],
     ['unknown key', [write('unknown.json', JSON.stringify({ ...good, http: { ...good.http, prot: 1 } }))], {}, /prot/],
     ['KABAR_HTTP_PORT=abc', [goodFile], { KABAR_HTTP_PORT: 'abc' }, /KABAR_HTTP_PORT/],
+    ['app activity_timeout 0 (pusher-js fails its handshake on 0)', [write('activity.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret: 'a-secret', activity_timeout: 0 }] }))], {}, /activity_timeout/],
   ];
   const failures = [];
   for (const [what, files, env, mention] of cases) {
