@@ -80,9 +80,9 @@ struct Rule {
 
 class Policy {
  public:
-  // Throws PolicyError naming the origin and the place: "line 12, column 5" for JSON syntax,
-  // "/rules/2/roles/0" for the schema and for rules that do not make sense (unknown role, a condition
-  // on a placeholder no pattern has, a bad pattern).
+  // Throws PolicyError naming the origin and the place: "line 12, column 5" for every mistake, and also
+  // the JSON pointer ("/rules/2/roles/0") for the schema and for rules that do not make sense (unknown
+  // role, a condition on a placeholder no pattern has, a bad pattern, a repeated rule name).
   static Policy parse(std::string_view text, const std::string& origin);
   static Policy load_file(const std::filesystem::path& path);
   // The policy for the POS and document apps (authz/default-policy.json, compiled in).

@@ -1,5 +1,6 @@
-// Reading a policy file: JSON syntax (with line and column), the schema (with the JSON path), then the
-// checks a schema cannot express (unknown roles, conditions on placeholders no pattern has, patterns).
+// Reading a policy file: JSON syntax, the schema, then the checks a schema cannot express (unknown roles,
+// conditions on placeholders no pattern has, patterns). Every mistake names the line and column, and,
+// past the syntax, the JSON pointer too: people go to the line, the schema and tools speak in pointers.
 #include <algorithm>
 #include <fstream>
 #include <memory>
@@ -14,25 +15,38 @@
 #include <valijson/validator.hpp>
 
 #include "authz/embedded.h"
+#include "authz/json_locator.h"
 #include "authz/policy.h"
 
 namespace kabar::authz {
 namespace {
 using nlohmann::json;
 
-std::string escape_pointer_token(std::string_view token) {
-  std::string escaped;
-  for (char c : token) {
-    if (c == '~') {
-      escaped += "~0";
-    } else if (c == '/') {
-      escaped += "~1";
-    } else {
-      escaped += c;
-    }
-  }
-  return escaped;
+std::string line_and_column(TextPosition position) {
+  return "line " + std::to_string(position.line) + ", column " + std::to_string(position.column);
 }
+
+// A policy's text and where it came from, to tell a mistake by its place in the text.
+class PolicySource {
+ public:
+  PolicySource(std::string_view text, const std::string& origin) : text_(text), origin_(origin) {}
+
+  // "policy file p.json, line 7, column 22: /rules/1/roles/0: unknown role 'kasr' ..."
+  [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
+    std::string place = origin_;
+    // Found unless the pointer is wrong, which would be our bug: then the pointer alone still helps.
+    if (const auto location = locate_pointer(text_, pointer))
+      place += ", " + line_and_column(*location.position);
+    throw PolicyError(place + ": " + (pointer.empty() ? "(root)" : pointer) + ": " + message);
+  }
+
+  std::string_view text() const { return text_; }
+  const std::string& origin() const { return origin_; }
+
+ private:
+  std::string_view text_;
+  const std::string& origin_;
+};
 
 // valijson's context is {"<root>", "[rules]", "[0]", ...}: a JSON pointer reads better.
 std::string json_pointer(const std::vector<std::string>& context) {
@@ -40,28 +54,72 @@ std::string json_pointer(const std::vector<std::string>& context) {
   for (std::size_t i = 1; i < context.size(); ++i) {
     std::string_view part = context[i];
     if (part.size() >= 2 && part.front() == '[' && part.back() == ']') part = part.substr(1, part.size() - 2);
-    pointer += '/' + escape_pointer_token(part);
+    pointer += '/' + pointer_token(part);
   }
-  return pointer.empty() ? "(root)" : pointer;
+  return pointer;
 }
 
+struct SchemaError {
+  std::string pointer;
+  std::string description;
+};
+
+// valijson reports a key the schema does not know at the object holding it, naming the key in the
+// description only: point at the key itself, so the line is the key's.
+SchemaError at_unknown_key(SchemaError error) {
+  constexpr std::string_view kLead = "or 'additionalProperties' constraints: '";
+  const auto lead = error.description.find(kLead);
+  if (lead == std::string::npos || !error.description.ends_with("'.")) return error;
+  const auto start = lead + kLead.size();
+  const std::string key = error.description.substr(start, error.description.size() - 2 - start);
+  return {error.pointer + "/" + pointer_token(key), "unknown key '" + key + "'"};
+}
+
+std::size_t depth(const std::string& pointer) { return std::count(pointer.begin(), pointer.end(), '/'); }
+
 // The deepest specific failure: valijson repeats a nested failure at every enclosing level.
-std::string first_specific_error(const valijson::ValidationResults& results) {
-  std::string best;
-  std::size_t best_depth = 0;
+SchemaError first_specific_error(const valijson::ValidationResults& results) {
+  std::optional<SchemaError> best;
   for (const auto& error : results) {
     if (error.description.starts_with("Failed to validate")) continue;
-    if (best.empty() || error.context.size() > best_depth) {
-      best = json_pointer(error.context) + ": " + error.description;
-      best_depth = error.context.size();
+    SchemaError candidate = at_unknown_key({json_pointer(error.context), error.description});
+    if (!best || depth(candidate.pointer) > depth(best->pointer)) best = std::move(candidate);
+  }
+  if (!best && results.numErrors() > 0) {
+    const auto& first = *results.begin();
+    best = SchemaError{json_pointer(first.context), first.description};
+  }
+  if (!best) return {"", "does not match the policy schema"};
+  std::replace(best->description.begin(), best->description.end(), '\n', ' ');
+  return *best;
+}
+
+bool is_placeholder_name(const std::string& name) {
+  const auto allowed = [](char c, bool first) {
+    return c == '_' || (c >= 'a' && c <= 'z') || (!first && c >= '0' && c <= '9');
+  };
+  if (name.empty() || !allowed(name.front(), true)) return false;
+  return std::all_of(name.begin() + 1, name.end(), [&](char c) { return allowed(c, false); });
+}
+
+// valijson checks a key's name (the schema's propertyNames, only on `where`) without reporting which key
+// failed, nor where: only "Failed to validate ... property name 'where'" at the rule. Find the key.
+std::optional<SchemaError> bad_placeholder(const json& document, const valijson::ValidationResults& results) {
+  constexpr std::string_view kLead =
+      "Failed to validate against schema associated with property name 'where'";
+  for (const auto& error : results) {
+    if (!error.description.starts_with(kLead)) continue;
+    const std::string where = json_pointer(error.context) + "/where";
+    const json::json_pointer at(where);
+    if (!document.contains(at) || !document.at(at).is_object()) continue;  // a type error says it better
+    const json& conditions = document.at(at);
+    for (const auto& [placeholder, condition] : conditions.items()) {
+      if (!is_placeholder_name(placeholder))
+        return SchemaError{where + "/" + pointer_token(placeholder),
+                           "'" + placeholder + "' is not a placeholder name ([a-z_][a-z0-9_]*)"};
     }
   }
-  if (best.empty() && results.numErrors() > 0) {
-    const auto& first = *results.begin();
-    best = json_pointer(first.context) + ": " + first.description;
-  }
-  std::replace(best.begin(), best.end(), '\n', ' ');
-  return best.empty() ? "does not match the policy schema" : best;
+  return std::nullopt;
 }
 
 const valijson::Schema& policy_schema() {
@@ -77,21 +135,15 @@ const valijson::Schema& policy_schema() {
   return *schema;
 }
 
-json parse_json(std::string_view text, const std::string& origin) {
+json parse_json(const PolicySource& source) {
   try {
-    return json::parse(text);
-  } catch (const json::parse_error& error) {
-    // nlohmann reports a byte offset; people jump to a line and column.
-    const std::size_t offset = std::min<std::size_t>(error.byte == 0 ? 0 : error.byte - 1, text.size());
-    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<long>(offset), '\n');
-    const auto line_start = text.rfind('\n', offset == 0 ? 0 : offset - 1);
-    const auto column =
-        offset - (line_start == std::string_view::npos || offset == 0 ? 0 : line_start + 1) + 1;
-    throw PolicyError(origin + ", line " + std::to_string(line) + ", column " + std::to_string(column) +
-                      ": not valid JSON: " + error.what());
+    return json::parse(source.text());
   } catch (const json::exception& error) {
-    // Not a syntax error but still unreadable, e.g. a number too large for a double (found by fuzzing).
-    throw PolicyError(origin + ": not valid JSON: " + error.what());
+    // nlohmann tells a syntax error's byte but not an overflowing number's (found by fuzzing); reading
+    // again finds both, and people jump to a line and column.
+    std::string place = source.origin();
+    if (const auto position = unreadable_at(source.text())) place += ", " + line_and_column(*position);
+    throw PolicyError(place + ": not valid JSON: " + error.what());
   }
 }
 
@@ -101,15 +153,14 @@ constexpr std::size_t kMaxPolicyString = 4096;
 
 std::optional<std::string> long_string_at(const json& node, const std::string& pointer) {
   if (node.is_string()) {
-    if (node.get_ref<const std::string&>().size() > kMaxPolicyString)
-      return pointer.empty() ? "(root)" : pointer;
+    if (node.get_ref<const std::string&>().size() > kMaxPolicyString) return pointer;
   } else if (node.is_array()) {
     for (std::size_t i = 0; i < node.size(); ++i) {
       if (auto found = long_string_at(node[i], pointer + "/" + std::to_string(i))) return found;
     }
   } else if (node.is_object()) {
     for (const auto& [key, value] : node.items()) {
-      const std::string child = pointer + "/" + escape_pointer_token(key);
+      const std::string child = pointer + "/" + pointer_token(key);
       if (key.size() > kMaxPolicyString) return child;
       if (auto found = long_string_at(value, child)) return found;
     }
@@ -117,16 +168,16 @@ std::optional<std::string> long_string_at(const json& node, const std::string& p
   return std::nullopt;
 }
 
-void validate_schema(const json& document, const std::string& origin) {
+void validate_schema(const json& document, const PolicySource& source) {
   if (auto where = long_string_at(document, ""))
-    throw PolicyError(origin + ": " + *where + ": longer than " + std::to_string(kMaxPolicyString) +
-                      " characters");
+    source.fail(*where, "longer than " + std::to_string(kMaxPolicyString) + " characters");
   valijson::Validator validator(valijson::Validator::kStrongTypes);
   valijson::adapters::NlohmannJsonAdapter target(document);
   if (validator.validate(policy_schema(), target, nullptr)) return;
   valijson::ValidationResults results;
   validator.validate(policy_schema(), target, &results);
-  throw PolicyError(origin + ": " + first_specific_error(results));
+  const SchemaError error = bad_placeholder(document, results).value_or(first_specific_error(results));
+  source.fail(error.pointer, error.description);
 }
 
 std::vector<std::string> strings(const json& node, const char* key) {
@@ -140,8 +191,8 @@ std::vector<std::string> strings(const json& node, const char* key) {
 // Turns one schema-valid rule into a Rule; `at` is its JSON pointer, for messages.
 class RuleReader {
  public:
-  RuleReader(const std::string& origin, const std::vector<std::string>& known_roles)
-      : origin_(origin), known_roles_(known_roles) {}
+  RuleReader(const PolicySource& source, const std::vector<std::string>& known_roles)
+      : source_(source), known_roles_(known_roles) {}
 
   Rule read(const json& node, const std::string& at) {
     Rule rule;
@@ -162,7 +213,7 @@ class RuleReader {
 
  private:
   [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
-    throw PolicyError(origin_ + ": " + pointer + ": " + message);
+    source_.fail(pointer, message);
   }
 
   void check_roles(const std::vector<std::string>& roles, const std::string& at) const {
@@ -207,13 +258,13 @@ class RuleReader {
     }
     for (const auto& [placeholder, condition] : where->items()) {
       if (!used.count(placeholder))
-        fail(at + "/where/" + escape_pointer_token(placeholder),
+        fail(at + "/where/" + pointer_token(placeholder),
              "no channel or topic pattern of rule '" + rule.name + "' has {" + placeholder + "}");
       rule.conditions.push_back(Condition{placeholder, condition.at("in_claim").get<std::string>()});
     }
   }
 
-  const std::string& origin_;
+  const PolicySource& source_;
   const std::vector<std::string>& known_roles_;
   std::set<std::string> names_;
 };
@@ -221,8 +272,9 @@ class RuleReader {
 }  // namespace
 
 Policy Policy::parse(std::string_view text, const std::string& origin) {
-  const json document = parse_json(text, origin);
-  validate_schema(document, origin);
+  const PolicySource source(text, origin);
+  const json document = parse_json(source);
+  validate_schema(document, source);
   Policy policy;
   policy.origin_ = origin;
   policy.role_claim_ = document.value("role_claim", "role");
@@ -231,7 +283,7 @@ Policy Policy::parse(std::string_view text, const std::string& origin) {
   policy.public_channels_ = public_channels == "anyone"          ? PublicChannels::Anyone
                             : public_channels == "authenticated" ? PublicChannels::Authenticated
                                                                  : PublicChannels::Rules;
-  RuleReader reader(origin, policy.roles_);
+  RuleReader reader(source, policy.roles_);
   const json& rules = document.at("rules");
   for (std::size_t i = 0; i < rules.size(); ++i) {
     policy.rules_.push_back(reader.read(rules[i], "/rules/" + std::to_string(i)));

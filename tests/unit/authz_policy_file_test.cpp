@@ -1,11 +1,12 @@
-// Policy files with mistakes: each is refused with a message that says where (line and column for JSON
-// syntax, the JSON path for everything else) and what.
+// Policy files with mistakes: each is refused with a message that says where (the line and column always,
+// and the JSON path for everything past the syntax) and what.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 #include "authz/policy.h"
 
@@ -21,6 +22,13 @@ std::string error_of(const std::string& text) {
     return error.what();
   }
   return "(no error)";
+}
+
+// Lines joined with newlines, so a test reads its own line numbers: line 1 is the first.
+std::string lines(std::initializer_list<const char*> each) {
+  std::string text;
+  for (const char* line : each) text += std::string(line) + "\n";
+  return text;
 }
 
 TEST(PolicyFile, TheBuiltInPolicyIsValid) {
@@ -43,7 +51,7 @@ TEST(PolicyFile, SchemaErrorsGiveTheJsonPath) {
       error_of(
           R"({"version": 1, "rules": [{"name": "a", "roles": ["x"], "actions": ["write"], "channels": ["c"]}]})"),
       HasSubstr("/rules/0/actions/0"));
-  EXPECT_THAT(error_of(R"({"version": 2, "rules": []})"), HasSubstr("/version"));
+  EXPECT_THAT(error_of(R"({"version": 2, "rules": []})"), HasSubstr("p.json, line 1, column 2: /version"));
   EXPECT_THAT(error_of(R"({"version": 1, "rules": [], "rulez": []})"), HasSubstr("rulez"));
   EXPECT_THAT(error_of(R"({"version": 1, "rules": [{"name": "a", "actions": ["read"], "channels": ["c"]}]})"),
               HasSubstr("/rules/0"));
@@ -55,6 +63,7 @@ TEST(PolicyFile, UnknownRolesInRules) {
       R"({"version": 1, "roles": ["kasir", "admin"],
           "rules": [{"name": "a", "roles": ["kasr"], "actions": ["read"], "channels": ["c"]}]})");
   EXPECT_THAT(message, HasSubstr("/rules/0/roles/0: unknown role 'kasr' (the policy's roles: kasir, admin)"));
+  EXPECT_THAT(message, HasSubstr("p.json, line 2, column 45: /rules/0/roles/0"));
 }
 
 TEST(PolicyFile, BadPatternsAndConditions) {
@@ -73,6 +82,83 @@ TEST(PolicyFile, BadPatternsAndConditions) {
               HasSubstr("/rules/1/name"));
 }
 
+// Every kind of mistake past the syntax names the line (and column) of the place, then the pointer.
+TEST(PolicyFile, EveryMistakeNamesItsLine) {
+  const auto with_rule = [](const char* rule_line) {
+    return error_of(lines({
+        "{",
+        "  \"version\": 1,",
+        "  \"roles\": [\"kasir\", \"admin\"],",
+        "  \"rules\": [",
+        "    {\"name\": \"ok\", \"roles\": [\"kasir\"], \"actions\": [\"read\"], \"channels\": [\"c\"]},",
+        rule_line,
+        "  ]",
+        "}",
+    }));
+  };
+  // The schema: a value not in an enum, a type, a missing key, an unknown key, a bad `where`.
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["write"], "channels": ["c"]})"),
+              HasSubstr("p.json, line 6, column 47: /rules/1/actions/0: Failed to match against any enum"));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": "c"})"),
+              HasSubstr("line 6, column 56: /rules/1/channels: "));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "actions": ["read"], "channels": ["c"]})"),
+              HasSubstr("line 6, column 5: /rules/1: "));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "chanels": ["c"]})"),
+              HasSubstr("line 6, column 56: /rules/1/chanels: unknown key 'chanels'"));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": ["c.{x}"],
+                                 "where": {"x": {"in_clam": "x"}}})"),
+              HasSubstr("line 7, column 50: /rules/1/where/x/in_clam: unknown key 'in_clam'"));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": ["c.{x}"],
+                                 "where": {"x": {}}})"),
+              HasSubstr("line 7, column 44: /rules/1/where/x: Missing required property 'in_claim'"));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": ["c.{x}"],
+                                 "where": {"X": {"in_claim": "x"}}})"),
+              HasSubstr("line 7, column 44: /rules/1/where/X: 'X' is not a placeholder name"));
+  // The checks past the schema: an unknown role, bad patterns, a condition on nothing, a repeated name.
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "a", "roles": ["admin", "kasr"], "actions": ["read"], "channels": ["c"]})"),
+      HasSubstr("line 6, column 38: /rules/1/roles/1: unknown role 'kasr' (the policy's roles: kasir, "
+                "admin)"));
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": ["ok", "a*.b"]})"),
+      HasSubstr("line 6, column 75: /rules/1/channels/1: channel pattern 'a*.b': '*' may only end"));
+  EXPECT_THAT(with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "topics": ["a/#/b"]})"),
+              HasSubstr("line 6, column 67: /rules/1/topics/0: topic pattern 'a/#/b'"));
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "a", "roles": ["*"], "actions": ["read"], "channels": ["c.{x}"],
+                                 "where": {"cabng": {"in_claim": "cabang"}}})"),
+      HasSubstr("line 7, column 44: /rules/1/where/cabng: no channel or topic pattern of rule 'a' has "
+                "{cabng}"));
+  EXPECT_THAT(with_rule(R"(    {"roles": ["*"], "actions": ["read"], "channels": ["c"],
+                                 "name": "ok"})"),
+              HasSubstr("line 7, column 34: /rules/1/name: a rule named 'ok' comes earlier"));
+  EXPECT_THAT(
+      with_rule(("    {\"name\": \"a\", \"roles\": [\"*\"], \"actions\": [\"read\"], \"channels\": [\"" +
+                 std::string(5000, 'x') + "\"]}")
+                    .c_str()),
+      HasSubstr("line 6, column 69: /rules/1/channels/0: longer than 4096 characters"));
+}
+
+TEST(PolicyFile, MistakesAtTheTopLevelNameTheirLine) {
+  EXPECT_THAT(error_of(lines({"{", "  \"version\": 2,", "  \"rules\": []", "}"})),
+              HasSubstr("p.json, line 2, column 3: /version: "));
+  EXPECT_THAT(error_of(lines({"{", "  \"version\": 1,", "  \"rules\": [],", "  \"rulez\": []", "}"})),
+              HasSubstr("p.json, line 4, column 3: /rulez: unknown key 'rulez'"));
+  EXPECT_THAT(error_of(lines({"", "  {\"rules\": []}"})),
+              HasSubstr("p.json, line 2, column 3: (root): Missing required property 'version'"));
+  EXPECT_THAT(
+      error_of(lines({"{", "  \"version\": 1,", "  \"roles\": [\"a\", \"a\"],", "  \"rules\": []", "}"})),
+      HasSubstr("p.json, line 3, column 3: /roles: "));
+  EXPECT_THAT(
+      error_of(lines({"{", "  \"version\": 1,", "  \"public_channels\": \"all\",", "  \"rules\": []", "}"})),
+      HasSubstr("p.json, line 3, column 3: /public_channels: "));
+}
+
+TEST(PolicyFile, ANumberTooLargeForADoubleNamesItsLine) {
+  EXPECT_THAT(error_of(lines({"{", "  \"version\": 1,", "  \"rules\": [1e999]", "}"})),
+              HasSubstr("p.json, line 3, column 17: not valid JSON: "));
+}
+
 TEST(PolicyFile, LoadFileNamesTheFile) {
   const auto path =
       std::filesystem::temp_directory_path() / ("kabar-policy-" + std::to_string(::getpid()) + ".json");
@@ -82,6 +168,18 @@ TEST(PolicyFile, LoadFileNamesTheFile) {
     FAIL();
   } catch (const PolicyError& error) {
     EXPECT_THAT(error.what(), HasSubstr("policy file " + path.string() + ", line 4"));
+  }
+  std::ofstream(path) << lines(
+      {"{", "  \"version\": 1,", "  \"roles\": [\"kasir\"],", "  \"rules\": [",
+       "    {\"name\": \"a\", \"roles\": [\"kasr\"], \"actions\": [\"read\"], \"topics\": [\"t\"]}", "  ]",
+       "}"});
+  try {
+    Policy::load_file(path);
+    FAIL();
+  } catch (const PolicyError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("policy file " + path.string() +
+                                        ", line 5, column 29: /rules/0/roles/0: "
+                                        "unknown role 'kasr'"));
   }
   std::filesystem::remove(path);
   EXPECT_THROW(Policy::load_file("/nonexistent/policy.json"), PolicyError);
