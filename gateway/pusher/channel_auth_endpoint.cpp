@@ -56,7 +56,23 @@ std::optional<ChannelAuthAnswer> check_form(const AuthForm& form) {
 std::string presence_channel_data(const authz::Claims& claims) {
   json info = json::object();
   if (const auto* name = claims.find("name"); name && name->size() == 1) info["name"] = name->front();
-  return dump({{"user_id", claims.subject}, {"user_info", info}});
+  json data = {{"user_id", claims.subject}, {"user_info", info}};
+  if (claims.expires_at) data[kExpiryMember] = *claims.expires_at;
+  return dump(data);
+}
+
+std::optional<std::int64_t> signed_expiry(const std::string& channel_data) {
+  if (channel_data.empty()) return std::nullopt;
+  const json document = json::parse(channel_data, nullptr, /*allow_exceptions=*/false);
+  if (!document.is_object()) return std::nullopt;
+  const auto member = document.find(kExpiryMember);
+  if (member == document.end() || !member->is_number_integer()) return std::nullopt;
+  return member->get<std::int64_t>();
+}
+
+std::string private_channel_data(const authz::Claims& claims) {
+  if (!claims.expires_at) return {};
+  return dump({{kExpiryMember, *claims.expires_at}});
 }
 
 ChannelAuthAnswer answer_channel_auth(ServerContext& context, const PusherApp& app, std::string_view token,
@@ -69,8 +85,14 @@ ChannelAuthAnswer answer_channel_auth(ServerContext& context, const PusherApp& a
   const authz::Decision decision = authorize(context, who.claims, authz::Action::Read, form->channel, "pusher-auth");
   if (!decision.allowed) return refusal(403, "forbidden_channel", decision.code, decision.reason, form->channel);
 
-  if (channel_kind(form->channel) != ChannelKind::Presence)
-    return {200, dump({{"auth", channel_auth(app.key(), app.secret(), form->socket_id, form->channel)}})};
+  // The token's expiry travels in the signed channel_data (pusher-js sends it back verbatim on subscribe),
+  // so whichever node holds the socket ends the subscription when the token expires.
+  if (channel_kind(form->channel) != ChannelKind::Presence) {
+    const std::string channel_data = private_channel_data(who.claims);
+    json answer = {{"auth", channel_auth(app.key(), app.secret(), form->socket_id, form->channel, channel_data)}};
+    if (!channel_data.empty()) answer["channel_data"] = channel_data;
+    return {200, dump(answer)};
+  }
   // A presence member needs an identity: the policy may allow presence channels to tokens without sub.
   if (who.claims.subject.empty())
     return refusal(403, "forbidden_channel", "no_subject", "presence channels need a token with a sub", form->channel);

@@ -9,6 +9,7 @@
 
 #include "gateway/http/access.h"
 #include "gateway/http/request_target.h"
+#include "gateway/pusher/channel_auth_endpoint.h"
 #include "gateway/pusher/channel_membership.h"
 #include "gateway/pusher/delivery_filter.h"
 #include "gateway/pusher/protocol_frames.h"
@@ -195,6 +196,8 @@ void PusherSession::handle_subscribe(const json& data) {
     }
     subscription.user_key = identity->user_key;
   }
+  if (const std::string* channel_data = string_member(data, "channel_data"))
+    subscription.expires_at = signed_expiry(*channel_data);
   const std::string* since = string_member(data, "since");
   join(channel, std::move(subscription), identity ? &*identity : nullptr, since ? *since : std::string());
 }
@@ -217,7 +220,9 @@ std::optional<std::string> PusherSession::authorization_problem(const std::strin
   const std::string* channel_data = string_member(data, "channel_data");
   if (kind == ChannelKind::Presence && (!channel_data || channel_data->empty()))
     return "Presence channels need channel_data (a JSON string with user_id).";
-  const std::string signed_data = kind == ChannelKind::Presence ? *channel_data : std::string();
+  // A private channel's channel_data is signed too when there is one: kabar's auth endpoint puts the
+  // token's expiry there (Laravel's sends none, and then the signature is over socket_id:channel).
+  const std::string signed_data = channel_data ? *channel_data : std::string();
   const std::string expected = channel_auth(app_->key(), app_->secret(), socket_id_, channel, signed_data);
   if (constant_time_equals(*auth, expected)) return std::nullopt;
   return "The connection is unauthorized: invalid signature, expected HMAC SHA256 hex digest of " +
@@ -301,6 +306,27 @@ void PusherSession::leave(const std::string& channel) {
   }
   if (subscription.kind == ChannelKind::Presence) service().presence_changed();
   if (left.vacated) service().webhook(*app_, WebhookEvent::about_channel("channel_vacated", channel));
+}
+
+// Called every heartbeat_ms: a subscription authorized by a token that has now expired (its kabar_exp,
+// allowing the configured clock skew) ends with a subscription_error the client's .error() handler sees.
+void PusherSession::heartbeat() {
+  if (closing() || !app_) return;
+  const std::int64_t skew = context_.authorizer ? context_.authorizer->verifier().options().clock_skew_s : 0;
+  const std::int64_t now = unix_now();
+  std::vector<std::string> expired;
+  for (const auto& [channel, subscription] : subscriptions_) {
+    if (subscription.expires_at && *subscription.expires_at <= now - skew) expired.push_back(channel);
+  }
+  for (const auto& channel : expired) {
+    leave(channel);
+    send_bounded(pusher_frame::subscription_error(
+        channel, "AuthError", "The token that authorized this subscription has expired: authorize again.", 401,
+        "token_expired"));
+  }
+  if (expired.empty()) return;
+  context_.stats.subscriptions_expired.fetch_add(expired.size(), std::memory_order_relaxed);
+  spdlog::info("pusher: socket {}: {} subscription(s) ended, their token expired", socket_id_, expired.size());
 }
 
 void PusherSession::leave_all() {

@@ -48,7 +48,8 @@ class PusherSession : public StreamSession, public RelayTarget {
   ~PusherSession() override;
 
   void run(Request request);
-  void heartbeat() override {}  // Beast pings idle peers itself (see run())
+  // Ends subscriptions whose token expired (Beast pings idle peers itself, see run()).
+  void heartbeat() override;
   void shutdown() override;
   void deliver(const RelayedFrame& frame) override;
 
@@ -58,6 +59,7 @@ class PusherSession : public StreamSession, public RelayTarget {
     std::string user_key;                // presence: who this connection is on the channel
     std::uint64_t presence_version = 0;  // member events up to this one are in the snapshot sent
     std::uint64_t generation = 0;        // tells a late cache lookup from a newer subscription
+    std::optional<std::int64_t> expires_at;  // kabar_exp of the signed channel_data: ended then
   };
   // StreamSession transport hooks.
   const std::string& frame_payload(const Frame& frame) const override;

@@ -34,6 +34,8 @@ function mint(claims, secret = SECRET) {
   return `${input}.${crypto.createHmac('sha256', secret).update(input).digest('base64url')}`;
 }
 
+const expOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp;
+
 let kabar;
 let secretFile;
 const tokens = {};
@@ -152,10 +154,11 @@ describe('Pusher channel authorization: POST /pusher/auth with the user\'s JWT',
     }
   });
 
-  test('the answer is Laravel\'s: auth = key:HMAC(socket_id:channel), and the Pusher door accepts it', async () => {
+  test('the answer is Laravel\'s, plus the token\'s expiry in signed channel_data: auth = key:HMAC(socket_id:channel:channel_data)', async () => {
     const answer = await authRequest(tokens.kasir, { socket_id: '123.456', channel_name: 'private-cabang.3' });
     assert.equal(answer.status, 200);
-    assert.deepEqual(answer.body, { auth: `${LOCAL_APP.key}:${hmac(LOCAL_APP.secret, '123.456:private-cabang.3')}` });
+    const channelData = JSON.stringify({ kabar_exp: expOf(tokens.kasir) });
+    assert.deepEqual(answer.body, { auth: `${LOCAL_APP.key}:${hmac(LOCAL_APP.secret, `123.456:private-cabang.3:${channelData}`)}`, channel_data: channelData });
     // /pusher/auth/{key} names the app explicitly.
     const named = await authRequest(tokens.kasir, { socket_id: '123.456', channel_name: 'private-cabang.3' }, { path: `/pusher/auth/${LOCAL_APP.key}` });
     assert.deepEqual(named.body, answer.body);
@@ -166,7 +169,7 @@ describe('Pusher channel authorization: POST /pusher/auth with the user\'s JWT',
   test('presence: channel_data is made from the token (user_id = sub, user_info.name), and pusher-js sees itself as that member', async () => {
     const answer = await authRequest(tokens.super_admin, { socket_id: '1.2', channel_name: 'presence-cabang.3' });
     assert.equal(answer.status, 200);
-    const channelData = JSON.stringify({ user_id: 'boss', user_info: { name: 'Bu Ani' } });
+    const channelData = JSON.stringify({ kabar_exp: expOf(tokens.super_admin), user_id: 'boss', user_info: { name: 'Bu Ani' } });
     assert.deepEqual(answer.body, { auth: `${LOCAL_APP.key}:${hmac(LOCAL_APP.secret, `1.2:presence-cabang.3:${channelData}`)}`, channel_data: channelData });
     const pusher = pusherAs(tokens.super_admin);
     const outcome = await subscribeOutcome(pusher, 'presence-cabang.3');
@@ -175,6 +178,49 @@ describe('Pusher channel authorization: POST /pusher/auth with the user\'s JWT',
     // A cashier may not join this presence channel under the built-in policy.
     const refused = await authRequest(tokens.kasir, { socket_id: '1.2', channel_name: 'presence-cabang.3' });
     assert.deepEqual([refused.status, refused.body.reason], [403, 'role_not_allowed']);
+  });
+
+  test('a token that expires while connected ends its Pusher subscriptions with token_expired; the others go on', async () => {
+    // The kabar_exp in the signed channel_data is what the node holding the socket acts on.
+    const shortLived = mint({ sub: 'kasir-3', role: 'kasir', cabang: [3], exp: now() + 3 });
+    const soon = pusherAs(shortLived);
+    const stays = pusherAs(tokens.super_admin);
+    const presenceWatcher = pusherAs(tokens.super_admin);
+    const expiring = await subscribeOutcome(soon, 'private-cabang.3');
+    assert.equal(expiring.ok, true, JSON.stringify(expiring.error));
+    const lasting = await subscribeOutcome(stays, 'private-cabang.3');
+    assert.equal(lasting.ok, true);
+    // Presence too: the others see the member go when its token expires.
+    const shortPresence = mint({ sub: 'deputy', role: 'super_admin', exp: now() + 3 });
+    const deputy = pusherAs(shortPresence);
+    const watched = await subscribeOutcome(presenceWatcher, 'presence-cabang.3');
+    assert.equal(watched.ok, true);
+    const ended = [];
+    expiring.channel.bind('pusher:subscription_error', (error) => ended.push(error));
+    const seenBySoon = [];
+    const seenByStays = [];
+    expiring.channel.bind('kas.updated', (data) => seenBySoon.push(data.n));
+    lasting.channel.bind('kas.updated', (data) => seenByStays.push(data.n));
+    let removed = null;
+    watched.channel.bind('pusher:member_removed', (member) => { removed = member.id; });
+    const joined = await subscribeOutcome(deputy, 'presence-cabang.3');
+    assert.equal(joined.ok, true, JSON.stringify(joined.error));
+    await waitUntil(() => watched.channel.members.get('deputy'), { timeout: 5000, what: 'the watcher sees the deputy join' });
+    const sdk = serverSdk(kabar);
+    await sdk.trigger('private-cabang.3', 'kas.updated', { n: 1 });
+    await waitUntil(() => seenBySoon.includes(1) && seenByStays.includes(1), { timeout: 5000, what: 'both receive before expiry' });
+
+    await waitUntil(() => ended.length > 0, { timeout: 8000, what: 'subscription_error after the token expired' });
+    assert.equal(ended[0].status, 401, JSON.stringify(ended[0]));
+    assert.equal(ended[0].reason, 'token_expired', JSON.stringify(ended[0]));
+    assert.equal(soon.connection.state, 'connected', 'the connection stays; only the subscription ended');
+    await sdk.trigger('private-cabang.3', 'kas.updated', { n: 2 });
+    await waitUntil(() => seenByStays.includes(2), { timeout: 5000, what: 'the other subscriber still receives' });
+    await sleep(300);
+    assert.deepEqual(seenBySoon, [1], 'nothing after expiry reaches the expired subscription');
+    await waitUntil(() => removed === 'deputy', { timeout: 8000, what: 'member_removed for the expired presence member' });
+    const metrics = await kabar.metrics();
+    assert.ok(metricSum(metrics, /^kabar_subscriptions_expired_total$/) >= 2, 'both expired subscriptions are counted');
   });
 
   test('bad tokens get 401 invalid_token with the reason; bad forms get 400; nothing is signed', async () => {

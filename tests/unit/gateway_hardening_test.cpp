@@ -102,5 +102,24 @@ TEST(ChannelAuthTest, PresenceMemberFromTheToken) {
   EXPECT_EQ(presence_channel_data(claims), R"({"user_id":"u1","user_info":{}})");
 }
 
+TEST(ChannelAuthTest, TheTokensExpiryTravelsInTheSignedChannelData) {
+  authz::Claims claims = authz::Claims::from_payload({{"sub", "k"}, {"exp", 1700000000}});
+  EXPECT_EQ(private_channel_data(claims), R"({"kabar_exp":1700000000})");
+  EXPECT_EQ(presence_channel_data(claims), R"({"kabar_exp":1700000000,"user_id":"k","user_info":{}})");
+  EXPECT_EQ(signed_expiry(private_channel_data(claims)), 1700000000);
+  EXPECT_EQ(signed_expiry(presence_channel_data(claims)), 1700000000);
+  // No exp: no channel_data for a private channel, exactly Laravel's answer.
+  EXPECT_EQ(private_channel_data(authz::Claims::from_payload({{"sub", "k"}})), "");
+}
+
+TEST(ChannelAuthTest, ChannelDataWithoutAnIntegerExpiryHasNone) {
+  EXPECT_EQ(signed_expiry(""), std::nullopt);
+  EXPECT_EQ(signed_expiry("not json"), std::nullopt);
+  EXPECT_EQ(signed_expiry("[1]"), std::nullopt);
+  EXPECT_EQ(signed_expiry(R"({"user_id":"1"})"), std::nullopt);
+  EXPECT_EQ(signed_expiry(R"({"kabar_exp":"1700000000"})"), std::nullopt);
+  EXPECT_EQ(signed_expiry(R"({"kabar_exp":1.5})"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace kabar
