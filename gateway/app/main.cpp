@@ -1,8 +1,11 @@
 // kabar: one binary, several subcommands. main() parses the command line, builds a Config and hands it
 // to the part that does the work; exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <random>
+#include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -92,12 +95,53 @@ int publish(const CommonFlags& flags, const PublishFlags& publish) {
   return 0;
 }
 
+// Secrets by their key's name, so a setting added later is covered without a list to keep up to date.
+bool is_secret_key(std::string_view key) {
+  return key == "password" || key == "secret" || key.ends_with("_password") || key.ends_with("_secret") ||
+         key.ends_with("_token");
+}
+
+// http://user@host:8080/hook?token=x -> http://***@host:8080/hook?***: where it goes, not how it logs in.
+std::string redacted_url(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  const std::size_t authority = scheme_end == std::string::npos ? 0 : scheme_end + 3;
+  const std::size_t path = std::min(url.find_first_of("/?#", authority), url.size());
+  std::string out = url.substr(0, path);
+  if (const auto at = out.rfind('@'); at != std::string::npos && at >= authority)
+    out.replace(authority, at - authority, "***");
+  const auto query = url.find('?', path);
+  out += url.substr(path, query == std::string::npos ? std::string::npos : query - path);
+  return query == std::string::npos ? out : out + "?***";
+}
+
+// A printed configuration ends up in tickets and chats: a secret shows as "***" when set ("" when not,
+// which is worth knowing), a URL without its credentials. Keys and the HS256 secret live in files the
+// configuration only names, so their paths stay.
+void redact(json& node) {
+  if (node.is_array()) {
+    for (auto& item : node) redact(item);
+    return;
+  }
+  if (!node.is_object()) return;
+  for (auto& [key, value] : node.items()) {
+    if (value.is_string() && is_secret_key(key)) {
+      if (!value.get_ref<const std::string&>().empty()) value = "***";
+    } else if (value.is_string() && key == "url") {
+      value = redacted_url(value.get<std::string>());
+    } else {
+      redact(value);
+    }
+  }
+}
+
 int check_config(const CommonFlags& flags, bool print) {
   kabar::SchemaRegistry schemas;
   const kabar::Config config = load(flags, json::object(), schemas);
   kabar::SchemaRegistry extended(config.schemas_dir);  // the extra schemas must compile too
   if (print) {
-    std::cout << config.document.dump(2) << "\n";
+    json shown = config.document;
+    redact(shown);
+    std::cout << shown.dump(2) << "\n";
   } else {
     std::cout << "configuration is valid\n";
   }
@@ -141,7 +185,7 @@ int main(int argc, char** argv) {
   bool print_config = false;
   auto* check_cmd = app.add_subcommand("check-config", "Validate the configuration (file + KABAR_* variables)");
   check_cmd->add_option("-c,--config", common.config_file, "JSON config file");
-  check_cmd->add_flag("--print", print_config, "Print the merged configuration");
+  check_cmd->add_flag("--print", print_config, "Print the merged configuration (secrets as \"***\")");
   kabar::AuthzCommands authz_commands(app);  // kabar token, kabar authz explain (docs/authorization.md)
   authz_commands.add_policy_option(*check_cmd);
 

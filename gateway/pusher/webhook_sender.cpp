@@ -20,6 +20,24 @@ std::int64_t now_ms() {
       .count();
 }
 
+// What logs say of a webhook URL: scheme://host:port/path. Userinfo and the query are left out, as
+// receivers are often guarded by a password or a token in the URL, and logs travel further than configs.
+std::string loggable_url(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const std::size_t authority = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  const std::size_t path = std::min(url.find_first_of("/?#", authority), url.size());
+  const auto userinfo_end = url.substr(0, path).rfind('@');
+  const std::size_t host =
+      userinfo_end == std::string_view::npos || userinfo_end < authority ? authority : userinfo_end + 1;
+  const std::size_t end = std::min(url.find_first_of("?#", path), url.size());
+  return std::string(url.substr(0, authority)) + std::string(url.substr(host, path - host)) +
+         std::string(url.substr(path, end - path));
+}
+
+std::string loggable_url(const WebhookUrl& url) {
+  return loggable_url("http://" + url.host + ":" + url.port + url.target);
+}
+
 }  // namespace
 
 // One (app, url): events waiting for the batch window, then bodies waiting to be sent, in order.
@@ -56,7 +74,8 @@ WebhookSender::WebhookSender(const AppRegistry& apps, WebhookOptions options)
     for (const auto& hook : app->config().webhooks) {
       auto url = WebhookUrl::parse(hook.url);
       if (!url) {
-        spdlog::warn("app {}: webhook url '{}' is not http://host[:port]/path; ignored", app->id(), hook.url);
+        spdlog::warn("app {}: webhook url '{}' is not http://host[:port]/path; ignored", app->id(),
+                     loggable_url(hook.url));
         continue;
       }
       targets_.push_back(std::make_unique<Target>(context_, *app, std::move(*url), hook));
@@ -159,8 +178,8 @@ void WebhookSender::on_sent(Target& target, const std::optional<std::string>& er
   failed_.fetch_add(1, std::memory_order_relaxed);
   if (!target.failing_since) target.failing_since = now;
   if (now - *target.failing_since >= options_.give_up_after) {
-    spdlog::warn("app {}: webhook to {}{} failed for {} s ({}); dropping one body", target.app.id(),
-                 target.url.host, target.url.target, options_.give_up_after.count() / 1000, *error);
+    spdlog::warn("app {}: webhook to {} failed for {} s ({}); dropping one body", target.app.id(),
+                 loggable_url(target.url), options_.give_up_after.count() / 1000, *error);
     dropped_.fetch_add(1, std::memory_order_relaxed);
     target.backlog.pop_front();
     target.failing_since.reset();
@@ -168,8 +187,8 @@ void WebhookSender::on_sent(Target& target, const std::optional<std::string>& er
     send_next(target);
     return;
   }
-  spdlog::debug("app {}: webhook to {} failed ({}); retry in {} ms", target.app.id(), target.url.host, *error,
-                target.backoff.count());
+  spdlog::debug("app {}: webhook to {} failed ({}); retry in {} ms", target.app.id(),
+                loggable_url(target.url), *error, target.backoff.count());
   target.retry_timer.expires_after(target.backoff);
   target.backoff = std::min(target.backoff * 2, options_.max_retry);
   target.retry_timer.async_wait([this, &target](const boost::system::error_code& wait_error) {
