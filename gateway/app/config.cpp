@@ -31,7 +31,7 @@ PusherAppConfig default_app() {
   PusherAppConfig app;
   app.id = "local";
   app.key = "local-key";
-  app.secret = "local-secret";
+  app.secret = std::string(kDevelopmentAppSecret);
   return app;
 }
 
@@ -50,12 +50,24 @@ json apps_document(const std::vector<PusherAppConfig>& apps) {
   return list;
 }
 
+// An app's secret kept out of the config file (a compose or Kubernetes secret): the file's content
+// without its trailing newline.
+std::string read_secret_file(const std::string& file, const std::string& app_id) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw ConfigError("apps: app \"" + app_id + "\": cannot read secret_file " + file);
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.empty()) throw ConfigError("apps: app \"" + app_id + "\": secret_file " + file + " is empty");
+  return secret;
+}
+
 PusherAppConfig app_from(const json& item) {
   const PusherAppConfig defaults;
   PusherAppConfig app;
   app.id = item.at("id").get<std::string>();
   app.key = item.at("key").get<std::string>();
-  app.secret = item.at("secret").get<std::string>();
+  app.secret = item.contains("secret_file") ? read_secret_file(item.at("secret_file").get<std::string>(), app.id)
+                                            : item.at("secret").get<std::string>();
   app.enable_client_messages = item.value("enable_client_messages", defaults.enable_client_messages);
   app.max_connections = item.value("max_connections", defaults.max_connections);
   app.allowed_origins = item.value("allowed_origins", defaults.allowed_origins);

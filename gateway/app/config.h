@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -103,6 +104,9 @@ struct WebhookConfig {
 };
 
 // One Pusher-protocol application (docs/pusher.md): what `/app/{key}` and `/apps/{id}/...` serve.
+// The secret of the development app kabar serves when the config names none (Laravel Reverb's default).
+inline constexpr std::string_view kDevelopmentAppSecret = "local-secret";
+
 struct PusherAppConfig {
   std::string id;
   std::string key;

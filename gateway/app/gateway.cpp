@@ -170,6 +170,21 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
     throw;
   }
   spdlog::info("kabar listening on http://{}:{} ({} I/O threads)", config_.http.listen, listener_->port(), threads);
+  warn_of_development_apps();
+}
+
+// The built-in app's secret is public (Reverb's "local-secret"): fine on a laptop, an open door for REST
+// publishes and channel authorizations anywhere else. Said once at start, where an operator looks.
+void Gateway::warn_of_development_apps() const {
+  const std::string& listen = config_.http.listen;
+  if (listen == "127.0.0.1" || listen == "::1" || listen == "localhost") return;
+  for (const auto& app : config_.apps) {
+    if (app.secret != kDevelopmentAppSecret) continue;
+    spdlog::warn("Pusher app \"{}\" has the well-known development secret and kabar listens on {}: anyone who "
+                 "reaches it can publish and sign channel authorizations; give the app its own secret or "
+                 "secret_file (docs/configuration.md \"Pusher apps\")",
+                 app.id, listen);
+  }
 }
 
 Gateway::~Gateway() { shutdown(); }

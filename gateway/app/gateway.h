@@ -39,6 +39,7 @@ class Gateway {
   unsigned short http_port() const { return listener_->port(); }
 
  private:
+  void warn_of_development_apps() const;
   void start_io_threads();
   void schedule_heartbeat(std::size_t shard);
   std::string metrics_text() const;

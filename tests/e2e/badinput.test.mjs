@@ -219,6 +219,10 @@ test('bad config (docs/configuration.md): missing file, invalid JSON, wrong type
     ['unknown key', [write('unknown.json', JSON.stringify({ ...good, http: { ...good.http, prot: 1 } }))], {}, /prot/],
     ['KABAR_HTTP_PORT=abc', [goodFile], { KABAR_HTTP_PORT: 'abc' }, /KABAR_HTTP_PORT/],
     ['app activity_timeout 0 (pusher-js fails its handshake on 0)', [write('activity.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret: 'a-secret', activity_timeout: 0 }] }))], {}, /activity_timeout/],
+    ['app secret_file missing', [write('nosecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret_file: path.join(dir, 'nope.secret') }] }))], {}, /app "a": cannot read secret_file .*nope\.secret/],
+    ['app secret_file empty', [write('emptysecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret_file: write('empty.secret', '\n') }] }))], {}, /secret_file .*empty\.secret is empty/],
+    ['app with both secret and secret_file', [write('bothsecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret: 's', secret_file: write('s.secret', 's') }] }))], {}, /apps/],
+    ['app with neither secret nor secret_file', [write('nosecretatall.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key' }] }))], {}, /apps/],
   ];
   const failures = [];
   for (const [what, files, env, mention] of cases) {

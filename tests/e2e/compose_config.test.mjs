@@ -124,6 +124,9 @@ function setupPackages() {
 // earlier on PATH, pyenv's say, may lack it), so it is there whenever docker-compose is.
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 let composeModel;
+// The host side of a service's volume mounted at `target` (a path or a volume name).
+const mount = (service, target) => service.volumes.find((v) => v.split(':')[1] === target)?.split(':')[0];
+
 async function composeConfig() {
   if (composeModel) return composeModel;
   const result = await runTool(PYTHON, ['-c', [
@@ -195,7 +198,6 @@ describe('the compose files', () => {
     }
     assert.equal(broker.command[0], 'mosquitto');
     const confPath = broker.command[broker.command.indexOf('-c') + 1];
-    const mount = (service, target) => service.volumes.find((v) => v.split(':')[1] === target)?.split(':')[0];
     assert.equal(mount(broker, confPath), path.join(COMPOSE_DIR, 'mosquitto.conf'));
     assert.equal(mount(broker, confValue(mosquittoConf, 'persistence_location').replace(/\/$/, '')), 'broker-data', 'persistence on a volume');
 
@@ -216,6 +218,9 @@ describe('the compose files', () => {
         assert.ok(names.has(key), `${name}: ${key} is a kabar setting (docs/configuration.md)`);
       }
       assert.ok(gateway.secrets.some((s) => s.source === 'jwt_secret'), `${name} gets the secret`);
+      assert.ok(gateway.secrets.some((s) => s.source === 'pusher_secret'), `${name} gets the Pusher app's secret`);
+      assert.equal(mount(gateway, '/etc/kabar/kabar.json'), path.join(COMPOSE_DIR, 'kabar.json'), `${name}: compose/kabar.json`);
+      assert.match(gateway.command.join(' '), /kabar serve --config \/etc\/kabar\/kabar\.json/);
       assert.equal(env.KABAR_AUTH_JWT_SECRET_FILE, secretPath, `${name}: auth.jwt is the broker's secret`);
       assert.equal(env.KABAR_AUTH_POLICY_FILE, policyPath);
       assert.equal(mount(gateway, policyPath), path.join(COMPOSE_DIR, 'policy.json'), `${name}: the broker's policy`);
@@ -430,7 +435,21 @@ describe('compose/mosquitto.conf on a real mosquitto with kabar_auth_plugin.so',
     Object.assign(env, local, { KABAR_HTTP_LISTEN: '127.0.0.1', KABAR_HTTP_PORT: String(httpPort) });
     env.PATH = `${path.dirname(KABAR_BIN)}:${env.PATH}`; // `kabar` in the command is the binary under test
     // The command as the container runs it (compose turns $$ into $).
-    const [shell, ...args] = gateway1.command.map((part) => part.replaceAll('$$', '$'));
+    // Its config file (compose/kabar.json: the Pusher app, whose secret is a compose secret) with the
+    // secret's path made local.
+    const composeConfigFile = '/etc/kabar/kabar.json';
+    assert.equal(mount(gateway1, composeConfigFile), path.join(COMPOSE_DIR, 'kabar.json'));
+    const pusherSecretFile = path.join(dir, 'pusher.secret');
+    fs.writeFileSync(pusherSecretFile, `${crypto.randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+    const appConfig = JSON.parse(read('compose', 'kabar.json'));
+    for (const app of appConfig.apps) {
+      assert.equal(app.secret, undefined, 'no app secret in the committed file');
+      assert.equal(app.secret_file, '/run/secrets/pusher_secret');
+      app.secret_file = pusherSecretFile;
+    }
+    const localConfigFile = path.join(dir, 'kabar.json');
+    fs.writeFileSync(localConfigFile, JSON.stringify(appConfig));
+    const [shell, ...args] = gateway1.command.map((part) => part.replaceAll('$$', '$').replaceAll(composeConfigFile, localConfigFile));
     const gateway = startChild('compose-gateway1', shell, args, { env, logFile: path.join(dir, 'gateway1.log') });
     await waitUntil(async () => {
       if (gateway.exited) throw new Error(`the gateway exited: ${JSON.stringify(gateway.exitStatus)}\n${gateway.tail(40)}`);
@@ -446,6 +465,14 @@ describe('compose/mosquitto.conf on a real mosquitto with kabar_auth_plugin.so',
     assert.match(broker.child.output(), new RegExp(`as ${gateway1.environment.KABAR_BROKER_CLIENT_ID}\\S* \\(p5, c0, k\\d+, u'${username}'\\)`),
       'the broker logged the gateway in under its username (the token\'s sub)');
     assert.doesNotMatch(gateway.output(), /eyJ[\w-]+\.eyJ/, 'no token in the gateway\'s log');
+    // The Pusher app is compose/kabar.json's, with the secret from its file; the development app (whose
+    // secret everyone knows) is not served.
+    const app = appConfig.apps[0];
+    const served = await fetch(`http://127.0.0.1:${httpPort}/apps/${app.id}/channels`, { signal: AbortSignal.timeout(2000) });
+    assert.equal(served.status, 401, `the app ${app.id} exists and wants a signature: ${await served.text()}`);
+    const dev = await fetch(`http://127.0.0.1:${httpPort}/apps/local/channels`, { signal: AbortSignal.timeout(2000) });
+    assert.equal(dev.status, 404, await dev.text());
+    assert.doesNotMatch(gateway.output(), /well-known development secret/);
     assert.doesNotMatch(broker.child.output(), /eyJ[\w-]+\.eyJ/, 'no token in the broker\'s log');
     await gateway.stop();
   });

@@ -4,7 +4,9 @@
 // Real clients: laravel-echo + pusher-js subscribe, the official `pusher` SDK publishes as Laravel does.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { requireKabarBinary, useHarness, waitUntil } from './lib/harness.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { makeTempDir, requireKabarBinary, useHarness, waitUntil } from './lib/harness.mjs';
 import { WsClient, mqttConnect, publish } from './lib/clients.mjs';
 import { connected, established, eventsNamed, makeEcho, rawPusher, serverSdk, startStack, subscribed } from './pusher-helpers.mjs';
 
@@ -22,7 +24,11 @@ let shared;  // pusher-js subscribers of dokumen.1, one per app, and a /ws subsc
 
 before(async () => {
   requireKabarBinary();
-  ({ broker, kabar } = await startStack({ apps: [SHOP_A, SHOP_B] }));
+  // Shop B's secret comes from a file (apps[].secret_file), as a compose secret would give it.
+  const secretFile = path.join(makeTempDir('kabar-e2e-apps-'), 'shop-b.secret');
+  fs.writeFileSync(secretFile, `${SHOP_B.secret}\n`, { mode: 0o600 });
+  const shopBConfig = { id: SHOP_B.id, key: SHOP_B.key, secret_file: secretFile };
+  ({ broker, kabar } = await startStack({ apps: [SHOP_A, shopBConfig] }));
   sdkA = serverSdk(kabar, SHOP_A);
   sdkB = serverSdk(kabar, SHOP_B);
   mq = await mqttConnect(broker.port);
