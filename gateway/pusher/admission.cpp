@@ -33,6 +33,10 @@ std::optional<PusherError> admission_refusal(const AdmissionFacts& facts) {
 
 PusherError over_quota() { return {pusher_code::kOverQuota, "Application is over connection quota"}; }
 
+PusherError message_flood() {
+  return {pusher_code::kSlowConsumer, "Rate limit: too many messages. Please reconnect later."};
+}
+
 PusherError server_closing() {
   return {pusher_code::kReconnect, "Server is closing. Please reconnect shortly."};
 }

@@ -45,5 +45,7 @@ std::optional<PusherError> protocol_refusal(const std::optional<std::string>& pr
 
 PusherError over_quota();
 PusherError server_closing();
+// More messages than http.ws_messages_per_s / ws_message_burst allow: a 41xx, so pusher-js backs off.
+PusherError message_flood();
 
 }  // namespace kabar

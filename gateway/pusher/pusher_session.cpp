@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/http/access.h"
+#include "gateway/http/hardening.h"
 #include "gateway/http/request_target.h"
 #include "gateway/pusher/channel_auth_endpoint.h"
 #include "gateway/pusher/channel_membership.h"
@@ -119,10 +120,24 @@ void PusherSession::on_read(const boost::system::error_code& error) {
     return;
   }
   // Binary frames are not part of the protocol; like Soketi, try them as JSON text anyway.
-  if (!closing()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
+  if (!closing() && within_message_rate()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
   buffer_.consume(buffer_.size());
   if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
   read_next();
+}
+
+// The same per-connection message rate as /ws (http.ws_messages_per_s, burst ws_message_burst): a client
+// flooding pings, subscribes or garbage is closed with a back-off code, counted and logged once.
+bool PusherSession::within_message_rate() {
+  if (!rate_) rate_.emplace(context_.limits.ws_messages_per_s, context_.limits.ws_message_burst);
+  if (rate_->allow()) return true;
+  boost::system::error_code ignored;
+  const auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored).address().to_string();
+  note_refusal(context_, Refusal::RateLimited, "pusher", peer,
+               "more than " + std::to_string(static_cast<long>(context_.limits.ws_messages_per_s)) +
+                   " messages per second");
+  refuse(message_flood());
+  return false;
 }
 
 void PusherSession::shutdown() {

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "bridge/channel.h"
+#include "gateway/http/hardening.h"
 #include "gateway/http/stream_session.h"
 #include "gateway/pusher/admission.h"
 #include "gateway/pusher/channel_directory.h"
@@ -78,6 +79,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   void refuse(const PusherError& error);
   void read_next();
   void on_read(const boost::system::error_code& error);
+  bool within_message_rate();
 
   void handle_message(const InboundMessage& message);
   void handle_subscribe(const nlohmann::json& data);
@@ -104,6 +106,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   std::unordered_map<std::string, Subscription> subscriptions_;
   std::uint64_t next_generation_ = 0;
   ClientEventRate client_event_rate_;
+  std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
   PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;

@@ -229,6 +229,34 @@ describe('per-connection message rate on /ws', () => {
     assert.equal(await refused(kabar, 'rate_limited'), before + 1);
     assert.match(fs.readFileSync(path.join(kabar.dir, 'kabar.log'), 'utf8'), /refused ws request from 127\.0\.0\.1: rate_limited/);
   });
+
+  test('the Pusher door has the same rate: a flood gets pusher:error 4100 and the close 4100 (pusher-js backs off), a paced client is never limited', async () => {
+    const pusherUrl = `${kabar.wsUrl.replace(/\/ws$/, '')}/app/local-key?protocol=7&client=js&version=8.6.0`;
+    const before = await refused(kabar, 'rate_limited');
+    const paced = await wsOpen(pusherUrl);
+    const pongs = [];
+    paced.open.on('message', (data) => { if (JSON.parse(data).event === 'pusher:pong') pongs.push(1); });
+    for (let i = 0; i < 12; i++) {
+      paced.open.send(JSON.stringify({ event: 'pusher:ping', data: {} }));
+      await sleep(250);
+    }
+    await waitUntil(() => pongs.length === 12, { timeout: 3000, what: '12 pusher:pong' });
+    paced.open.terminate();
+
+    const flood = await wsOpen(pusherUrl);
+    const frames = [];
+    flood.open.on('message', (data) => frames.push(JSON.parse(data)));
+    const closed = new Promise((resolve) => flood.open.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    for (let i = 0; i < 50; i++) flood.open.send(JSON.stringify({ event: 'pusher:ping', data: {} }));
+    const { code } = await withTimeout(closed, 5000, 'the flooding Pusher client to be closed');
+    assert.equal(code, 4100);
+    const error = frames.find((f) => f.event === 'pusher:error');
+    assert.ok(error, JSON.stringify(frames.map((f) => f.event)));
+    assert.equal(JSON.parse(error.data).code, 4100);
+    assert.ok(frames.filter((f) => f.event === 'pusher:pong').length <= 10, 'at most the burst was answered');
+    assert.equal(await refused(kabar, 'rate_limited'), before + 1);
+    assert.match(fs.readFileSync(path.join(kabar.dir, 'kabar.log'), 'utf8'), /refused pusher request from 127\.0\.0\.1: rate_limited/);
+  });
 });
 
 describe('per-address connection cap', () => {
