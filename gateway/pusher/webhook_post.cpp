@@ -78,6 +78,9 @@ std::optional<WebhookUrl> WebhookUrl::parse(const std::string& url) {
   WebhookUrl parsed;
   const auto slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
+  // userinfo (user:pw@host) is not supported: it would pass for a host or a port (the config schema
+  // refuses it first).
+  if (authority.find('@') != std::string_view::npos) return std::nullopt;
   if (slash != std::string_view::npos) parsed.target = std::string(rest.substr(slash));
   if (const auto colon = authority.find(':'); colon != std::string_view::npos) {
     parsed.port = std::string(authority.substr(colon + 1));

@@ -222,6 +222,7 @@ test('bad config (docs/configuration.md): missing file, invalid JSON, wrong type
     ['app secret_file missing', [write('nosecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret_file: path.join(dir, 'nope.secret') }] }))], {}, /app "a": cannot read secret_file .*nope\.secret/],
     ['app secret_file empty', [write('emptysecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret_file: write('empty.secret', '\n') }] }))], {}, /secret_file .*empty\.secret is empty/],
     ['app with both secret and secret_file', [write('bothsecret.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret: 's', secret_file: write('s.secret', 's') }] }))], {}, /apps/],
+    ['webhook URL with user:password@ (never sent; the receiver checks X-Pusher-Signature)', [write('hookuser.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key', secret: 's', webhooks: [{ url: 'http://user:pw@127.0.0.1:9/hook' }] }] }))], {}, /webhooks/],
     ['app with neither secret nor secret_file', [write('nosecretatall.json', JSON.stringify({ ...good, apps: [{ id: 'a', key: 'a-key' }] }))], {}, /apps/],
   ];
   const failures = [];

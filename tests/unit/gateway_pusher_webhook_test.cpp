@@ -47,6 +47,7 @@ TEST(PusherWebhook, Urls) {
   EXPECT_FALSE(WebhookUrl::parse("https://app.test/hook"));
   EXPECT_FALSE(WebhookUrl::parse("http://:80/x"));
   EXPECT_FALSE(WebhookUrl::parse("ftp://x"));
+  EXPECT_FALSE(WebhookUrl::parse("http://user:pw@app.test/hook"));  // userinfo would pass for the host
 }
 
 }  // namespace
