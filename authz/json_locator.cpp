@@ -254,17 +254,8 @@ std::optional<TextPosition> unreadable_at(std::string_view text) {
 }
 
 std::string pointer_token(std::string_view key) {
-  std::string escaped;
-  for (char c : key) {
-    if (c == '~') {
-      escaped += "~0";
-    } else if (c == '/') {
-      escaped += "~1";
-    } else {
-      escaped += c;
-    }
-  }
-  return escaped;
+  // nlohmann escapes ~ and / (RFC 6901) when it prints a pointer: one token, without its leading slash.
+  return (nlohmann::json::json_pointer() / std::string(key)).to_string().substr(1);
 }
 
 TextPosition position_at(std::string_view text, std::size_t offset) {

@@ -40,17 +40,8 @@ bool schema_uses_regex(const nlohmann::json& node) {
 }
 
 std::string escape_pointer_token(std::string_view token) {
-  std::string escaped;
-  for (char c : token) {
-    if (c == '~') {
-      escaped += "~0";
-    } else if (c == '/') {
-      escaped += "~1";
-    } else {
-      escaped += c;
-    }
-  }
-  return escaped;
+  // nlohmann escapes ~ and / (RFC 6901) when it prints a pointer: one token, without its leading slash.
+  return (nlohmann::json::json_pointer() / std::string(token)).to_string().substr(1);
 }
 
 // valijson's context is {"<root>", "[name]", "[0]", ...}; a JSON pointer reads better in a reason.
