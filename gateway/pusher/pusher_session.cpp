@@ -45,8 +45,10 @@ void PusherSession::run(Request request) {
   if (auto origin = request.find(beast::http::field::origin); origin != request.end()) {
     origin_ = std::string(origin->value());
   }
-  if (auto target = parse_request_target(std::string(request.target())))
+  if (auto target = parse_request_target(std::string(request.target()))) {
     protocol_ = target->first("protocol");
+    authenticate_socket(request, *target);
+  }
   beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeouts;
   timeouts.handshake_timeout = std::chrono::seconds(10);
@@ -76,6 +78,23 @@ std::optional<PusherError> PusherSession::admission_problem() {
   return std::nullopt;
 }
 
+// The same token as every other door, from the kabar_token cookie (or ?token= where allowed): it decides
+// public channels under the policy. A refused token is not fatal here (pusher:error 4009 after the
+// handshake, then the socket goes on as anonymous): private channels need no token on this socket, and
+// a stale cookie must not take the app's Laravel-authorized channels down with it.
+void PusherSession::authenticate_socket(const Request& request, const RequestTarget& target) {
+  const FoundToken found = find_token(request, target, context_.allow_query_token);
+  if (found.token.empty()) return;
+  Authentication who = authenticate(context_, found.token, "pusher");
+  if (who.ok) {
+    set_claims(std::move(who.claims));
+    return;
+  }
+  token_refusal_ = PusherError{pusher_code::kUnauthorized,
+                               "The token was refused (" + who.code + "): " + who.message +
+                                   ". Continuing without it: public channels as for anyone."};
+}
+
 void PusherSession::on_accept(const boost::system::error_code& error) {
   if (error) {
     spdlog::debug("pusher websocket handshake failed: {}", error.message());
@@ -90,6 +109,7 @@ void PusherSession::on_accept(const boost::system::error_code& error) {
     refuse(*problem);
   } else {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));
+    if (token_refusal_) send_bounded(token_refusal_->frame());
   }
   read_next();
 }
@@ -219,7 +239,7 @@ void PusherSession::handle_subscribe(const json& data) {
 
 // Public channels (cache- included) carry no app signature: the authorization policy decides them, as
 // it does on /ws and /sse (docs/authorization.md), so `public_channels` and deny rules hold on every
-// door. The Pusher socket brings no token, so it asks as the claims it has: anonymous.
+// door, for the claims of the socket's own token (authenticate_socket), or as anonymous without one.
 bool PusherSession::refused_by_policy(const std::string& channel) {
   const authz::Decision decision = authorize(context_, claims(), authz::Action::Read, channel, "pusher");
   if (decision.allowed) return false;
@@ -325,13 +345,21 @@ void PusherSession::leave(const std::string& channel) {
 
 // Called every heartbeat_ms: a subscription authorized by a token that has now expired (its kabar_exp,
 // allowing the configured clock skew) ends with a subscription_error the client's .error() handler sees.
+// The socket's own token (authenticate_socket) expiring ends the public channels only it allowed.
 void PusherSession::heartbeat() {
   if (closing() || !app_) return;
   const std::int64_t skew = context_.authorizer ? context_.authorizer->verifier().options().clock_skew_s : 0;
   const std::int64_t now = unix_now();
+  const bool socket_token_expired = token_expired(context_, claims(), now);
+  if (socket_token_expired) set_claims(authz::Claims::anonymous());
   std::vector<std::string> expired;
   for (const auto& [channel, subscription] : subscriptions_) {
-    if (subscription.expires_at && *subscription.expires_at <= now - skew) expired.push_back(channel);
+    if (subscription.expires_at && *subscription.expires_at <= now - skew) {
+      expired.push_back(channel);
+    } else if (socket_token_expired && subscription.kind == ChannelKind::Public &&
+               !decide(context_, claims(), authz::Action::Read, channel).allowed) {
+      expired.push_back(channel);
+    }
   }
   for (const auto& channel : expired) {
     leave(channel);

@@ -29,6 +29,7 @@
 
 #include "bridge/channel.h"
 #include "gateway/http/hardening.h"
+#include "gateway/http/request_target.h"
 #include "gateway/http/stream_session.h"
 #include "gateway/pusher/admission.h"
 #include "gateway/pusher/channel_directory.h"
@@ -75,6 +76,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   }
 
   void on_accept(const boost::system::error_code& error);
+  void authenticate_socket(const Request& request, const RequestTarget& target);
   std::optional<PusherError> admission_problem();
   void refuse(const PusherError& error);
   void read_next();
@@ -107,6 +109,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   std::uint64_t next_generation_ = 0;
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
+  std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
   PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;

@@ -1,9 +1,9 @@
 // Public channels on the Pusher door are held to the authorization policy, as on /ws and /sse
 // (docs/authorization.md, docs/pusher.md "Subscribing"): with `public_channels` "authenticated" or
 // "rules", or a deny rule on a public channel, /app/{key} refuses exactly what the other doors refuse,
-// with pusher:subscription_error status 403 and the policy's reason. A Pusher socket carries no token,
-// so it is judged as anonymous. Private and presence channels keep their app signature (the auth
-// endpoint, Laravel's or kabar's, is where the policy judges them).
+// with pusher:subscription_error status 403 and the policy's reason. A Pusher socket is judged by the
+// token of its kabar_token cookie, or as anonymous without one. Private and presence channels keep their
+// app signature (the auth endpoint, Laravel's or kabar's, is where the policy judges them).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -33,7 +33,8 @@ async function node(broker, policy) {
   const dir = makeTempDir('kabar-e2e-policy-');
   const file = path.join(dir, 'policy.json');
   fs.writeFileSync(file, JSON.stringify(policy));
-  const kabar = await Kabar.create({ mqttPort: broker.port, config: { auth: { policy_file: file } } });
+  // operator: kabar verifies tokens (its own secret, no clock skew) and kabar.token() mints them.
+  const kabar = await Kabar.create({ mqttPort: broker.port, operator: true, config: { auth: { policy_file: file, jwt: { clock_skew_s: 0 } } } });
   return kabar.start();
 }
 
@@ -110,4 +111,33 @@ test('public_channels "authenticated": an anonymous Pusher socket gets no public
   const socketId = JSON.parse(client.frames[0].data).socket_id;
   const reply = await pusherSubscribe(client, 'private-dokumen.1', { auth: authFor(LOCAL_APP, socketId, 'private-dokumen.1') });
   assert.equal(reply.event, 'pusher_internal:subscription_succeeded');
+});
+
+test('the socket\'s own token (kabar_token cookie) opens public channels under "authenticated", and they end when it expires', async () => {
+  const withCookie = (token) => rawPusher(byToken, { headers: { Cookie: `kabar_token=${token}` } });
+  const valid = await withCookie(await byToken.token({ sub: 'kasir-3', role: 'kasir', cabang: 3 }));
+  await established(valid);
+  assert.equal((await pusherSubscribe(valid, 'dokumen.1')).event, 'pusher_internal:subscription_succeeded');
+
+  // A refused token is said (4009, not fatal) and the socket goes on as anonymous.
+  const forged = await withCookie('not.a.token');
+  await established(forged);
+  const told = await forged.waitFrame((f) => f.event === 'pusher:error', { what: 'pusher:error for the refused token' });
+  assert.equal(JSON.parse(told.data).code, 4009, told.data);
+  assert.match(JSON.parse(told.data).message, /malformed/);
+  const refused = await pusherSubscribe(forged, 'dokumen.1');
+  assert.deepEqual([refused.event, refused.data.reason], ['pusher:subscription_error', 'token_required']);
+  assert.equal(forged.closeInfo, null);
+
+  // A token that expires: the public channel it opened ends with token_expired; the socket stays.
+  const brief = await withCookie(await byToken.token({ sub: 'kasir-3', role: 'kasir', cabang: 3, ttl: 2 }));
+  await established(brief);
+  assert.equal((await pusherSubscribe(brief, 'dokumen.1')).event, 'pusher_internal:subscription_succeeded');
+  const ended = await brief.waitFrame((f) => f.event === 'pusher:subscription_error' && f.channel === 'dokumen.1',
+    { timeout: 8000, what: 'the expired subscription ends' });
+  assert.equal(ended.data.reason, 'token_expired', JSON.stringify(ended.data));
+  await serverSdk(byToken).trigger('dokumen.1', 'after', { n: 1 });
+  await valid.waitFrame((f) => f.event === 'after');
+  assert.equal(brief.frames.filter((f) => f.event === 'after').length, 0, 'nothing after the expiry');
+  assert.equal(brief.closeInfo, null);
 });

@@ -338,10 +338,10 @@ export class Kabar {
     return JSON.parse(res.body);
   }
   // A token for this kabar's secret (Kabar.create({operator: true})), minted by `kabar token`.
-  async token({ sub = 'e2e-operator', role = 'super_admin', cabang } = {}) {
+  async token({ sub = 'e2e-operator', role = 'super_admin', cabang, ttl = 3600 } = {}) {
     const secretFile = this.config.auth?.jwt?.secret_file;
     if (!secretFile) throw new Error('token() needs Kabar.create({operator: true})');
-    const args = ['token', '--secret-file', secretFile, '--sub', sub, '--role', role, '--ttl', '3600'];
+    const args = ['token', '--secret-file', secretFile, '--sub', sub, '--role', role, '--ttl', String(ttl)];
     if (cabang !== undefined) args.push('--cabang', String(cabang));
     const minted = await runKabar(args);
     if (minted.status !== 0) throw new Error(`kabar token failed: ${minted.stderr}`);
