@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
@@ -121,6 +122,21 @@ void PusherSession::refuse(const PusherError& error) {
   send_control(error.frame());
   close_ = error;
   close_after_flush();
+  drop_if_not_closed_soon();
+}
+
+// A client that does not read never lets the refusal flush, so the close would wait forever (and a
+// flooder keeps the socket busy, so the idle timeout never fires either): after a grace period the
+// TCP connection is closed under the WebSocket, which ends every pending operation.
+void PusherSession::drop_if_not_closed_soon() {
+  if (refusal_deadline_) return;
+  refusal_deadline_ = std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
+  refusal_deadline_->expires_after(kRefusalGrace);
+  refusal_deadline_->async_wait([self = self()](const boost::system::error_code& error) {
+    if (error || self->left_) return;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
 }
 
 void PusherSession::read_next() {
@@ -375,6 +391,7 @@ void PusherSession::heartbeat() {
 void PusherSession::leave_all() {
   if (left_) return;
   left_ = true;
+  if (refusal_deadline_) refusal_deadline_->cancel();  // closed in time: no need to cut it
   std::vector<std::string> channels;
   channels.reserve(subscriptions_.size());
   for (const auto& [channel, subscription] : subscriptions_) channels.push_back(channel);

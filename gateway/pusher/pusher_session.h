@@ -15,11 +15,13 @@
 // Sending: event frames, frames relayed from other clients and replies to this client's own messages
 // all count against the send queue bound (StreamSession::send_bounded); overflow closes with 4100. Only
 // connection_established and fatal refusals (one frame, then close) bypass it.
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
@@ -79,6 +81,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   void authenticate_socket(const Request& request, const RequestTarget& target);
   std::optional<PusherError> admission_problem();
   void refuse(const PusherError& error);
+  void drop_if_not_closed_soon();
   void read_next();
   void on_read(const boost::system::error_code& error);
   bool within_message_rate();
@@ -110,6 +113,9 @@ class PusherSession : public StreamSession, public RelayTarget {
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
   std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
+  // How long a refused client has to read its pusher:error and the close before the TCP connection is cut.
+  static constexpr std::chrono::seconds kRefusalGrace{5};
+  std::unique_ptr<boost::asio::steady_timer> refusal_deadline_;  // made by the first refusal only
   PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  Kabar, makeTempDir, parseMetrics, requireKabarBinary, runKabar, sleep, startMosquitto, track, useHarness, waitUntil,
+  Kabar, makeTempDir, metricSum, parseMetrics, requireKabarBinary, runKabar, sleep, startMosquitto, track, useHarness, waitUntil,
   withTimeout,
 } from './lib/harness.mjs';
 
@@ -256,6 +256,16 @@ describe('per-connection message rate on /ws', () => {
     assert.ok(frames.filter((f) => f.event === 'pusher:pong').length <= 10, 'at most the burst was answered');
     assert.equal(await refused(kabar, 'rate_limited'), before + 1);
     assert.match(fs.readFileSync(path.join(kabar.dir, 'kabar.log'), 'utf8'), /refused pusher request from 127\.0\.0\.1: rate_limited/);
+
+    // A flooder that does not read its answers cannot hold the refused socket open: it is cut after the
+    // grace period (5 s), although it never reads the close.
+    const open = async () => metricSum(await kabar.metrics(), /^kabar_pusher_connections$/);
+    const openBefore = await open();
+    const stalled = await wsOpen(pusherUrl);
+    await waitUntil(async () => (await open()) === openBefore + 1, { timeout: 3000, what: 'the stalled client counted' });
+    stalled.open.pause();
+    for (let i = 0; i < 600; i++) stalled.open.send(JSON.stringify({ event: 'pusher:ping', data: {} }));
+    await waitUntil(async () => (await open()) === openBefore, { timeout: 12000, interval: 250, what: 'the stalled flooder cut by the server' });
   });
 });
 

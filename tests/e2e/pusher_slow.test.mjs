@@ -24,7 +24,9 @@ before(async () => {
   requireKabarBinary();
   // A small queue, and a heartbeat long enough (idle cut-off 30 s) that the paused client is closed by
   // its queue, not by keep-alive.
-  ({ kabar } = await startStack({ config: { http: { send_queue_max_frames: 64, heartbeat_ms: 15000 } } }));
+  // The message rate limit is off (ws_messages_per_s 0): here the send-queue bound must stop the flooder
+  // (hardening.test.mjs has the rate limit, which otherwise cuts a flood off first).
+  ({ kabar } = await startStack({ config: { http: { send_queue_max_frames: 64, heartbeat_ms: 15000, ws_messages_per_s: 0 } } }));
 });
 
 const evictions = async () => metricSum(await kabar.metrics(), /^kabar_evicted_slow_consumers_total$/);
