@@ -10,12 +10,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import mqtt from 'mqtt';
 import {
   KABAR_BIN, Kabar, Mosquitto, freePort, httpGet, makeTempDir, metricSum, requireKabarBinary, runKabar, sleep,
   track, useHarness, waitUntil, withTimeout,
 } from './lib/harness.mjs';
-import { RawSse, SseClient, WsClient } from './lib/clients.mjs';
+import { RawSse, SseClient, WsClient, mqttWithToken, subOf } from './lib/clients.mjs';
 
 useHarness();
 
@@ -59,23 +58,7 @@ async function startPluginBroker() {
 }
 
 // MQTT 5 so refusals come back as reason codes; no reconnects, so a refusal is final.
-async function mqttAs(token, { username } = {}) {
-  const options = { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, clientId: `e2e-authz-${crypto.randomUUID().slice(0, 8)}` };
-  if (token) Object.assign(options, { username: username ?? subOf(token), password: token });
-  const client = mqtt.connect(`mqtt://127.0.0.1:${broker.port}`, options);
-  client.on('error', () => {});
-  track({ close: () => client.end(true) });
-  await withTimeout(new Promise((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('connection closed')));
-  }), 8000, 'MQTT connect');
-  return client;
-}
-
-function subOf(token) {
-  try { return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub ?? ''; } catch { return ''; }
-}
+const mqttAs = (token, options) => mqttWithToken(`mqtt://127.0.0.1:${broker.port}`, token, options);
 
 // 0 when granted, else the SUBACK reason code (MQTT.js rejects refused subscriptions).
 async function subscribeCode(client, topic) {

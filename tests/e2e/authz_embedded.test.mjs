@@ -10,12 +10,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import mqtt from 'mqtt';
 import {
   KABAR_BIN, Kabar, freePort, makeTempDir, metricSum, requireKabarBinary, runKabar, sleep, track, useHarness,
   waitUntil, withTimeout,
 } from './lib/harness.mjs';
-import { WsClient } from './lib/clients.mjs';
+import { WsClient, mqttWithToken } from './lib/clients.mjs';
 
 useHarness();
 
@@ -37,21 +36,8 @@ function runTool(tool, args, timeout = 15000) {
 }
 
 // MQTT 5 so refusals come back as reason codes; no reconnects, so a refusal is final.
-async function mqttAs(port, token, { username } = {}) {
-  const options = { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, clientId: `e2e-emb-${Math.random().toString(36).slice(2, 10)}` };
-  if (token) Object.assign(options, { username: username ?? subOf(token), password: token });
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, options);
-  client.on('error', () => {});
-  track({ close: () => client.end(true) });
-  await withTimeout(new Promise((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('connection closed')));
-  }), 8000, 'MQTT connect');
-  return client;
-}
+const mqttAs = (port, token, options) => mqttWithToken(`mqtt://127.0.0.1:${port}`, token, options);
 
-const subOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub;
 const notAuthorized = (error) => error.code === 135 || error.code === 134 || /authori|bad user/i.test(error.message);
 
 // 0 when granted, else the SUBACK reason code.

@@ -13,13 +13,12 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import {
   KABAR_BIN, Kabar, Mosquitto, freePort, makeTempDir, requireKabarBinary, runKabar, track, useHarness, waitUntil,
   withTimeout,
 } from './lib/harness.mjs';
-import { RawSse } from './lib/clients.mjs';
+import { RawSse, mqttWithToken } from './lib/clients.mjs';
 
 useHarness();
 
@@ -66,24 +65,10 @@ async function mint(key, { sub, role, cabang, kid, iss = ISSUER, aud = AUDIENCE,
   return result.stdout.trim();
 }
 
-const subOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub;
 const headerOf = (token) => JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
 
 // MQTT 5 so refusals come back as reason codes; no reconnects, so a refusal is final.
-async function mqttAs(port, token) {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-    protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, username: subOf(token), password: token,
-    clientId: `e2e-keys-${crypto.randomUUID().slice(0, 8)}`,
-  });
-  client.on('error', () => {});
-  track({ close: () => client.end(true) });
-  await withTimeout(new Promise((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-    client.once('close', () => reject(new Error('connection closed')));
-  }), 8000, 'MQTT connect');
-  return client;
-}
+const mqttAs = (port, token) => mqttWithToken(`mqtt://127.0.0.1:${port}`, token);
 const notAuthorized = (error) => error.code === 135 || error.code === 134 || /authori|bad user/i.test(error.message);
 
 // 0 when granted, else the SUBACK reason code.

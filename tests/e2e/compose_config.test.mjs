@@ -26,6 +26,7 @@ import {
   KABAR_BIN, KABAR_SOURCE_DIR, Mosquitto, freePort, makeTempDir, requireKabarBinary, startChild, track,
   useHarness, waitForTcp, waitUntil, withTimeout,
 } from './lib/harness.mjs';
+import { mqttWithToken } from './lib/clients.mjs';
 
 useHarness();
 
@@ -388,16 +389,7 @@ describe('compose/mosquitto.conf on a real mosquitto with kabar_auth_plugin.so',
   });
 
   test('the WebSocket listener: the same cashier token, the same answers (MQTT.js)', async () => {
-    const client = mqtt.connect(`ws://127.0.0.1:${ports[9001]}`, {
-      protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, clientId: 'e2e-compose-ws', username: 'kasir-3', password: tokens.kasir,
-    });
-    client.on('error', () => {});
-    track({ close: () => client.end(true) });
-    await withTimeout(new Promise((resolve, reject) => {
-      client.once('connect', resolve);
-      client.once('error', reject);
-      client.once('close', () => reject(new Error('connection closed')));
-    }), 8000, 'MQTT over WebSocket connect');
+    const client = await mqttWithToken(`ws://127.0.0.1:${ports[9001]}`, tokens.kasir, { username: 'kasir-3', clientId: 'e2e-compose-ws' });
     await withTimeout(client.subscribeAsync('cabang/3/omset', { qos: 1 }), 5000, 'subscribe cabang/3/omset');
     const refused = await withTimeout(client.subscribeAsync('cabang/7/omset', { qos: 1 }).then(() => 0, (e) => e.packet?.granted?.[0] ?? e.code), 5000, 'subscribe cabang/7/omset');
     assert.equal(refused, 135, 'another branch is refused over WebSocket too');

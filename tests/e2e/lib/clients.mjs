@@ -305,6 +305,28 @@ export async function mqttConnect(port, options = {}) {
   return client;
 }
 
+// The `sub` of a JWT, or '' when it is not one (the broker's username for a token-bearing client).
+export function subOf(token) {
+  try { return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sub ?? ''; } catch { return ''; }
+}
+
+// A client of a broker guarded by the kabar plugin, as a mobile app connects: the JWT as password, its
+// sub as username (none without a token). MQTT 5 so refusals come back as reason codes; no reconnects,
+// so a refusal is final: the promise rejects with it. `url`: mqtt://... or ws://... .
+export async function mqttWithToken(url, token, { username, clientId = `e2e-tok-${process.pid}-${++mqttCounter}` } = {}) {
+  const options = { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, clientId };
+  if (token) Object.assign(options, { username: username ?? subOf(token), password: token });
+  const client = mqtt.connect(url, options);
+  client.on('error', () => {});
+  track({ close: () => client.end(true) });
+  await withTimeout(new Promise((resolve, reject) => {
+    client.once('connect', resolve);
+    client.once('error', reject);
+    client.once('close', () => reject(new Error('connection closed')));
+  }), 8000, `MQTT connect to ${url}`);
+  return client;
+}
+
 // QoS 1 publish; resolves on the broker's PUBACK.
 export async function publish(client, topic, payload, { timeout = 10000 } = {}) {
   const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
