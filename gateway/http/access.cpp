@@ -137,10 +137,13 @@ bool may_read_topic(const ServerContext& context, const authz::Claims& claims, c
          context.authorizer->decide(claims, authz::Action::Read, authz::Resource::topic(topic)).allowed;
 }
 
-bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s) {
-  if (!claims.authenticated || !claims.expires_at) return false;
+bool expiry_passed(const ServerContext& context, std::int64_t expires_at, std::int64_t now_s) {
   const std::int64_t skew = context.authorizer ? context.authorizer->verifier().options().clock_skew_s : 0;
-  return *claims.expires_at <= now_s - skew;
+  return expires_at <= now_s - skew;
+}
+
+bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s) {
+  return claims.authenticated && claims.expires_at && expiry_passed(context, *claims.expires_at, now_s);
 }
 
 std::int64_t unix_now() {

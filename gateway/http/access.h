@@ -65,6 +65,8 @@ bool may_read_topic(const ServerContext& context, const authz::Claims& claims, c
 
 // True once the token behind `claims` has expired (allowing the configured clock skew).
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);
+// The same for an expiry carried elsewhere (a Pusher subscription's signed kabar_exp).
+bool expiry_passed(const ServerContext& context, std::int64_t expires_at, std::int64_t now_s);
 std::int64_t unix_now();
 
 }  // namespace kabar

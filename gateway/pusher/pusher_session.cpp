@@ -364,13 +364,12 @@ void PusherSession::leave(const std::string& channel) {
 // The socket's own token (authenticate_socket) expiring ends the public channels only it allowed.
 void PusherSession::heartbeat() {
   if (closing() || !app_) return;
-  const std::int64_t skew = context_.authorizer ? context_.authorizer->verifier().options().clock_skew_s : 0;
   const std::int64_t now = unix_now();
   const bool socket_token_expired = token_expired(context_, claims(), now);
   if (socket_token_expired) set_claims(authz::Claims::anonymous());
   std::vector<std::string> expired;
   for (const auto& [channel, subscription] : subscriptions_) {
-    if (subscription.expires_at && *subscription.expires_at <= now - skew) {
+    if (subscription.expires_at && expiry_passed(context_, *subscription.expires_at, now)) {
       expired.push_back(channel);
     } else if (socket_token_expired && subscription.kind == ChannelKind::Public &&
                !decide(context_, claims(), authz::Action::Read, channel).allowed) {
