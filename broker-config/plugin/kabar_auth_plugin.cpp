@@ -36,177 +36,21 @@
 //   "publish". Refusals are logged (reads, which happen per delivered message, at debug level) and counted.
 // * A token that expires while connected: its reads and writes are refused from then on, and the client
 //   is disconnected on the next tick, so it reconnects with a fresh token.
+// * A client's identity outlives its connection: a persistent session keeps it while offline, so
+//   mosquitto queues messages for it (until its token expires), and a will is checked against the
+//   identity of the client that left (session_registry.h, docs/authorization.md "Offline sessions").
 //
-// mosquitto 2.0 runs every plugin callback on its one main thread, so the state below needs no lock.
-#include <mosquitto.h>
-#include <mosquitto_broker.h>
-#include <mosquitto_plugin.h>
+// Units: plugin_auth.cpp (BASIC_AUTH), plugin_acl.cpp (ACL_CHECK), plugin_sessions.cpp (disconnects and
+// expiry), session_registry.h (who each client is); this file reads the options and registers them.
+#include "broker-config/plugin/plugin_state.h"
 
-#include <openssl/crypto.h>
-
-#include <cstdio>
-#include <ctime>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
-
-#include "authz/authorizer.h"
 
 namespace {
-using kabar::authz::Action;
 using kabar::authz::Authorizer;
-using kabar::authz::Claims;
-using kabar::authz::Resource;
-
-constexpr std::size_t kReadCacheLimit = 256;  // per client: topics whose read decision is remembered
-
-struct Session {
-  Claims claims;
-  bool internal = false;  // the gateway's own client (internal credentials): not held to the policy
-  std::unordered_map<std::string, bool> read_cache;  // delivered topics -> allowed (the hot path)
-  bool kick_pending = false;
-};
-
-struct Counters {
-  unsigned long long auth_ok = 0, auth_refused = 0, subscribe_refused = 0, publish_refused = 0,
-                     read_refused = 0, expired_kicked = 0;
-};
-
-struct PluginState {
-  mosquitto_plugin_id_t* id = nullptr;
-  std::shared_ptr<const Authorizer> authorizer;
-  bool username_must_match_sub = true;
-  std::string internal_username = "kabar-internal";
-  std::string internal_secret;  // empty: no internal credentials
-  std::unordered_map<const mosquitto*, Session> sessions;  // by connection: a client id can be taken over
-  Counters counters;
-};
-
-const char* text_or(const char* text, const char* fallback) { return text && *text ? text : fallback; }
-
-std::string client_name(const mosquitto* client) {
-  return std::string(text_or(mosquitto_client_id(client), "?")) + " (user " +
-         text_or(mosquitto_client_username(client), "-") + ", " +
-         text_or(mosquitto_client_address(client), "?") + ")";
-}
-
-bool expired(const Claims& claims, const Authorizer& authorizer) {
-  if (!claims.expires_at) return false;
-  const std::int64_t skew = authorizer.verifier().options().clock_skew_s;
-  return *claims.expires_at <= static_cast<std::int64_t>(std::time(nullptr)) - skew;
-}
-
-bool same_secret(const std::string& given, const std::string& expected) {
-  return given.size() == expected.size() && CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
-}
-
-// The internal username is reserved: with the right secret it is the gateway, with anything else the
-// connection is refused (a token whose sub happens to be that name never gets in by it).
-int internal_auth(PluginState& state, const mosquitto_evt_basic_auth& event) {
-  if (!state.internal_secret.empty() && same_secret(event.password ? event.password : "", state.internal_secret)) {
-    state.sessions[event.client] = Session{Claims::anonymous(), true, {}, false};
-    return MOSQ_ERR_SUCCESS;
-  }
-  ++state.counters.auth_refused;
-  mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: refused connection of %s: wrong internal credentials",
-                       client_name(event.client).c_str());
-  return MOSQ_ERR_AUTH;
-}
-
-int on_basic_auth(int, void* event_data, void* userdata) {
-  auto& state = *static_cast<PluginState*>(userdata);
-  const auto& event = *static_cast<mosquitto_evt_basic_auth*>(event_data);
-  state.sessions.erase(event.client);
-  if (event.username && state.internal_username == event.username) return internal_auth(state, event);
-  if (!event.password || !*event.password)
-    return MOSQ_ERR_PLUGIN_DEFER;  // anonymous: allow_anonymous decides
-  const auto result = state.authorizer->authenticate(event.password);
-  if (!result.ok()) {
-    ++state.counters.auth_refused;
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: refused connection of %s: token %s: %s",
-                         client_name(event.client).c_str(), std::string(to_string(result.failure)).c_str(),
-                         result.message.c_str());
-    return MOSQ_ERR_AUTH;
-  }
-  const std::string username = event.username ? event.username : "";
-  if (state.username_must_match_sub && !username.empty() && username != result.claims->subject) {
-    ++state.counters.auth_refused;
-    mosquitto_log_printf(MOSQ_LOG_NOTICE,
-                         "kabar-auth: refused connection of %s: username is not the token's sub",
-                         client_name(event.client).c_str());
-    return MOSQ_ERR_AUTH;
-  }
-  ++state.counters.auth_ok;
-  state.sessions[event.client] = Session{*result.claims, false, {}, false};
-  return MOSQ_ERR_SUCCESS;
-}
-
-bool decide_read(PluginState& state, Session& session, const std::string& topic, const mosquitto* client) {
-  if (auto cached = session.read_cache.find(topic); cached != session.read_cache.end()) return cached->second;
-  const auto decision = state.authorizer->decide(session.claims, Action::Read, Resource::topic(topic));
-  if (!decision.allowed) {
-    ++state.counters.read_refused;
-    mosquitto_log_printf(MOSQ_LOG_DEBUG, "kabar-auth: not delivering %s to %s: %s", topic.c_str(),
-                         client_name(client).c_str(), decision.reason.c_str());
-  }
-  if (session.read_cache.size() >= kReadCacheLimit) session.read_cache.clear();
-  session.read_cache.emplace(topic, decision.allowed);
-  return decision.allowed;
-}
-
-int on_acl_check(int, void* event_data, void* userdata) {
-  auto& state = *static_cast<PluginState*>(userdata);
-  const auto& event = *static_cast<mosquitto_evt_acl_check*>(event_data);
-  if (event.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
-  static Session anonymous_session;  // clients let in by allow_anonymous: no claims
-  auto found = state.sessions.find(event.client);
-  Session& session = found == state.sessions.end() ? anonymous_session : found->second;
-  if (session.internal) return MOSQ_ERR_SUCCESS;
-  const std::string topic = event.topic ? event.topic : "";
-  if (expired(session.claims, *state.authorizer)) {
-    session.kick_pending = true;
-    return MOSQ_ERR_ACL_DENIED;
-  }
-  if (event.access == MOSQ_ACL_READ) {
-    return decide_read(state, session, topic, event.client) ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
-  }
-  const bool publish = event.access == MOSQ_ACL_WRITE;
-  const auto decision = state.authorizer->decide(session.claims, publish ? Action::Publish : Action::Read,
-                                                 Resource::topic(topic));
-  if (decision.allowed) return MOSQ_ERR_SUCCESS;
-  ++(publish ? state.counters.publish_refused : state.counters.subscribe_refused);
-  mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: refused %s of %s by %s: %s: %s",
-                       publish ? "publish" : "subscribe", topic.c_str(), client_name(event.client).c_str(),
-                       decision.code.c_str(), decision.reason.c_str());
-  return MOSQ_ERR_ACL_DENIED;
-}
-
-// Clients whose token ran out are disconnected here, outside any ACL check of theirs.
-int on_tick(int, void*, void* userdata) {
-  auto& state = *static_cast<PluginState*>(userdata);
-  std::vector<std::string> expired_ids;
-  for (auto& [client, session] : state.sessions) {
-    if (session.internal) continue;
-    if (session.kick_pending || expired(session.claims, *state.authorizer)) {
-      session.kick_pending = false;
-      if (const char* id = mosquitto_client_id(client)) expired_ids.emplace_back(id);
-    }
-  }
-  for (const auto& id : expired_ids) {
-    ++state.counters.expired_kicked;
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: disconnecting %s: token expired", id.c_str());
-    mosquitto_kick_client_by_clientid(id.c_str(), false);
-  }
-  return MOSQ_ERR_SUCCESS;
-}
-
-int on_disconnect(int, void* event_data, void* userdata) {
-  auto& state = *static_cast<PluginState*>(userdata);
-  state.sessions.erase(static_cast<mosquitto_evt_disconnect*>(event_data)->client);
-  return MOSQ_ERR_SUCCESS;
-}
+using namespace kabar::plugin;
 
 // The secret is the file's first line; a short one is refused so a truncated write cannot open the door.
 bool read_internal_secret(const std::string& path, std::string& secret) {
@@ -271,8 +115,10 @@ void log_counters(const Counters& c) {
   mosquitto_log_printf(
       MOSQ_LOG_NOTICE,
       "kabar-auth: connections accepted %llu, refused %llu; subscribes refused %llu, publishes "
-      "refused %llu, deliveries withheld %llu; expired clients disconnected %llu",
-      c.auth_ok, c.auth_refused, c.subscribe_refused, c.publish_refused, c.read_refused, c.expired_kicked);
+      "refused %llu, deliveries withheld %llu, refused to unknown clients %llu; expired clients "
+      "disconnected %llu, expired offline sessions forgotten %llu",
+      c.auth_ok, c.auth_refused, c.subscribe_refused, c.publish_refused, c.read_refused, c.unknown_refused,
+      c.expired_kicked, c.offline_expired);
 }
 
 }  // namespace

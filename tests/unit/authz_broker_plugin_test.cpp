@@ -216,10 +216,31 @@ class BrokerPlugin : public ::testing::Test {
     return verified.ok() ? verified.claims->subject : "someone";
   }
 
-  static ClientRun publish(const std::string& token, const std::string& topic, const std::string& payload) {
+  static ClientRun publish(const std::string& token, const std::string& topic, const std::string& payload,
+                           bool retain = true) {
     auto args = client(kPub, token, subject_of(token));
-    args.insert(args.end(), {"-t", topic, "-m", payload, "-q", "1", "-r"});
+    args.insert(args.end(), {"-t", topic, "-m", payload, "-q", "1"});
+    if (retain) args.push_back("-r");
     return run_client(args);
+  }
+
+  // A persistent session (clean start off, 5 minutes of session expiry), QoS 1, with `extra` arguments.
+  static ClientRun persistent(const std::string& token, const std::string& id, const std::string& topic,
+                              std::vector<std::string> extra, std::chrono::milliseconds timeout = std::chrono::seconds(8)) {
+    auto args = client(kSub, token, subject_of(token));
+    args.insert(args.end(), {"-c", "-x", "300", "-i", id, "-q", "1", "-t", topic});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_client(args, timeout);
+  }
+
+  // Waits (at most `timeout`) for `text` in the broker's log.
+  static bool log_shows(const std::string& text, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (broker_log().find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
   }
 
   static inline fs::path dir_;
@@ -321,13 +342,71 @@ TEST_F(BrokerPlugin, UsernameMustBeTheTokensSub) {
 TEST_F(BrokerPlugin, ExpiryWhileConnectedDisconnectsTheClient) {
   const std::string token = token_for("kasir", {3}, 2);
   auto args = client(kSub, token, "kasir-user");
-  args.insert(args.end(), {"-t", "cabang/3/omset", "-W", "15", "-v"});
+  args.insert(args.end(), {"-i", "expiring-kasir", "-t", "cabang/3/omset", "-W", "15", "-v"});
   const auto started = std::chrono::steady_clock::now();
   const ClientRun result = run_client(args, std::chrono::seconds(20));
   const auto lasted = std::chrono::steady_clock::now() - started;
   EXPECT_THAT(result.output, HasSubstr("cabang/3/omset"));  // it was served while the token was valid
   EXPECT_LT(lasted, std::chrono::seconds(12)) << result.output;
-  EXPECT_THAT(broker_log(), HasSubstr("token expired"));
+  EXPECT_THAT(broker_log(), HasSubstr("disconnecting expiring-kasir: token expired"));
+}
+
+// The gateway's case (docs/authorization.md "Offline sessions"): a persistent session whose client is
+// away gets what was published meanwhile, in order, once it is back. mosquitto asks the plugin for read
+// access when it queues each message for the offline session.
+TEST_F(BrokerPlugin, PersistentSessionGetsWhatWasPublishedWhileOffline) {
+  const std::string token = token_for("kasir", {3});
+  const std::string id = "offline-kasir-" + std::to_string(::getpid());
+  const ClientRun subscribed = persistent(token, id, "cabang/3/omset", {"-E"});
+  ASSERT_EQ(subscribed.status, 0) << subscribed.output;
+  for (const char* payload : {"offline-1", "offline-2", "offline-3"}) {
+    const ClientRun run = publish(token_for("backend"), "cabang/3/omset", payload, false);
+    ASSERT_EQ(run.status, 0) << run.output;
+  }
+  // -R: the retained message the re-subscription brings is not counted.
+  const ClientRun back = persistent(token_for("kasir", {3}), id, "cabang/3/omset", {"-R", "-C", "3", "-W", "6", "-v"});
+  EXPECT_EQ(back.output, "cabang/3/omset offline-1\ncabang/3/omset offline-2\ncabang/3/omset offline-3\n")
+      << broker_log();
+  EXPECT_EQ(back.status, 0);
+}
+
+// A will is checked (write) right after the disconnect event: the identity of the client that left must
+// still be known. The Pusher cluster link depends on this to announce a dead node.
+TEST_F(BrokerPlugin, WillOfATokenClientIsDelivered) {
+  const std::string backend = token_for("backend");
+  auto watch = client(kSub, backend, subject_of(backend));
+  watch.insert(watch.end(), {"-i", "will-watcher", "-t", "kabar/pusher/presence/+", "-C", "1", "-W", "15", "-v"});
+  const fs::path watch_output = dir_ / "will-watcher.out";
+  const pid_t watcher = spawn(watch, watch_output);
+  ASSERT_GT(watcher, 0);
+  auto leaver = client(kSub, backend, subject_of(backend));
+  leaver.insert(leaver.end(), {"-i", "will-leaver", "-t", "cabang/3/omset", "--will-topic", "kabar/pusher/presence/n9",
+                               "--will-payload", "gone", "--will-qos", "1", "-W", "30"});
+  const pid_t leaving = spawn(leaver, dir_ / "will-leaver.out");
+  ASSERT_GT(leaving, 0);
+  const bool both = log_shows("as will-watcher", std::chrono::seconds(5)) &&
+                    log_shows("as will-leaver", std::chrono::seconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the watcher's SUBSCRIBE follows its CONNACK
+  kill(leaving, SIGKILL);  // no DISCONNECT: the broker sends the will
+  wait_for(leaving, std::chrono::seconds(5));
+  const int status = wait_for(watcher, std::chrono::seconds(16));
+  ASSERT_TRUE(both) << broker_log();
+  EXPECT_EQ(slurp(watch_output), "kabar/pusher/presence/n9 gone\n") << broker_log();
+  EXPECT_EQ(status, 0);
+  EXPECT_THAT(broker_log(), Not(HasSubstr("refused publish of kabar/pusher/presence/n9")));
+}
+
+// Until its token expires, not longer: what is published after that is not queued for the session.
+TEST_F(BrokerPlugin, AnOfflineSessionWhoseTokenExpiredGetsNothingMoreQueued) {
+  const std::string id = "expiring-offline-" + std::to_string(::getpid());
+  const ClientRun subscribed = persistent(token_for("kasir", {3}, 4), id, "cabang/3/omset", {"-E"});
+  ASSERT_EQ(subscribed.status, 0) << subscribed.output;
+  ASSERT_EQ(publish(token_for("backend"), "cabang/3/omset", "before-expiry", false).status, 0);
+  ASSERT_TRUE(log_shows("offline session " + id + ": token expired", std::chrono::seconds(10))) << broker_log();
+  ASSERT_EQ(publish(token_for("backend"), "cabang/3/omset", "after-expiry", false).status, 0);
+  const ClientRun back = persistent(token_for("kasir", {3}), id, "cabang/3/omset", {"-R", "-W", "3", "-v"});
+  // -W 3 ends the wait: "after-expiry" was never queued.
+  EXPECT_EQ(back.output, "cabang/3/omset before-expiry\nTimed out\n") << broker_log();
 }
 
 }  // namespace
