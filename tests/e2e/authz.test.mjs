@@ -415,9 +415,23 @@ describe('a token that expires while connected', () => {
   });
 
   test('MQTT: the plugin disconnects the client when its token expires', async () => {
-    const client = await mqttAs(mint({ sub: 'short-mqtt', role: 'kasir', cabang: [3], exp: now() + 2 }));
+    const exp = now() + 3;
+    const clientId = `e2e-expiring-${process.pid}`;
+    const client = await mqttAs(mint({ sub: 'short-mqtt', role: 'kasir', cabang: [3], exp }), { clientId });
+    const closed = new Promise((resolve) => client.once('close', () => resolve(Date.now())));
+    const told = new Promise((resolve) => client.once('disconnect', (packet) => resolve(packet.reasonCode)));
     assert.equal(await subscribeCode(client, 'cabang/3/omset'), 0);
-    await withTimeout(new Promise((resolve) => client.once('close', resolve)), 10000, 'plugin disconnects the expired client');
+    const closedAt = await withTimeout(closed, 10000, 'plugin disconnects the expired client');
+    // The broker's clock skew is 0 here: the plugin disconnects on its first tick at or after exp
+    // (mosquitto ticks several times a second), not before and not for another reason.
+    const late = closedAt - exp * 1000;
+    assert.ok(late >= 0, `closed ${-late} ms before the token's exp`);
+    assert.ok(late < 2500, `closed ${late} ms after the token's exp`);
+    assert.equal(await withTimeout(told, 1000, 'a DISCONNECT packet'), 0x98, 'DISCONNECT: administrative action');
+    await waitUntil(() => broker.log().includes(`kabar-auth: disconnecting ${clientId}: token expired`), {
+      timeout: 2000, what: 'the plugin to log why it disconnected the client',
+    });
+    assert.match(broker.log(), new RegExp(`Client ${clientId} been disconnected by administrative action`));
   });
 });
 
