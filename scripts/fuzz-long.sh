@@ -5,11 +5,12 @@
 #   scripts/fuzz-long.sh [SECONDS] [TARGET...]      e.g.  nice -n 10 scripts/fuzz-long.sh 60
 #
 # Each target starts from its corpus in tests/fuzz/corpus/<corpus>/ and writes what it finds into a
-# scratch directory; afterwards the finds are merged back into the repo's corpus with -merge=1 (only
-# inputs that add coverage are kept; review and commit them). A crash, an invariant broken (abort), a
-# sanitizer report, an input slower than 10 s or running out of memory stops that target, leaves the
-# input in build-fuzz/fuzz-long/crashes/<target>/, prints the command that reproduces it, and makes the
-# script exit 1 once the other targets have run. Per-target figures go to build-fuzz/fuzz-long/summary.txt.
+# scratch directory; afterwards the finds are merged back into the repo's corpus with -merge=1
+# -use_counters=0 (only inputs that reach new edges are kept; review and commit them). A crash, an
+# invariant broken (abort), a sanitizer report, an input slower than 10 s or running out of memory stops
+# that target, leaves the input in build-fuzz/fuzz-long/crashes/<target>/, prints the command that
+# reproduces it, and makes the script exit 1 once the other targets have run. Per-target figures go to
+# build-fuzz/fuzz-long/summary.txt.
 #
 # One libFuzzer process per target, one target at a time (one core). Environment: KABAR_FUZZ_BUILD_JOBS
 # (build parallelism, default: all cores), KABAR_FUZZ_NO_MERGE=1 (leave the repo's corpus alone).
@@ -79,9 +80,10 @@ for target in "${targets[@]}"; do
   fi
 
   if [ "${KABAR_FUZZ_NO_MERGE:-0}" != 1 ]; then
-    # Keeps, out of what the run found, only the inputs that add coverage to the repo's corpus.
+    # Keeps, out of what the run found, only the inputs that reach code (edges) the repo's corpus does
+    # not: without -use_counters=0 every new hit count would count too, hundreds of files per target.
     before=$(find "$corpus" -type f | wc -l)
-    "$binary" -merge=1 -max_len="${max_len_of[$target]:-4096}" -timeout=10 "$corpus" "$work" \
+    "$binary" -merge=1 -use_counters=0 -max_len="${max_len_of[$target]:-4096}" -timeout=10 "$corpus" "$work" \
       >>"$log" 2>&1 || echo "!! $target: merging the new inputs failed (see $log)"
     after=$(find "$corpus" -type f | wc -l)
     echo "   corpus $corpus: $before -> $after inputs"
