@@ -6,7 +6,8 @@
 //   queue for kabar's persistent session, saved on the broker's way out);
 // * a broker that is not kabar's on the configured port (Debian's mosquitto.service on 1883) does not
 //   stop kabar: the embedded broker takes a free port, the log says which, `kabar publish` finds it,
-//   events flow; with broker.embedded_port_fallback=false kabar stops and says why.
+//   events flow; with broker.embedded_port_fallback=false kabar stops and says why;
+// * scripts/run.sh itself (its setup and build skipped) comes up next to such a broker.
 //
 // A plain mosquitto stands in for the system one, on a free port given to kabar as broker.port, so
 // parallel runs and a real service on 1883 do not clash.
@@ -16,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import {
-  Kabar, freePort, requireKabarBinary, runKabar, sleep, startMosquitto,
+  KABAR_BIN, KABAR_SOURCE_DIR, Kabar, freePort, requireKabarBinary, runKabar, sleep, startChild, startMosquitto,
   useHarness, waitUntil,
 } from './lib/harness.mjs';
 import { RawSse, mqttConnect, publishMany } from './lib/clients.mjs';
@@ -121,4 +122,24 @@ test('a broker that is not ours on broker.port: the embedded one takes a free po
   const refused = await runKabar(['serve', '--config', strict.configFile], { timeout: 10000 });
   assert.equal(refused.status, 1, `exit 1, not serving: ${refused.stderr}`);
   assert.match(refused.stderr, new RegExp(`127\\.0\\.0\\.1:${foreign.port}.*embedded_port_fallback`));
+});
+
+test('scripts/run.sh (setup and build skipped) comes up next to a broker on its port and delivers', async () => {
+  const foreign = await startMosquitto();
+  const kabar = await embeddedKabar(foreign.port);
+  // run.sh execs `kabar serve "$@"`: the pid we hold becomes kabar's, and stop() reaches it.
+  kabar.child = startChild('run.sh', path.join(KABAR_SOURCE_DIR, 'scripts/run.sh'), ['--config', kabar.configFile], {
+    env: { ...process.env, KABAR_RUN_SKIP_BUILD: '1', KABAR_BIN },
+    logFile: path.join(kabar.dir, 'run.log'),
+  });
+  await kabar.waitReady(20000);
+  const port = Number(fs.readFileSync(path.join(kabar.dataDir, 'broker', 'port'), 'utf8'));
+  assert.notEqual(port, foreign.port);
+  const sse = await RawSse.open(kabar.url('/sse?channel=dokumen.6'));
+  const mq = await mqttConnect(port);
+  await mq.publishAsync('dokumen/6/updated', JSON.stringify({ dokumen: { id: 6, status: 'approved' } }), { qos: 1 });
+  const [event] = await sse.waitEvents('dokumen.6', 1);
+  assert.equal(event.frame.event, 'dokumen.updated');
+  sse.close();
+  assert.deepEqual(await kabar.stop(), { code: 0, signal: null });
 });
