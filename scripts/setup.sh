@@ -41,8 +41,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The Debian mosquitto package may start a system broker on 1883; kabar starts its own (or uses one
-# you point it at), so leave the system service alone but make sure ours can bind.
+# The Debian mosquitto package starts a system broker on 127.0.0.1:1883 (mosquitto.service), where
+# kabar's embedded broker would listen. It is left alone: kabar's broker then takes a free port and
+# logs which (docs/operations.md "Running"); say so now, so the port in the log is no surprise.
+if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  echo "setup: mosquitto.service is running on 1883; kabar's own broker will take a free port and log it" \
+       "(or use the system broker: kabar serve --external-broker)"
+fi
 if $with_tests && [[ -f tests/e2e/package.json ]]; then
   (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
 fi

@@ -4,10 +4,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,17 +29,42 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
   }
 }
 
+// The IPv4 address to reach (or bind) `host` at: 0.0.0.0 is reached at the loopback.
+in_addr ipv4_of(const std::string& host, bool to_connect) {
+  in_addr address{};
+  if (host == "0.0.0.0" && !to_connect) return address;
+  if (host == "0.0.0.0" || ::inet_pton(AF_INET, host.c_str(), &address) != 1) {
+    ::inet_pton(AF_INET, "127.0.0.1", &address);
+  }
+  return address;
+}
+
 bool port_accepts(const std::string& host, int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
-  const std::string target = host == "0.0.0.0" ? "127.0.0.1" : host;
-  ::inet_pton(AF_INET, target.c_str(), &address.sin_addr);
+  address.sin_addr = ipv4_of(host, true);
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   ::close(fd);
   return ok;
+}
+
+// A port free on `host` right now. Another program may take it before mosquitto binds: mosquitto then
+// exits at start and kabar stops with its words.
+int free_port(const std::string& host) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw BrokerError(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr = ipv4_of(host, false);
+  socklen_t length = sizeof(address);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  if (!ok) throw BrokerError("cannot find a free port on " + host + ": " + std::strerror(errno));
+  return ntohs(address.sin_port);
 }
 
 // Writes `text` to `path` readable by this user only (the file may exist from an earlier start).
@@ -75,7 +98,7 @@ void check_config_value(const std::string& key, const std::string& value) {
 
 }  // namespace
 
-BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(options)) {
+BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(options)), port_(options_.port) {
   dir_ = std::filesystem::absolute(options_.data_dir) / "broker";
   std::error_code error;
   std::filesystem::create_directories(dir_, error);
@@ -84,77 +107,81 @@ BrokerProcess::BrokerProcess(BrokerProcessOptions options) : options_(std::move(
     throw BrokerError("cannot run the embedded broker: " + options_.mosquitto +
                       " is not an executable (install mosquitto, or set broker.embedded=false)");
   }
-  if (port_accepts(options_.host, options_.port)) {
-    throw BrokerError("cannot start the embedded broker: something already listens on " + options_.host + ":" +
-                      std::to_string(options_.port) +
-                      ". Use that broker with broker.embedded=false (KABAR_BROKER_EMBEDDED=false) or pick "
-                      "another broker.port.");
+  // The broker of a kabar that died: one from a version without WatchedChild, or one still saving its
+  // sessions after the kernel told it kabar is gone. It holds this folder's files and our port.
+  try {
+    if (const pid_t old = stop_leftover(dir_ / "mosquitto.pid", command(), std::chrono::seconds(10)))
+      spdlog::warn("stopped the embedded mosquitto (pid {}) an earlier kabar left running on {}", old, dir_.string());
+  } catch (const ChildError& leftover) {
+    throw BrokerError(leftover.what());
   }
+  choose_port();
   if (options_.auth) write_internal_secret();
-  const auto config_path = dir_ / "mosquitto.conf";
-  write_private_file(config_path, render_config());
+  write_private_file(dir_ / "mosquitto.conf", render_config());
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  const auto log_path = (dir_ / "mosquitto.log").string();
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  std::vector<std::string> args = {options_.mosquitto, "-c", config_path.string()};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const int rc = ::posix_spawn(&pid_, options_.mosquitto.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) throw BrokerError("cannot start " + options_.mosquitto + ": " + std::strerror(rc));
+  try {
+    // SIGTERM when kabar dies: mosquitto saves the messages queued for kabar's session on its way out.
+    child_.emplace(command(), dir_ / "mosquitto.log", SIGTERM);
+  } catch (const ChildError& spawn_error) {
+    throw BrokerError(spawn_error.what());
+  }
+  write_private_file(dir_ / "mosquitto.pid", std::to_string(child_->pid()) + "\n");
+  write_private_file(dir_ / "port", std::to_string(port_) + "\n");  // for `kabar publish`
 
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-  while (!port_accepts(options_.host, options_.port)) {
+  while (!port_accepts(options_.host, port_)) {
     if (!running()) {
-      pid_ = -1;
+      child_.reset();
       throw BrokerError("the embedded mosquitto exited at start: " + log_tail());
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
+      child_.reset();
       throw BrokerError("the embedded mosquitto did not accept connections within " +
                         std::to_string(options_.start_timeout.count()) + " ms: " + log_tail());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  spdlog::info("embedded mosquitto (pid {}) listening on {}:{}, files in {}; {}", pid_, options_.host,
-               options_.port, dir_.string(),
+  spdlog::info("embedded mosquitto (pid {}) listening on {}:{}, files in {}; {}", child_->pid(), options_.host,
+               port_, dir_.string(),
                options_.auth ? "clients held to the policy by " + options_.auth->plugin.filename().string()
                              : std::string("anonymous clients allowed"));
 }
 
 BrokerProcess::~BrokerProcess() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  for (int i = 0; i < 100 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (running()) {
-    spdlog::warn("embedded mosquitto did not stop in 5 s; killing it");
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  if (!child_) return;
+  if (!child_->stop(std::chrono::seconds(5))) spdlog::warn("embedded mosquitto did not stop in 5 s; killed it");
+  child_.reset();
+  std::error_code ignored;
+  std::filesystem::remove(dir_ / "mosquitto.pid", ignored);
+  std::filesystem::remove(dir_ / "port", ignored);
 }
 
-bool BrokerProcess::running() {
-  if (pid_ <= 0) return false;
-  int status = 0;
-  const pid_t done = ::waitpid(pid_, &status, WNOHANG);
-  if (done == pid_) {
-    pid_ = -1;
-    return false;
+std::vector<std::string> BrokerProcess::command() const {
+  return {options_.mosquitto, "-c", (dir_ / "mosquitto.conf").string()};
+}
+
+// The configured port, unless a process kabar did not start listens there (ours were stopped above).
+void BrokerProcess::choose_port() {
+  if (!port_accepts(options_.host, options_.port)) return;
+  const std::string taken = options_.host + ":" + std::to_string(options_.port);
+  if (!options_.port_fallback) {
+    throw BrokerError("cannot start the embedded broker: something already listens on " + taken +
+                      " (Debian's mosquitto.service?). Use that broker with broker.embedded=false "
+                      "(KABAR_BROKER_EMBEDDED=false), pick another broker.port, or allow a free port with "
+                      "broker.embedded_port_fallback=true.");
   }
-  return true;
+  port_ = free_port(options_.host);
+  spdlog::warn("{} is taken by a process kabar did not start (Debian's mosquitto.service?); the embedded broker "
+               "listens on {}:{} instead. Publish there (mosquitto_pub -p {} ...; `kabar publish` reads the port "
+               "from {}), or use that other broker with broker.embedded=false",
+               taken, options_.host, port_, port_, (dir_ / "port").string());
 }
 
 std::string BrokerProcess::render_config() const {
   std::string text(embedded_broker_config::find("mosquitto.conf.in"));
   // mosquitto started as root drops to user "mosquitto", which then cannot write our data folder.
   replace_all(text, "@USER_LINE@", ::geteuid() == 0 ? "user root" : "");
-  replace_all(text, "@PORT@", std::to_string(options_.port));
+  replace_all(text, "@PORT@", std::to_string(port_));
   replace_all(text, "@HOST@", options_.host);
   replace_all(text, "@DATA_DIR@", dir_.string());
   replace_all(text, "@ACCESS@", render_access());

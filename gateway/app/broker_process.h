@@ -1,6 +1,7 @@
 #pragma once
 // BrokerProcess: the mosquitto that `kabar serve` starts for itself when no external broker is
-// configured. It owns the child process: started in the constructor, stopped in the destructor.
+// configured. It owns the child process: started in the constructor, stopped in the destructor, and
+// killed by the kernel with kabar, however kabar ends (WatchedChild).
 #include <sys/types.h>
 
 #include <chrono>
@@ -10,6 +11,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "gateway/app/child_process.h"
 
 namespace kabar {
 
@@ -30,6 +33,9 @@ struct BrokerProcessOptions {
   std::string mosquitto = "/usr/sbin/mosquitto";
   std::string host = "127.0.0.1";
   int port = 1883;
+  // `port` taken by a process kabar did not start (Debian's mosquitto.service on 1883): listen on a free
+  // port instead and say which (true), or refuse to start (false). docs/operations.md "Running".
+  bool port_fallback = true;
   std::filesystem::path data_dir;  // the broker's files go to data_dir/broker/
   std::chrono::milliseconds start_timeout{5000};
   std::optional<EmbeddedBrokerAuth> auth;  // none: anonymous clients, no plugin (the loopback default)
@@ -44,26 +50,31 @@ struct BrokerCredentials {
 
 class BrokerProcess {
  public:
-  // Writes the config, starts mosquitto and waits until it accepts connections. Throws BrokerError
-  // with mosquitto's own words (e.g. the port is taken) when it does not come up.
+  // Stops a mosquitto an earlier kabar left running on this data folder, writes the config, starts
+  // mosquitto and waits until it accepts connections. Throws BrokerError with mosquitto's own words
+  // (e.g. the port is taken) when it does not come up.
   explicit BrokerProcess(BrokerProcessOptions options);
   ~BrokerProcess();  // SIGTERM, then SIGKILL if it does not exit in time
   BrokerProcess(const BrokerProcess&) = delete;
   BrokerProcess& operator=(const BrokerProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_ ? child_->pid() : -1; }
+  int port() const { return port_; }  // where it listens: options.port, or the free one it fell back to
   const BrokerCredentials& credentials() const { return credentials_; }
-  bool running();
+  bool running() const { return child_ && child_->running(); }
 
  private:
   std::string render_config() const;
   std::string render_access() const;
   void write_internal_secret();
   std::string log_tail() const;
+  std::vector<std::string> command() const;
+  void choose_port();
 
   BrokerProcessOptions options_;
   std::filesystem::path dir_;
-  pid_t pid_ = -1;
+  int port_ = 0;
+  std::optional<WatchedChild> child_;
   BrokerCredentials credentials_;
 };
 

@@ -239,6 +239,7 @@ Config to_config(const json& document) {
   config.broker.twin_sessions = get<bool>(document, "broker", "twin_sessions");
   config.broker.mosquitto = get<std::string>(document, "broker", "mosquitto");
   config.broker.embedded_auth = get<std::string>(document, "broker", "embedded_auth");
+  config.broker.embedded_port_fallback = get<bool>(document, "broker", "embedded_port_fallback");
   config.broker.auth_plugin = get<std::string>(document, "broker", "auth_plugin");
 
   config.store.data_dir = get<std::string>(document, "store", "data_dir");
@@ -314,6 +315,7 @@ json default_config_document() {
         {"twin_sessions", defaults.broker.twin_sessions},
         {"mosquitto", defaults.broker.mosquitto},
         {"embedded_auth", defaults.broker.embedded_auth},
+        {"embedded_port_fallback", defaults.broker.embedded_port_fallback},
         {"auth_plugin", defaults.broker.auth_plugin}}},
       {"store",
        {{"data_dir", defaults.store.data_dir},

@@ -60,6 +60,7 @@ struct BrokerConfig {
   // The embedded broker and kabar_auth_plugin.so (docs/authorization.md "The embedded broker"):
   // "auto" loads it when auth.jwt has a key, "on" always, "off" never (anonymous loopback broker).
   std::string embedded_auth = "auto";
+  bool embedded_port_fallback = true;  // port taken by another process: the embedded broker takes a free one
   std::string auth_plugin;  // empty: kabar_auth_plugin.so next to the kabar binary
 };
 

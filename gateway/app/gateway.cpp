@@ -112,9 +112,11 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
     options.mosquitto = config_.broker.mosquitto;
     options.host = config_.broker.host;
     options.port = config_.broker.port;
+    options.port_fallback = config_.broker.embedded_port_fallback;
     options.data_dir = config_.store.data_dir;
     options.auth = embedded_broker_auth(config_);
     broker_.emplace(options);
+    config_.broker.port = broker_->port();  // kabar's own clients go where it listens
     use_internal_credentials(config_.broker, broker_->credentials());
   }
   store_ = std::make_unique<EventStore>(store_options_from(config_.store));

@@ -2,6 +2,8 @@
 // to the part that does the work; exit codes: 0 ok, 1 runtime failure, 2 bad usage or configuration.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <string>
@@ -61,6 +63,14 @@ int serve(const CommonFlags& flags, const json& overrides) {
   }
 }
 
+// Where a running `kabar serve` with this configuration has its embedded broker: it writes the port to
+// <data_dir>/broker/port, which differs from broker.port when that was taken (docs/operations.md).
+int embedded_broker_port(const kabar::Config& config) {
+  std::ifstream in(std::filesystem::path(config.store.data_dir) / "broker" / "port");
+  int port = 0;
+  return config.broker.embedded && (in >> port) && port > 0 && port < 65536 ? port : config.broker.port;
+}
+
 struct PublishFlags {
   std::string host, topic, payload, channel, event, data, id;
   int port = 0;
@@ -86,7 +96,7 @@ int publish(const CommonFlags& flags, const PublishFlags& publish) {
   }
   kabar::PublisherOptions options;
   options.server_uri = "tcp://" + (publish.host.empty() ? config.broker.host : publish.host) + ":" +
-                       std::to_string(publish.port ? publish.port : config.broker.port);
+                       std::to_string(publish.port ? publish.port : embedded_broker_port(config));
   options.username = config.broker.username;
   options.password = config.broker.password;
   kabar::MqttPublisher publisher(options);
@@ -173,7 +183,8 @@ int main(int argc, char** argv) {
   auto* publish_cmd = app.add_subcommand("publish", "Publish one event to the broker (QoS 1 by default)");
   publish_cmd->add_option("-c,--config", common.config_file, "Config file (for the broker address)");
   publish_cmd->add_option("--broker-host", publish_flags.host, "Broker host (default: broker.host)");
-  publish_cmd->add_option("--broker-port", publish_flags.port, "Broker port (default: broker.port)");
+  publish_cmd->add_option("--broker-port", publish_flags.port,
+                          "Broker port (default: the running embedded broker's, else broker.port)");
   publish_cmd->add_option("--topic", publish_flags.topic, "MQTT topic, e.g. dokumen/42/updated");
   publish_cmd->add_option("--payload", publish_flags.payload, "Payload to send as is (JSON)");
   publish_cmd->add_option("--channel", publish_flags.channel, "Publish to a channel (topic kabar/c/<channel>)");

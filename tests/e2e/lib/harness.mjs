@@ -2,7 +2,9 @@
 //
 // Every child started here is remembered; useHarness() registers an after() hook that kills whatever
 // is still running (even when a test failed or timed out) and removes the temp dirs. A process 'exit'
-// handler SIGKILLs leftovers as a last resort. Every wait takes a timeout and, when it runs out, the
+// handler SIGKILLs leftovers as a last resort. Every process this file starts, and every process those
+// start (kabar's embedded mosquitto...), inherits KABAR_E2E_OWNER: the after() hook then fails the file
+// if any of them outlives it (lib/processes.mjs). Every wait takes a timeout and, when it runs out, the
 // error carries the tail of every child's log, so a failure explains itself.
 import { execFile, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { describeProcess, reapMarked } from './processes.mjs';
 
 export { sleep };
 
@@ -23,6 +26,10 @@ export const KABAR_SOURCE_DIR = process.env.KABAR_SOURCE_DIR || path.resolve(HER
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN || '/usr/sbin/mosquitto';
 const KEEP = !!process.env.KABAR_E2E_KEEP; // keep temp dirs (logs, data) for a post-mortem
 const VERBOSE = !!process.env.KABAR_E2E_VERBOSE; // echo children's output to our stderr
+
+// This file's mark, in our environment so every child and grandchild inherits it.
+export const OWNER = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+process.env.KABAR_E2E_OWNER = OWNER;
 
 const children = new Set(); // Child objects still running
 const tempDirs = [];
@@ -172,10 +179,16 @@ export function useHarness() {
       try { client.close(); } catch { /* ignore */ }
     }
     openClients.clear();
+    // Our children are gone; a process that carries our mark now is an orphan (e.g. a broker whose
+    // kabar was killed). Given a moment to finish dying, then killed by its pid and reported.
+    const leftovers = await reapMarked('KABAR_E2E_OWNER', OWNER);
     if (!KEEP) {
       for (const dir of tempDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
     } else {
       process.stderr.write(`KABAR_E2E_KEEP: temp dirs kept: ${tempDirs.join(' ')}\n`);
+    }
+    if (leftovers.length) {
+      throw new Error(`processes started by this file outlived it (killed now):\n${leftovers.map(describeProcess).join('\n')}`);
     }
   });
 }
