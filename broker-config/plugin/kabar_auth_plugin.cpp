@@ -22,6 +22,8 @@
 //   plugin_opt_jwt_require_exp true                   # false: tokens without exp are accepted
 //   plugin_opt_internal_secret_file /run/kabar/internal.secret
 //   plugin_opt_internal_username kabar-internal       # the gateway's own clients (see below)
+//   plugin_opt_state_file /var/lib/mosquitto/kabar-auth.state  # persistent sessions' identities across
+//                                                     # broker restarts (next to mosquitto's persistence)
 //
 // The internal credentials are how the mosquitto that `kabar serve` starts (broker.embedded) lets kabar's
 // own bridge, REST publisher and cluster link in: kabar writes a random secret per start to a 0600 file
@@ -40,8 +42,13 @@
 //   mosquitto queues messages for it (until its token expires), and a will is checked against the
 //   identity of the client that left (session_registry.h, docs/authorization.md "Offline sessions").
 //
+// * ...and a broker restart: with plugin_opt_state_file, the persistent sessions' identities (token or
+//   "internal") are kept in a 0600 file; at start, the sessions mosquitto restores from its persistence
+//   take them back (tokens verified again), so messages are queued for them before their clients return.
+//
 // Units: plugin_auth.cpp (BASIC_AUTH), plugin_acl.cpp (ACL_CHECK), plugin_sessions.cpp (disconnects and
-// expiry), session_registry.h (who each client is); this file reads the options and registers them.
+// expiry), plugin_state_file.cpp (the state file), session_registry.h (who each client is); this file
+// reads the options and registers them.
 #include "broker-config/plugin/plugin_state.h"
 
 #include <fstream>
@@ -95,6 +102,8 @@ bool read_options(PluginState& state, mosquitto_opt* options, int count, std::st
         jwt.options.require_exp = value == "true";
       else if (key == "internal_username" && !value.empty())
         state.internal_username = value;
+      else if (key == "state_file" && !value.empty())
+        state.state_file = value;
       else if (key == "internal_secret_file") {
         if (!read_internal_secret(value, state.internal_secret)) return false;
       }
@@ -116,9 +125,9 @@ void log_counters(const Counters& c) {
       MOSQ_LOG_NOTICE,
       "kabar-auth: connections accepted %llu, refused %llu; subscribes refused %llu, publishes "
       "refused %llu, deliveries withheld %llu, refused to unknown clients %llu; expired clients "
-      "disconnected %llu, expired offline sessions forgotten %llu",
+      "disconnected %llu, expired offline sessions forgotten %llu, restored sessions given their identity %llu",
       c.auth_ok, c.auth_refused, c.subscribe_refused, c.publish_refused, c.read_refused, c.unknown_refused,
-      c.expired_kicked, c.offline_expired);
+      c.expired_kicked, c.offline_expired, c.restored_adopted);
 }
 
 }  // namespace
@@ -170,6 +179,7 @@ __attribute__((visibility("default"))) int mosquitto_plugin_init(mosquitto_plugi
   mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: policy %s with %zu rules loaded",
                        state->authorizer->policy().origin().c_str(),
                        state->authorizer->policy().rules().size());
+  load_state_file(*state);
   *userdata = state.release();
   return MOSQ_ERR_SUCCESS;
 }
@@ -177,6 +187,8 @@ __attribute__((visibility("default"))) int mosquitto_plugin_init(mosquitto_plugi
 __attribute__((visibility("default"))) int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt*, int) {
   std::unique_ptr<PluginState> state(static_cast<PluginState*>(userdata));
   if (!state) return MOSQ_ERR_SUCCESS;
+  // After mosquitto wrote its own persistence file (mosquitto.c, 2.0.11): the two agree.
+  save_state_file(*state, /*at_cleanup=*/true);
   log_counters(state->counters);
   mosquitto_callback_unregister(state->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);
   mosquitto_callback_unregister(state->id, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr);

@@ -2,7 +2,9 @@
 // mosquitto also asks for clients that are not connected: READ when it queues a message for an offline
 // persistent session, WRITE for a will right after the disconnect. The SessionRegistry keeps their
 // identity for that (session_registry.h); a client it does not know (never admitted by this plugin, or
-// an offline session whose token expired) is refused everything.
+// an offline session whose token expired) is refused everything, except a session mosquitto restored
+// from its persistence file at start, which takes the identity the plugin's state file kept for its
+// client id (adopt_restored() below).
 #include "broker-config/plugin/plugin_state.h"
 
 #include <ctime>
@@ -28,6 +30,24 @@ bool decide_read(PluginState& state, Session& session, const std::string& topic)
   return decision.allowed;
 }
 
+// A context the registry does not know may be one mosquitto restored from its persistence file: it
+// was created at start with no socket, so it has no address (context__init(INVALID_SOCKET) in
+// persist__find_or_add_context(), mosquitto 2.0.11). Every context of a connection since this start has
+// an address and passed BASIC_AUTH, which decided its identity (a refused one has no client id any
+// more), so only the restored ones adopt; and each restored identity once.
+Session* adopt_restored(PluginState& state, const mosquitto* client) {
+  const char* address = mosquitto_client_address(client);
+  const char* id = mosquitto_client_id(client);
+  if ((address && *address) || !id || !*id) return nullptr;
+  Session* session = state.sessions.adopt(client, id);
+  if (session) {
+    ++state.counters.restored_adopted;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: session %s restored by the broker: identity from the state file (%s)",
+                         id, session->internal ? "internal" : session->claims.subject.c_str());
+  }
+  return session;
+}
+
 }  // namespace
 
 bool expired(const kabar::authz::Claims& claims, const kabar::authz::Authorizer& authorizer) {
@@ -42,6 +62,7 @@ int on_acl_check(int, void* event_data, void* userdata) {
   if (event.access == MOSQ_ACL_UNSUBSCRIBE) return MOSQ_ERR_SUCCESS;
   const std::string topic = event.topic ? event.topic : "";
   Session* found = state.sessions.find(event.client);
+  if (!found) found = adopt_restored(state, event.client);
   if (!found) {
     ++state.counters.unknown_refused;
     mosquitto_log_printf(MOSQ_LOG_DEBUG, "kabar-auth: refused access %d to %s for %s: no identity", event.access,

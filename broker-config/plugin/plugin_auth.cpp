@@ -1,7 +1,9 @@
 // BASIC_AUTH: who a connecting client is. A password is a JWT (verified by the Authorizer), the reserved
 // internal username with the per-start secret is the gateway itself, no password is deferred to
 // allow_anonymous. Every admitted client is recorded in the SessionRegistry, anonymous ones too, so a
-// client pointer the registry does not know is one the plugin never let in (plugin_acl.cpp refuses it).
+// client pointer the registry does not know is one the plugin never let in (plugin_acl.cpp refuses it),
+// or a session mosquitto restored from its persistence file (plugin_acl.cpp: it may adopt the identity
+// the plugin's state file kept for it).
 #include <openssl/crypto.h>
 
 #include "broker-config/plugin/plugin_state.h"
@@ -17,11 +19,16 @@ bool same_secret(const std::string& given, const std::string& expected) {
 
 std::string id_of(const mosquitto* client) { return text_or(mosquitto_client_id(client), ""); }
 
+// mosquitto sets the CONNECT's clean start before BASIC_AUTH (handle__connect() in 2.0.11): a session
+// it may keep, and persist, is one the state file must know (plugin_state_file.cpp).
+bool persistent(const mosquitto* client) { return !mosquitto_client_clean_session(client); }
+
 // The internal username is reserved: with the right secret it is the gateway, with anything else the
 // connection is refused (a token whose sub happens to be that name never gets in by it).
 int internal_auth(PluginState& state, const mosquitto_evt_basic_auth& event) {
   if (!state.internal_secret.empty() && same_secret(event.password ? event.password : "", state.internal_secret)) {
-    state.sessions.admit(event.client, id_of(event.client), Claims::anonymous(), true);
+    state.sessions.admit(event.client, id_of(event.client), Claims::anonymous(), true,
+                         Credential{"", persistent(event.client)});
     return MOSQ_ERR_SUCCESS;
   }
   ++state.counters.auth_refused;
@@ -60,7 +67,8 @@ int on_basic_auth(int, void* event_data, void* userdata) {
     return MOSQ_ERR_AUTH;
   }
   ++state.counters.auth_ok;
-  state.sessions.admit(event.client, id_of(event.client), *result.claims, false);
+  state.sessions.admit(event.client, id_of(event.client), *result.claims, false,
+                       Credential{event.password, persistent(event.client)});
   return MOSQ_ERR_SUCCESS;
 }
 

@@ -2,7 +2,8 @@
 // keeps it while offline (mosquitto queues for it), a clean session until the next tick (its will is
 // checked right after the disconnect event). On each tick: ended and superseded entries are dropped,
 // connected clients whose token ran out are disconnected (outside any ACL check of theirs), and offline
-// sessions whose token ran out are forgotten, so nothing more is queued for them.
+// sessions whose token ran out are forgotten, so nothing more is queued for them; and the state file is
+// rewritten when the persistent identities changed (plugin_state_file.cpp).
 #include "broker-config/plugin/plugin_state.h"
 
 namespace kabar::plugin {
@@ -25,11 +26,18 @@ int on_tick(int, void*, void* userdata) {
                          "kabar-auth: offline session %s: token expired, nothing more is queued for it",
                          id.c_str());
   }
+  for (const auto& id : result.expired_restored) {
+    ++state.counters.offline_expired;
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "kabar-auth: restored session %s: token expired, nothing more is queued for it",
+                         id.c_str());
+  }
   for (const auto& id : result.kick) {
     ++state.counters.expired_kicked;
     mosquitto_log_printf(MOSQ_LOG_NOTICE, "kabar-auth: disconnecting %s: token expired", id.c_str());
     mosquitto_kick_client_by_clientid(id.c_str(), false);
   }
+  save_state_file(state, /*at_cleanup=*/false);  // when the persistent identities changed, debounced
   return MOSQ_ERR_SUCCESS;
 }
 

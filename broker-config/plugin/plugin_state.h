@@ -1,5 +1,6 @@
 // State shared by the plugin's units (kabar_auth_plugin.cpp: options and registration; plugin_auth.cpp:
-// BASIC_AUTH; plugin_acl.cpp: ACL_CHECK; plugin_sessions.cpp: disconnects, token expiry). mosquitto 2.0
+// BASIC_AUTH; plugin_acl.cpp: ACL_CHECK; plugin_sessions.cpp: disconnects, token expiry;
+// plugin_state_file.cpp: the identities kept across a broker restart). mosquitto 2.0
 // runs every plugin callback on its one main thread, so nothing here needs a lock.
 #pragma once
 
@@ -7,6 +8,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -17,7 +19,8 @@ namespace kabar::plugin {
 
 struct Counters {
   unsigned long long auth_ok = 0, auth_refused = 0, subscribe_refused = 0, publish_refused = 0,
-                     read_refused = 0, expired_kicked = 0, offline_expired = 0, unknown_refused = 0;
+                     read_refused = 0, expired_kicked = 0, offline_expired = 0, unknown_refused = 0,
+                     restored_adopted = 0;
 };
 
 struct PluginState {
@@ -28,6 +31,11 @@ struct PluginState {
   std::string internal_secret;  // empty: no internal credentials
   SessionRegistry sessions;     // by client pointer, kept while a persistent session is offline
   Counters counters;
+  std::string state_file;  // plugin_opt_state_file; empty: identities do not survive a broker restart
+  bool state_dirty = false;
+  bool state_write_failing = false;
+  bool state_left_out_logged = false;
+  std::chrono::steady_clock::time_point state_next_write{};
 };
 
 inline const char* text_or(const char* text, const char* fallback) { return text && *text ? text : fallback; }
@@ -46,5 +54,11 @@ int on_basic_auth(int event, void* event_data, void* userdata);
 int on_acl_check(int event, void* event_data, void* userdata);
 int on_tick(int event, void* event_data, void* userdata);
 int on_disconnect(int event, void* event_data, void* userdata);
+
+// plugin_state_file.cpp. load: at init, after the options (never fails: a bad file is logged and
+// ignored). save: from the tick (when the persistent identities changed, at most once a second) and at
+// cleanup (always).
+void load_state_file(PluginState& state);
+void save_state_file(PluginState& state, bool at_cleanup);
 
 }  // namespace kabar::plugin

@@ -23,9 +23,15 @@
 // The registry never dereferences a client pointer (an offline context may be freed by mosquitto's
 // session expiry, which has no plugin event): the client id is copied at admission. mosquitto runs every
 // plugin callback on its one main thread, so there is no lock.
+//
+// Across a broker restart (docs/authorization.md "Offline sessions after a broker restart"): the
+// persistent identities (snapshot()) are written to the plugin's state file; at the next start they are
+// restore()d by client id, and the context mosquitto restored from its own persistence file for that id
+// adopt()s its identity at its first ACL check (plugin_acl.cpp decides which contexts may adopt).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -43,7 +49,23 @@ struct Session {
   bool online = true;
   bool drop_at_tick = false;  // a clean session that ended, or a session taken over
   bool kick_pending = false;
+  bool persistent = false;  // clean start off at its CONNECT: mosquitto may keep (and persist) the session
+  std::string token;        // the raw JWT it authenticated with (for the state file); empty otherwise
+  std::uint64_t admitted = 0;  // admission order: the latest entry of a client id is its identity
   std::unordered_map<std::string, bool> read_cache;  // delivered topics -> allowed (the hot path)
+};
+
+// What the state file holds for one persistent session: its client id and how it authenticated.
+struct PersistedIdentity {
+  std::string client_id;
+  bool internal = false;
+  std::string token;  // empty when internal
+};
+
+// How a connection authenticated, as far as a restart must know (the token is kept only when persistent).
+struct Credential {
+  std::string token;
+  bool persistent = false;
 };
 
 class SessionRegistry {
@@ -51,16 +73,73 @@ class SessionRegistry {
   using Key = const void*;  // mosquitto's client pointer, only ever compared
 
   // A connection that passed BASIC_AUTH (or was deferred to allow_anonymous).
-  Session& admit(Key client, std::string client_id, kabar::authz::Claims claims, bool internal) {
+  // `credential.token`: the JWT it presented (empty: internal, or anonymous deferred to allow_anonymous).
+  // A restored identity of the same client id is superseded by an authenticated connection (it takes
+  // the session over), never by an anonymous one, which mosquitto may still refuse.
+  Session& admit(Key client, std::string client_id, kabar::authz::Claims claims, bool internal,
+                 Credential credential = {}) {
+    forget(client);
+    if ((internal || !credential.token.empty()) && restored_.erase(client_id) > 0) dirty_ = true;
     Session& session = sessions_[client] = Session{};
     session.claims = std::move(claims);
     session.internal = internal;
     session.client_id = std::move(client_id);
+    session.persistent = credential.persistent && (internal || !credential.token.empty());
+    if (session.persistent && !internal) session.token = std::move(credential.token);
+    session.admitted = ++admissions_;
+    if (session.persistent) dirty_ = true;
     return session;
   }
 
   // A connection refused at BASIC_AUTH, or a client pointer mosquitto reuses.
-  void forget(Key client) { sessions_.erase(client); }
+  void forget(Key client) {
+    const auto found = sessions_.find(client);
+    if (found == sessions_.end()) return;
+    if (found->second.persistent) dirty_ = true;
+    sessions_.erase(found);
+  }
+
+  // At start: the identities the state file held (tokens already re-verified), by client id.
+  void restore(std::string client_id, kabar::authz::Claims claims, bool internal, std::string token) {
+    Session& session = restored_[client_id] = Session{};
+    session.claims = std::move(claims);
+    session.internal = internal;
+    session.client_id = std::move(client_id);
+    session.online = false;
+    session.persistent = true;
+    session.token = internal ? std::string() : std::move(token);
+  }
+
+  // A context the registry does not know, of client id `client_id`, takes the restored identity of
+  // that id (once: the entry moves to the context). nullptr when there is none.
+  Session* adopt(Key client, const std::string& client_id) {
+    const auto found = restored_.find(client_id);
+    if (found == restored_.end() || sessions_.count(client) > 0) return nullptr;
+    Session& session = sessions_[client] = std::move(found->second);
+    restored_.erase(found);
+    session.admitted = ++admissions_;
+    return &session;
+  }
+
+  // The persistent identities to write to the state file: per client id the latest admitted entry that
+  // is not ending, and the restored identities no context has adopted yet (their session may still be
+  // in mosquitto's persistence, waiting for a message or its client).
+  std::vector<PersistedIdentity> snapshot() const {
+    std::unordered_map<std::string, const Session*> latest;
+    for (const auto& [client, session] : sessions_) {
+      if (!session.persistent || session.drop_at_tick) continue;
+      const Session*& slot = latest[session.client_id];
+      if (!slot || slot->admitted < session.admitted) slot = &session;
+    }
+    for (const auto& [id, session] : restored_) latest.emplace(id, &session);
+    std::vector<PersistedIdentity> out;
+    out.reserve(latest.size());
+    for (const auto& [id, session] : latest) out.push_back({id, session->internal, session->token});
+    return out;
+  }
+
+  // Whether the persistent identities changed since the last call (then the state file is rewritten).
+  bool take_dirty() { return std::exchange(dirty_, false); }
 
   Session* find(Key client) {
     const auto found = sessions_.find(client);
@@ -75,13 +154,17 @@ class SessionRegistry {
     if (!session) return;
     session->online = false;
     session->kick_pending = false;
-    if (clean_session) session->drop_at_tick = true;
+    if (clean_session) {
+      session->drop_at_tick = true;
+      if (session->persistent) dirty_ = true;
+    }
   }
 
   struct TickResult {
     std::vector<std::string> kick;             // online clients whose token expired
     std::vector<std::string> expired_offline;  // offline sessions forgotten because their token expired
     std::size_t dropped = 0;                   // ended clean sessions and taken-over sessions forgotten
+    std::vector<std::string> expired_restored;  // restored identities whose token ran out unadopted
   };
 
   // MOSQ_EVT_TICK: `expired(session)` says whether a session's token ran out.
@@ -103,10 +186,20 @@ class SessionRegistry {
       }
     }
     for (Key client : drop) forget(client);
+    for (auto it = restored_.begin(); it != restored_.end();) {
+      if (!it->second.internal && expired(it->second)) {
+        result.expired_restored.push_back(it->first);
+        it = restored_.erase(it);
+        dirty_ = true;
+      } else {
+        ++it;
+      }
+    }
     return result;
   }
 
   std::size_t size() const { return sessions_.size(); }
+  std::size_t restored() const { return restored_.size(); }
   std::size_t offline() const {
     std::size_t count = 0;
     for (const auto& entry : sessions_) count += entry.second.online ? 0 : 1;
@@ -115,6 +208,9 @@ class SessionRegistry {
 
  private:
   std::unordered_map<Key, Session> sessions_;
+  std::unordered_map<std::string, Session> restored_;  // by client id, until adopted or expired
+  std::uint64_t admissions_ = 0;
+  bool dirty_ = false;
 };
 
 }  // namespace kabar::plugin

@@ -199,6 +199,9 @@ std::string BrokerProcess::render_access() const {
   for (const auto& [key, value] : auth.plugin_options) option(key, value);
   option("internal_username", auth.internal_username);
   option("internal_secret_file", (dir_ / "internal.secret").string());
+  // Next to mosquitto's persistence (persistence_location is dir_): the sessions it restores after a
+  // restart keep their identity, so events published before kabar's bridge is back are queued for it.
+  option("state_file", (dir_ / "kabar-auth.state").string());
   return lines;
 }
 

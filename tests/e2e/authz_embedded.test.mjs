@@ -97,6 +97,14 @@ describe('embedded broker with auth.jwt configured', () => {
     assert.equal(fs.statSync(path.join(brokerDir, 'mosquitto.conf')).mode & 0o077, 0, 'mosquitto.conf is private');
     assert.ok(!conf.includes(internal), 'the config names the secret file, not the secret');
     assert.ok(!conf.includes(SECRET), 'the JWT secret is not copied into the config');
+    // The persistent sessions' identities (kabar's bridge: "internal") are kept next to mosquitto's
+    // persistence, so a broker restart queues for kabar's restored session before it reconnects.
+    const stateFile = path.join(brokerDir, 'kabar-auth.state');
+    assert.match(conf, new RegExp(`^plugin_opt_state_file ${stateFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+    await waitUntil(() => fs.existsSync(stateFile), { timeout: 5000, what: 'the plugin state file' });
+    assert.equal(fs.statSync(stateFile).mode & 0o777, 0o600, 'the state file is readable by its owner only');
+    assert.match(fs.readFileSync(stateFile, 'utf8'), /^kabar-auth-state 1\ninternal [0-9a-f]+$/m);
+    assert.ok(!fs.readFileSync(stateFile, 'utf8').includes(internal), 'the internal secret is not in the state file');
     const log = fs.readFileSync(path.join(kabar.dir, 'kabar.log'), 'utf8');
     assert.match(log, /clients held to the policy by kabar_auth_plugin\.so/);
     assert.ok(!log.includes(internal) && !log.includes(SECRET), 'no secret in the kabar log');

@@ -312,6 +312,7 @@ describe('compose/mosquitto.conf on a real mosquitto with kabar_auth_plugin.so',
         plugin: PLUGIN,
         plugin_opt_policy: path.join(COMPOSE_DIR, 'policy.json'), // the file compose mounts, read-only
         plugin_opt_jwt_secret_file: secretFile,
+        plugin_opt_state_file: `${persist}/kabar-auth.state`,
         persistence_location: `${persist}/`,
       },
     }));
@@ -325,6 +326,8 @@ describe('compose/mosquitto.conf on a real mosquitto with kabar_auth_plugin.so',
     assert.equal(confValue(conf, 'allow_anonymous'), 'false');
     assert.equal(confValue(conf, 'per_listener_settings'), 'false', 'one set of security settings: the plugin guards every listener');
     assert.equal(confValue(conf, 'persistence'), 'true');
+    assert.equal(path.dirname(confValue(conf, 'plugin_opt_state_file')) + '/', confValue(conf, 'persistence_location'),
+      'the plugin keeps its session identities next to mosquitto\'s persistence (the broker-data volume)');
     assert.deepEqual(confOptions(conf).filter((o) => o.key === 'listener').map((o) => o.args[0]), ['1883', '1884', '9001']);
     assert.equal(confValue(conf, 'protocol'), 'websockets');
     assert.equal(confValue(conf, 'log_dest'), 'stderr', 'stdout is block-buffered into docker logs');
@@ -499,7 +502,8 @@ describe('the development configurations in broker-config/', () => {
     const conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(conf, rewriteConf(read('broker-config', 'mosquitto-auth.conf'), {
       ports,
-      rewrites: { plugin: PLUGIN, plugin_opt_jwt_secret_file: secretFile, persistence_location: `${dir}/persist/` },
+      rewrites: { plugin: PLUGIN, plugin_opt_jwt_secret_file: secretFile, plugin_opt_state_file: `${dir}/persist/kabar-auth.state`,
+        persistence_location: `${dir}/persist/` },
     }));
     const broker = await new Mosquitto(dir, ports[1883], conf).start();
     const anonymous = await runTool('mosquitto_pub', [...mqttArgs(ports[1884]), '-t', 'dokumen/1/updated', '-m', '{}']);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "broker-config/plugin/session_registry.h"
+#include "broker-config/plugin/state_file_format.h"
 
 namespace kabar::plugin {
 namespace {
@@ -120,6 +121,75 @@ TEST_F(SessionRegistryTest, ChurnOfCleanSessionsLeavesNothingBehind) {
     registry.tick(expiry);
     EXPECT_EQ(registry.size(), 0u);
   }
+}
+
+
+// Across a broker restart (plugin_state_file.cpp): what is written, what a restored context adopts.
+TEST_F(SessionRegistryTest, PersistentIdentitiesAreSnapshottedOncePerClientIdLatestFirst) {
+  registry.admit(A, "kabar-gw1", token(100), false, Credential{"old.token.x", true});
+  registry.disconnected(A, false);
+  registry.admit(B, "kabar-gw1", token(200), false, Credential{"new.token.y", true});  // takeover
+  registry.admit(C, "kasir-phone", token(100), false, Credential{"clean.token.z", false});
+  EXPECT_TRUE(registry.take_dirty());
+  EXPECT_FALSE(registry.take_dirty());
+  const auto snapshot = registry.snapshot();
+  ASSERT_EQ(snapshot.size(), 1u);
+  EXPECT_EQ(snapshot[0].client_id, "kabar-gw1");
+  EXPECT_EQ(snapshot[0].token, "new.token.y");
+  registry.disconnected(C, true);
+  registry.tick(expiry);
+  EXPECT_FALSE(registry.take_dirty()) << "a clean session is not in the state file";
+}
+
+TEST_F(SessionRegistryTest, ARestoredIdentityIsAdoptedOnceAndKeptInTheSnapshotUntilThen) {
+  registry.restore("kabar-gw1", token(100), false, "saved.token.x");
+  registry.restore("kabar-internal-bridge", Claims::anonymous(), true, "");
+  EXPECT_EQ(registry.snapshot().size(), 2u) << "a second restart before the client returns keeps it";
+  Session* adopted = registry.adopt(A, "kabar-gw1");
+  ASSERT_NE(adopted, nullptr);
+  EXPECT_FALSE(adopted->online);
+  EXPECT_EQ(adopted->claims.subject, "kabar-gw1");
+  EXPECT_EQ(registry.adopt(B, "kabar-gw1"), nullptr);
+  EXPECT_EQ(registry.snapshot().size(), 2u);
+  EXPECT_EQ(registry.restored(), 1u);
+}
+
+TEST_F(SessionRegistryTest, OnlyAnAuthenticatedConnectionSupersedesARestoredIdentity) {
+  registry.restore("kabar-gw1", token(100), false, "saved.token.x");
+  registry.admit(A, "kabar-gw1", Claims::anonymous(), false);  // anonymous: mosquitto may refuse it
+  EXPECT_EQ(registry.restored(), 1u);
+  registry.admit(B, "kabar-gw1", token(200), false, Credential{"new.token.y", true});
+  EXPECT_EQ(registry.restored(), 0u);
+}
+
+TEST_F(SessionRegistryTest, ARestoredIdentityWhoseTokenExpiresIsDropped) {
+  registry.restore("kabar-gw1", token(100), false, "saved.token.x");
+  registry.restore("kabar-internal-bridge", Claims::anonymous(), true, "");
+  registry.take_dirty();
+  expired_now = true;
+  const auto result = registry.tick(expiry);
+  EXPECT_EQ(result.expired_restored, std::vector<std::string>{"kabar-gw1"});
+  EXPECT_EQ(registry.restored(), 1u);
+  EXPECT_TRUE(registry.take_dirty());
+}
+
+TEST(StateFileFormat, RoundTripsAnyClientIdAndRejectsWhatIsNotItsFormat) {
+  std::size_t left_out = 0;
+  const std::string text = state_file::serialize(
+      {{"id with space\nand newline\n", false, "a.b.c"}, {"gw", true, ""}, {"bad", false, "has space"}}, left_out);
+  const auto parsed = state_file::parse(text);
+  ASSERT_TRUE(parsed.ok);
+  ASSERT_EQ(parsed.identities.size(), 2u) << text;
+  EXPECT_TRUE(parsed.identities[0].internal);  // internal ones first
+  EXPECT_EQ(parsed.identities[1].client_id, "id with space\nand newline\n");
+  EXPECT_EQ(parsed.identities[1].token, "a.b.c");
+  EXPECT_FALSE(state_file::parse("").ok);
+  EXPECT_FALSE(state_file::parse("kabar-auth-state 2\n").ok);
+  EXPECT_FALSE(state_file::parse(std::string("\x00\xff", 2)).ok);
+  const auto damaged = state_file::parse("kabar-auth-state 1\ntoken 6162 x.y\ntoken zz x\ninternal\nfoo 61\ntoken 61 a b\n");
+  EXPECT_TRUE(damaged.ok);
+  EXPECT_EQ(damaged.identities.size(), 1u);
+  EXPECT_EQ(damaged.bad_lines, 4u);
 }
 
 }  // namespace

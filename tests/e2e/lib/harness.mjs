@@ -274,7 +274,7 @@ export async function startMosquitto({ guarded = false } = {}) {
     fs.writeFileSync(secretFile, `${crypto.randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
     lines.unshift('per_listener_settings false');
     lines.push(`plugin ${plugin}`, `plugin_opt_jwt_secret_file ${secretFile}`, 'plugin_opt_jwt_clock_skew_s 30',
-      'plugin_opt_username sub');
+      'plugin_opt_username sub', `plugin_opt_state_file ${path.join(persistence, 'kabar-auth.state')}`);
   }
   if (process.getuid && process.getuid() === 0) lines.push('user root');
   const conf = path.join(dir, 'mosquitto.conf');
