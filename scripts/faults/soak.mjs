@@ -100,7 +100,7 @@ let results = null;
 try {
   await publisher.drain(60000);
   const sentinel = `${publisher.prefix}-sentinel`;
-  await publish(mq, `kabar/c/${CHANNEL}`, { id: sentinel, event: 'fault.sentinel', data: {} });
+  await publish(mq, `kabar/c/${CHANNEL}`, { id: sentinel, event: 'fault.sentinel', data: {} }, { timeout: 120000 });
   await ws.waitEventId(CHANNEL, sentinel, { timeout: 60000 });
   await sse.waitMessage((f) => f.id === sentinel, { timeout: 60000, what: 'the sentinel on /sse' });
   await sleep(500);
