@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { Kabar, requireKabarBinary, sleep, useHarness, waitUntil } from './lib/harness.mjs';
-import { SseClient, mqttConnect, publish } from './lib/clients.mjs';
+import { SseClient, WsClient, mqttConnect, publish } from './lib/clients.mjs';
 import { connected, makeEcho, subscribed } from './pusher-helpers.mjs';
 import { PacedPublisher, ResumingWs, describeTally, startPersistentBroker, tally } from './lib/faults.mjs';
 
@@ -71,6 +71,12 @@ test(`broker SIGKILL + restart during ${RATE} QoS 1 events/s: every acknowledged
   await waitUntil(() => pusherIds.includes('fb-sentinel'), { timeout: 60000, what: `the sentinel on /app (have ${pusherIds.length})` });
   await sleep(500); // anything after the sentinel (a duplicate) would show up now
 
+  // What the store holds (a replay from the start): tells "never stored" from "stored, not delivered live".
+  const history = await WsClient.connect(kabar.wsUrl);
+  await history.subscribe(CHANNEL, 'earliest');
+  await history.waitEventId(CHANNEL, 'fb-sentinel', { timeout: 60000 });
+  const stored = tally(history.events(CHANNEL).map((f) => f.id).filter((id) => id !== 'fb-sentinel'), publisher);
+  history.close();
   const results = {
     ws: tally(ws.ids().filter((id) => id !== 'fb-sentinel'), publisher),
     sse: tally(sse.events(CHANNEL).map((m) => m.frame.id).filter((id) => id !== 'fb-sentinel'), publisher),
@@ -81,11 +87,12 @@ test(`broker SIGKILL + restart during ${RATE} QoS 1 events/s: every acknowledged
     `at the kill: sent ${atKill.sent}, acked ${atKill.acked}, /ws had ${atKill.ws}; kabar ready ${readyAfterMs} ms after the broker restart; ` +
       `/ws sessions closed ${ws.closes.length}, /sse opens ${sse.opens}`,
     ...Object.entries(results).map(([name, r]) => describeTally(name, r)),
+    describeTally('store (replay since=earliest)', stored),
   ].join('\n');
   t.diagnostic(summary.replaceAll('\n', '; '));
   assert.ok(atKill.ws > 0 && atKill.acked < publisher.sent, `the kill happened while events flowed\n${summary}`);
   assert.equal(publisher.acked.size, publisher.sent, `every publish got its PUBACK in the end\n${summary}`);
-  for (const [name, r] of Object.entries(results)) {
+  for (const [name, r] of Object.entries({ ...results, store: stored })) {
     assert.equal(r.missing.length, 0, `${name}: acknowledged events lost\n${summary}`);
     assert.equal(r.duplicates.length, 0, `${name}: events delivered twice\n${summary}`);
   }
