@@ -194,7 +194,7 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
   }
   const auto& [channels, since] = std::get<SseRequest>(parsed);
   // Who is asking, then whether they may read every channel asked for (docs/authorization.md).
-  const FoundToken found = find_token(request, target, context_.allow_query_token);
+  const FoundToken found = find_token(context_, request, target, context_.allow_query_token);
   if (found.query_refused) {
     send(refusal(http::status::unauthorized, "invalid_token", "query_token_disabled",
                  "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
@@ -260,7 +260,7 @@ void HttpSession::pusher_channel_auth(const Request& request, const RequestTarge
     app = context_.pusher->apps().all().front();
   }
   Response response;
-  const FoundToken found = find_token(request, target, /*allow_query=*/false);
+  const FoundToken found = find_token(context_, request, target, /*allow_query=*/false);
   if (!app) {
     response = error_response(http::status::not_found, "unknown_app",
                               "no such app: POST to /pusher/auth/{app key} (or /pusher/auth with one app)");
