@@ -260,7 +260,25 @@ class RuleReader {
       if (!used.count(placeholder))
         fail(at + "/where/" + pointer_token(placeholder),
              "no channel or topic pattern of rule '" + rule.name + "' has {" + placeholder + "}");
+      require_bound(rule.channels, at + "/channels/", "channel", placeholder, rule.name);
+      require_bound(rule.topics, at + "/topics/", "topic", placeholder, rule.name);
       rule.conditions.push_back(Condition{placeholder, condition.at("in_claim").get<std::string>()});
+    }
+  }
+
+  // A condition only restricts the patterns that bind its placeholder: one that does not
+  // (`cabang/+/omset` beside `where cabang`) would match every branch, the condition silently unchecked.
+  // So every pattern of a rule with `where` must bind every placeholder it names.
+  template <class Pattern>
+  void require_bound(const std::vector<Pattern>& patterns, const std::string& at, const char* kind,
+                     const std::string& placeholder, const std::string& rule) const {
+    for (std::size_t i = 0; i < patterns.size(); ++i) {
+      const auto names = patterns[i].placeholders();
+      if (std::find(names.begin(), names.end(), placeholder) != names.end()) continue;
+      fail(at + std::to_string(i), std::string(kind) + " pattern '" + patterns[i].text() + "' of rule '" + rule +
+                                       "' does not bind {" + placeholder + "}, which its 'where' restricts: " +
+                                       "it would match every value; use {" + placeholder +
+                                       "} in it or move it to a rule without that condition");
     }
   }
 

@@ -1,5 +1,7 @@
 #include "gateway/app/config.h"
 
+#include <boost/asio/ip/address.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -91,6 +93,43 @@ void check_apps(const std::vector<PusherAppConfig>& apps) {
       if (apps[i].key == apps[j].key)
         throw ConfigError("apps: two apps have the key \"" + apps[i].key + "\"");
     }
+  }
+}
+
+bool is_loopback(const std::string& listen) {
+  if (listen == "localhost") return true;
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(listen, error);
+  return !error && address.is_loopback();
+}
+
+bool has_jwt_key(const AuthConfig& auth) {
+  return !auth.jwt.secret_file.empty() || !auth.jwt.public_key_file.empty() || !auth.jwt.jwks_file.empty();
+}
+
+// The development app's secret is public (Reverb's "local-secret"): whoever reaches kabar can sign
+// private-cabang.7 or publish over REST with it. So (docs/configuration.md "Pusher apps"):
+//  * without `apps` in the file it is served only on a laptop: http.listen on the loopback and no
+//    auth.jwt key (a server that checks tokens is not a laptop toy); otherwise no app is served;
+//  * an app with that secret, configured on purpose, is refused when kabar listens beyond the loopback.
+void settle_development_app(Config& config, bool apps_given) {
+  const bool loopback = is_loopback(config.http.listen);
+  if (!apps_given) {
+    config.development_app = loopback && !has_jwt_key(config.auth);
+    if (!config.development_app) {
+      config.apps.clear();
+      config.document["apps"] = json::array();
+    }
+    return;
+  }
+  if (loopback) return;
+  for (const auto& app : config.apps) {
+    if (app.secret != kDevelopmentAppSecret) continue;
+    throw ConfigError("apps: app \"" + app.id + "\" has the public development secret \"" +
+                      std::string(kDevelopmentAppSecret) + "\" and http.listen is " + config.http.listen +
+                      ", beyond the loopback: anyone who reaches kabar could publish and sign channel "
+                      "authorizations with it. Give the app its own secret (or secret_file), or listen on "
+                      "127.0.0.1");
   }
 }
 
@@ -346,7 +385,12 @@ std::map<std::string, std::string> kabar_environment() {
 
 Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) {
   json document = default_config_document();
-  if (sources.file) merge_into(document, read_file_document(*sources.file));
+  json file_document = json::object();
+  if (sources.file) {
+    file_document = read_file_document(*sources.file);
+    merge_into(document, file_document);
+  }
+  const bool apps_given = file_document.contains("apps") || sources.overrides.contains("apps");
 
   std::map<std::string, std::string> env_names;
   collect_leaves(default_config_document(), "", env_names);
@@ -374,6 +418,7 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   } catch (const RouteError& error) {
     throw ConfigError(std::string("invalid routes: ") + error.what());
   }
+  settle_development_app(config, apps_given);
   check_apps(config.apps);
   check_auth(config.auth);
   return config;

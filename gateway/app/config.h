@@ -126,7 +126,11 @@ struct Config {
   LogConfig log;
   AuthConfig auth;
   std::vector<Route> routes;  // the built-ins unless the file names its own
-  std::vector<PusherAppConfig> apps;  // the dev app "local" unless the file names its own
+  // The file's apps; without them the dev app "local", but only where it is safe (development_app).
+  std::vector<PusherAppConfig> apps;
+  // True when `apps` holds the implicit dev app: no `apps` in the file, http.listen on the loopback and no
+  // auth.jwt key. Without `apps` otherwise no app is served (docs/configuration.md "Pusher apps").
+  bool development_app = false;
   std::string schemas_dir;    // extra/overriding JSON Schemas
   nlohmann::json document;    // the merged, validated document (for `check-config` and diagnostics)
 };

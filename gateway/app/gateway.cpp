@@ -175,17 +175,16 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   warn_of_development_apps();
 }
 
-// The built-in app's secret is public (Reverb's "local-secret"): fine on a laptop, an open door for REST
-// publishes and channel authorizations anywhere else. Said once at start, where an operator looks.
+// The development app (public secret "local-secret") is served only on the loopback without token
+// keys, and refused by the config beyond the loopback (gateway/app/config.cpp). Say at start what
+// the Pusher door serves, so a Laravel app that gets 4001 has its answer in the log.
 void Gateway::warn_of_development_apps() const {
-  const std::string& listen = config_.http.listen;
-  if (listen == "127.0.0.1" || listen == "::1" || listen == "localhost") return;
-  for (const auto& app : config_.apps) {
-    if (app.secret != kDevelopmentAppSecret) continue;
-    spdlog::warn("Pusher app \"{}\" has the well-known development secret and kabar listens on {}: anyone who "
-                 "reaches it can publish and sign channel authorizations; give the app its own secret or "
-                 "secret_file (docs/configuration.md \"Pusher apps\")",
-                 app.id, listen);
+  if (config_.development_app) {
+    spdlog::info("serving the development Pusher app \"local\" (key local-key, public secret local-secret) "
+                 "because the config names no apps: on the loopback only (docs/configuration.md \"Pusher apps\")");
+  } else if (config_.apps.empty()) {
+    spdlog::info("no Pusher app is served: the config names none, and the development app is served only when "
+                 "http.listen is a loopback address and auth.jwt has no key (docs/configuration.md \"Pusher apps\")");
   }
 }
 

@@ -60,8 +60,17 @@ std::string authorization_bearer(const http::request<http::string_body>& request
   return bearer_token(std::string_view(header->value().data(), header->value().size()));
 }
 
-FoundToken find_token(const http::request<http::string_body>& request, const RequestTarget& target,
-                      bool allow_query) {
+bool cookie_trusted(const ServerContext& context, const http::request<http::string_body>& request) {
+  const auto origin_field = request.find(http::field::origin);
+  if (origin_field == request.end()) return true;
+  const std::string_view origin(origin_field->value().data(), origin_field->value().size());
+  if (origin_named(context.allowed_origins, origin)) return true;
+  const auto host = request.find(http::field::host);
+  return host != request.end() && origin_is_host(origin, std::string_view(host->value().data(), host->value().size()));
+}
+
+FoundToken find_token(const ServerContext& context, const http::request<http::string_body>& request,
+                      const RequestTarget& target, bool allow_query) {
   FoundToken found;
   if (auto header = request.find(http::field::authorization); header != request.end()) {
     found.token = bearer_token(std::string_view(header->value().data(), header->value().size()));
@@ -72,10 +81,18 @@ FoundToken find_token(const http::request<http::string_body>& request, const Req
   }
   for (const auto& field : boost::make_iterator_range(request.equal_range(http::field::cookie))) {
     found.token = cookie_value(std::string_view(field.value().data(), field.value().size()), kTokenCookie);
-    if (!found.token.empty()) {
+    if (found.token.empty()) continue;
+    if (cookie_trusted(context, request)) {
       found.source = TokenSource::Cookie;
       return found;
     }
+    // A page of another site opened this request and the browser added the user's cookie: it must not
+    // act as that user. Judged without it (below: ?token= still counts, a token the page itself holds).
+    found.token.clear();
+    found.cookie_ignored = true;
+    spdlog::debug("ignored the kabar_token cookie of a request from origin {}: not named in http.allowed_origins",
+                  std::string(request[http::field::origin]).substr(0, 200));
+    break;
   }
   if (auto query = target.first(kTokenParam)) {
     if (!allow_query) {

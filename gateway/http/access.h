@@ -26,15 +26,27 @@ enum class TokenSource { None, AuthorizationHeader, Cookie, Query, Message };
 struct FoundToken {
   std::string token;
   TokenSource source = TokenSource::None;
-  bool query_refused = false;  // ?token= was given but auth.query_token is off
+  bool query_refused = false;   // ?token= was given but auth.query_token is off
+  bool cookie_ignored = false;  // a kabar_token cookie came from a page not trusted with it (below)
 };
 
 inline constexpr std::string_view kTokenCookie = "kabar_token";
 inline constexpr std::string_view kTokenParam = "token";
 
 // "Authorization: Bearer <t>", else the cookie kabar_token, else ?token= (when `allow_query`).
-FoundToken find_token(const boost::beast::http::request<boost::beast::http::string_body>& request,
+// The browser sends the cookie with whatever page opened the request, so it is taken only when
+// cookie_trusted() (cross-site WebSocket hijacking): otherwise it is ignored and the request is judged
+// without it (anonymous, unless ?token= is there).
+FoundToken find_token(const ServerContext& context,
+                      const boost::beast::http::request<boost::beast::http::string_body>& request,
                       const RequestTarget& target, bool allow_query);
+
+// The kabar_token cookie counts when the request has no Origin (not a cross-site browser request: apps,
+// servers, and same-origin GETs such as a native EventSource of the site's own page), when its Origin is
+// this server itself (the Host header), or when http.allowed_origins names it explicitly: an entry other
+// than "*". docs/authorization.md "Browser origins".
+bool cookie_trusted(const ServerContext& context,
+                    const boost::beast::http::request<boost::beast::http::string_body>& request);
 
 // The token of "Authorization: Bearer <t>" only (empty without one): for doors where a cookie or a URL
 // must not carry credentials (REST publish).

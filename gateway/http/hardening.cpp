@@ -86,6 +86,24 @@ bool origin_matches(const std::vector<std::string>& patterns, std::string_view o
   });
 }
 
+bool origin_named(const std::vector<std::string>& patterns, std::string_view origin) {
+  if (origin.empty()) return false;
+  const std::string_view host = host_of(origin);
+  return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& pattern) {
+    return pattern != "*" && (glob_match(pattern, host) || glob_match(pattern, origin));
+  });
+}
+
+bool origin_is_host(std::string_view origin, std::string_view host) {
+  const auto scheme = origin.find("://");
+  if (scheme == std::string_view::npos || host.empty()) return false;
+  origin.remove_prefix(scheme + 3);
+  if (origin.size() != host.size()) return false;
+  return std::equal(origin.begin(), origin.end(), host.begin(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+}
+
 bool ConnectionLimiter::admit(const boost::asio::ip::address& address, const std::shared_ptr<const void>& owner) {
   if (per_address_ == 0) return true;
   std::lock_guard lock(mutex_);

@@ -40,6 +40,12 @@ void note_refusal(ServerContext& context, Refusal refusal, std::string_view door
 // whole origins ("https://app.example.com:8443"). Hosts compare case-insensitively. An empty origin
 // matches only "*".
 bool origin_matches(const std::vector<std::string>& patterns, std::string_view origin);
+// Whether `origin` is named by an entry other than "*" (a host, a glob such as "*.example.com" or a whole
+// origin): the operator trusts that page with its users' cookies. "*" allows any page to connect, never to
+// act with a user's cookie (docs/authorization.md "Browser origins").
+bool origin_named(const std::vector<std::string>& patterns, std::string_view origin);
+// Whether `origin` ("http://host:port") is this server itself, as the request's Host header names it.
+bool origin_is_host(std::string_view origin, std::string_view host);
 // The native doors' rule: requests without Origin come from non-browser clients (apps, servers, curl),
 // which the Origin check does not concern; a browser always sends it on cross-origin and WS requests.
 inline bool origin_allowed(const std::vector<std::string>& patterns, std::string_view origin) {

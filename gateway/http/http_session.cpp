@@ -9,6 +9,7 @@
 
 #include "bridge/channel.h"
 #include "gateway/http/access.h"
+#include "gateway/http/dead_letters_view.h"
 #include "gateway/http/sse_request.h"
 #include "gateway/http/sse_session.h"
 #include "gateway/http/ws_session.h"
@@ -26,8 +27,6 @@ HttpSession::HttpSession(ServerContext& context, std::size_t shard, boost::asio:
 
 namespace {
 constexpr std::string_view kPusherAuthPath = "/pusher/auth";
-// As many dead letters as the store keeps (gateway/store/retention.cpp): filtering never hides one.
-constexpr std::size_t kDeadLettersScanned = 10000;
 bool is_pusher_auth(std::string_view path) {
   return path == kPusherAuthPath || (path.starts_with(kPusherAuthPath) && path.size() > kPusherAuthPath.size() &&
                                      path[kPusherAuthPath.size()] == '/');
@@ -172,7 +171,7 @@ void HttpSession::route(Request&& request) {
     response.body() = context_.metrics_text();
     send(std::move(response));
   } else if (path == "/api/dead-letters") {
-    send(dead_letters(request, *target));
+    serve_dead_letters(request, *target);
   } else if (path == "/" || path == "/index.html") {
     Response response{http::status::ok, request.version()};
     response.set(http::field::content_type, "text/html; charset=utf-8");
@@ -195,7 +194,7 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
   }
   const auto& [channels, since] = std::get<SseRequest>(parsed);
   // Who is asking, then whether they may read every channel asked for (docs/authorization.md).
-  const FoundToken found = find_token(request, target, context_.allow_query_token);
+  const FoundToken found = find_token(context_, request, target, context_.allow_query_token);
   if (found.query_refused) {
     send(refusal(http::status::unauthorized, "invalid_token", "query_token_disabled",
                  "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
@@ -261,7 +260,7 @@ void HttpSession::pusher_channel_auth(const Request& request, const RequestTarge
     app = context_.pusher->apps().all().front();
   }
   Response response;
-  const FoundToken found = find_token(request, target, /*allow_query=*/false);
+  const FoundToken found = find_token(context_, request, target, /*allow_query=*/false);
   if (!app) {
     response = error_response(http::status::not_found, "unknown_app",
                               "no such app: POST to /pusher/auth/{app key} (or /pusher/auth with one app)");
@@ -324,38 +323,15 @@ std::string HttpSession::cors_header_lines() const {
   return lines;
 }
 
-// GET /api/dead-letters: rejected MQTT messages hold whatever a publisher sent, private branch data
-// included, so the list is an operator view behind the one policy: a bearer token is required (header
-// only, as for REST publish), and a letter is listed only when the token may read its topic (the super
-// admin and backends read "#", a cashier her own branch's topics). docs/protocol.md "Other endpoints".
-HttpSession::Response HttpSession::dead_letters(const Request& request, const RequestTarget& target) {
-  std::size_t limit = 100;
-  if (auto text = target.first("limit")) {
-    try {
-      limit = std::clamp<std::size_t>(std::stoul(*text), 1, 1000);
-    } catch (const std::exception&) {
-      return error_response(http::status::bad_request, "bad_request", "limit must be a number");
-    }
-  }
-  const std::string token = authorization_bearer(request);
-  if (token.empty())
-    return refusal(http::status::unauthorized, "token_required", "token_required",
-                   "dead letters need Authorization: Bearer <token> of someone who may read their topics");
-  Authentication who = authenticate(context_, token, "dead-letters");
-  if (!who.ok) return refusal(http::status::unauthorized, "invalid_token", who.code, who.message);
-  nlohmann::json list = nlohmann::json::array();
-  // Newest first; every kept letter is looked at (the store keeps 10,000), so a filtered list is
-  // still the newest `limit` of those this token may see.
-  for (const auto& letter : context_.store.dead_letters(kDeadLettersScanned)) {
-    if (list.size() == limit) break;
-    if (!may_read_topic(context_, who.claims, letter.topic)) continue;
-    list.push_back({{"id", letter.id},
-                    {"time_ms", letter.time_ms},
-                    {"topic", letter.topic},
-                    {"payload", letter.payload},
-                    {"reason", letter.reason}});
-  }
-  return json_response(http::status::ok, list.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+// GET /api/dead-letters (gateway/http/dead_letters_view.h): read on a replay thread, answered here.
+void HttpSession::serve_dead_letters(const Request& request, const RequestTarget& target) {
+  answer_dead_letters(context_, request, target, [self = shared_from_this()](DeadLetterAnswer answer) {
+    boost::asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)] {
+      Response response = self->json_response(static_cast<http::status>(answer.status), answer.body);
+      if (!answer.www_authenticate.empty()) response.set(http::field::www_authenticate, answer.www_authenticate);
+      self->send(std::move(response));
+    });
+  });
 }
 
 HttpSession::Response HttpSession::json_response(http::status status, const std::string& body) const {

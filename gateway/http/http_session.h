@@ -47,7 +47,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Response json_response(boost::beast::http::status status, const std::string& body) const;
   Response error_response(boost::beast::http::status status, const std::string& code,
                           const std::string& message) const;
-  Response dead_letters(const Request& request, const RequestTarget& target);
+  void serve_dead_letters(const Request& request, const RequestTarget& target);
   Response refusal(boost::beast::http::status status, const std::string& error, const std::string& reason,
                    const std::string& message, const std::string& channel = {}) const;
 

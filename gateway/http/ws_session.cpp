@@ -48,7 +48,7 @@ void WsSession::run(beast::http::request<beast::http::string_body> request) {
   }));
   ws_.read_message_max(context_.limits.max_message_bytes);
   if (auto target = parse_request_target(std::string(request.target()))) {
-    const FoundToken found = find_token(request, *target, context_.allow_query_token);
+    const FoundToken found = find_token(context_, request, *target, context_.allow_query_token);
     connect_token_ = found.token;
     connect_query_refused_ = found.query_refused;
   }

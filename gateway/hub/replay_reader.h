@@ -50,6 +50,13 @@ class ReplayReader {
     });
   }
 
+  // Any other store read that must stay off the I/O threads (/api/dead-letters): `work` runs on a replay
+  // thread; it must not throw, and hands its result back to its session's executor itself.
+  template <class Work>
+  void run(Work work) {
+    boost::asio::post(pool_, std::move(work));
+  }
+
   // Synchronous forms (any thread); public for tests.
   ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
 

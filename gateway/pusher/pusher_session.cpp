@@ -84,7 +84,7 @@ std::optional<PusherError> PusherSession::admission_problem() {
 // handshake, then the socket goes on as anonymous): private channels need no token on this socket, and
 // a stale cookie must not take the app's Laravel-authorized channels down with it.
 void PusherSession::authenticate_socket(const Request& request, const RequestTarget& target) {
-  const FoundToken found = find_token(request, target, context_.allow_query_token);
+  const FoundToken found = find_token(context_, request, target, context_.allow_query_token);
   if (found.token.empty()) return;
   Authentication who = authenticate(context_, found.token, "pusher");
   if (who.ok) {

@@ -129,6 +129,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
       insert_dead_letter.bindNoCopy(2, letter.topic);
       insert_dead_letter.bindNoCopy(3, letter.payload);
       insert_dead_letter.bindNoCopy(4, letter.reason);
+      insert_dead_letter.bind(5, letter.payload_bytes);
       insert_dead_letter.exec();
       insert_dead_letter.reset();
     }
@@ -298,6 +299,16 @@ ChannelBounds EventStore::channel_bounds(const std::string& channel) {
 
 std::int64_t EventStore::head_seq() const { return impl_->head_seq.load(std::memory_order_acquire); }
 
+namespace {
+// At most kDeadLetterPayloadMax bytes, not ending inside a UTF-8 character (the view shows it as text).
+std::string capped_payload(const std::string& payload) {
+  if (payload.size() <= kDeadLetterPayloadMax) return payload;
+  std::size_t end = kDeadLetterPayloadMax;
+  for (int back = 0; back < 3 && end > 0 && (static_cast<unsigned char>(payload[end]) & 0xC0) == 0x80; ++back) --end;
+  return payload.substr(0, end);
+}
+}  // namespace
+
 void EventStore::record_dead_letter(const std::string& topic, const std::string& payload,
                                     const std::string& reason) {
   if (std::this_thread::get_id() == impl_->writer_id) {
@@ -307,8 +318,8 @@ void EventStore::record_dead_letter(const std::string& topic, const std::string&
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopping) throw StoreError("the event store is closed");
-    auto& request = impl_->pending_dead_letters.emplace_back(
-        DeadLetterRequest{{0, now_ms(), topic, payload, reason}, {}});
+    auto& request = impl_->pending_dead_letters.emplace_back(DeadLetterRequest{
+        {0, now_ms(), topic, capped_payload(payload), reason, static_cast<std::int64_t>(payload.size())}, {}});
     recorded = request.done.get_future();
   }
   impl_->wake_writer.notify_one();
@@ -317,6 +328,14 @@ void EventStore::record_dead_letter(const std::string& topic, const std::string&
 
 std::vector<DeadLetter> EventStore::dead_letters(std::size_t limit) {
   return impl_->readers.dead_letters(limit);
+}
+
+std::vector<DeadLetterTopic> EventStore::dead_letter_topics(std::int64_t before_id, std::size_t limit) {
+  return impl_->readers.dead_letter_topics(before_id, limit);
+}
+
+std::vector<DeadLetter> EventStore::dead_letters_by_id(const std::vector<std::int64_t>& ids) {
+  return impl_->readers.dead_letters_by_id(ids);
 }
 
 std::size_t EventStore::prune_now() {

@@ -74,12 +74,25 @@ struct ChannelBounds {
   std::int64_t last_seq = 0;        // highest seq of this channel (0: no events ever)
 };
 
+// A rejected MQTT message. Payloads are diagnostics, and a publisher may send up to the broker's limit
+// (256 MiB), so the store keeps at most kDeadLetterPayloadMax bytes of each (cut at a UTF-8 character
+// boundary) and the size it came with.
+inline constexpr std::size_t kDeadLetterPayloadMax = 64 * 1024;
+
 struct DeadLetter {
   std::int64_t id = 0;
   std::int64_t time_ms = 0;
   std::string topic;
-  std::string payload;
+  std::string payload;        // at most kDeadLetterPayloadMax bytes of it
   std::string reason;
+  std::int64_t payload_bytes = 0;  // the size of the payload as it came
+  bool truncated() const { return payload_bytes > static_cast<std::int64_t>(payload.size()); }
+};
+
+// What paging through the dead letters looks at first: no payload.
+struct DeadLetterTopic {
+  std::int64_t id = 0;
+  std::string topic;
 };
 
 class EventStore {
@@ -114,7 +127,11 @@ class EventStore {
   std::int64_t head_seq() const;
 
   void record_dead_letter(const std::string& topic, const std::string& payload, const std::string& reason);
-  std::vector<DeadLetter> dead_letters(std::size_t limit);
+  std::vector<DeadLetter> dead_letters(std::size_t limit);  // the newest `limit`, newest first
+  // Ids and topics of the newest `limit` letters with id < before_id, newest first (any thread).
+  std::vector<DeadLetterTopic> dead_letter_topics(std::int64_t before_id, std::size_t limit);
+  // The letters with these ids that are still kept, in the order given (any thread).
+  std::vector<DeadLetter> dead_letters_by_id(const std::vector<std::int64_t>& ids);
 
   // Runs retention now (normally done by the writer every retention_interval). Returns events removed.
   std::size_t prune_now();

@@ -54,6 +54,16 @@ StoredEvent event_from_row(const SQLite::Statement& row) {
   return stored;
 }
 
+// Column order: kNewestDeadLetters / kDeadLetterById. Rows from before schema version 3 have no
+// payload_bytes: they were kept whole.
+DeadLetter dead_letter_from_row(const SQLite::Statement& row) {
+  DeadLetter letter{row.getColumn(0).getInt64(), row.getColumn(1).getInt64(), row.getColumn(2).getString(),
+                    row.getColumn(3).getString(), row.getColumn(4).getString(), 0};
+  letter.payload_bytes = row.getColumn(5).isNull() ? static_cast<std::int64_t>(letter.payload.size())
+                                                   : row.getColumn(5).getInt64();
+  return letter;
+}
+
 }  // namespace
 
 struct ReaderPool::Connection {
@@ -61,7 +71,9 @@ struct ReaderPool::Connection {
       : db(store_schema::open_for_reading(file)),
         latest(db, store_sql::kLatestOfChannel),
         bounds(db, store_sql::kChannelBounds),
-        dead_letters(db, store_sql::kNewestDeadLetters) {}
+        dead_letters(db, store_sql::kNewestDeadLetters),
+        dead_letter_topics(db, store_sql::kDeadLetterTopics),
+        dead_letter_by_id(db, store_sql::kDeadLetterById) {}
 
   // Prepared once per connection and channel count, then reused.
   SQLite::Statement& read_after(std::size_t channel_count) {
@@ -91,6 +103,8 @@ struct ReaderPool::Connection {
   SQLite::Statement latest;
   SQLite::Statement bounds;
   SQLite::Statement dead_letters;
+  SQLite::Statement dead_letter_topics;
+  SQLite::Statement dead_letter_by_id;
   std::vector<std::unique_ptr<SQLite::Statement>> read_after_by_count;
 };
 
@@ -199,11 +213,33 @@ std::vector<DeadLetter> ReaderPool::dead_letters(std::size_t limit) {
     ResetOnExit reset(connection.dead_letters);
     connection.dead_letters.bind(1, to_sql_limit(limit));
     std::vector<DeadLetter> letters;
-    while (connection.dead_letters.executeStep()) {
-      const auto& row = connection.dead_letters;
-      letters.push_back(DeadLetter{row.getColumn(0).getInt64(), row.getColumn(1).getInt64(),
-                                   row.getColumn(2).getString(), row.getColumn(3).getString(),
-                                   row.getColumn(4).getString()});
+    while (connection.dead_letters.executeStep()) letters.push_back(dead_letter_from_row(connection.dead_letters));
+    return letters;
+  });
+}
+
+std::vector<DeadLetterTopic> ReaderPool::dead_letter_topics(std::int64_t before_id, std::size_t limit) {
+  if (limit == 0) return {};
+  return with_connection([&](Connection& connection) {
+    auto& query = connection.dead_letter_topics;
+    ResetOnExit reset(query);
+    query.bind(1, before_id);
+    query.bind(2, to_sql_limit(limit));
+    std::vector<DeadLetterTopic> topics;
+    while (query.executeStep()) topics.push_back({query.getColumn(0).getInt64(), query.getColumn(1).getString()});
+    return topics;
+  });
+}
+
+std::vector<DeadLetter> ReaderPool::dead_letters_by_id(const std::vector<std::int64_t>& ids) {
+  if (ids.empty()) return {};
+  return with_connection([&](Connection& connection) {
+    auto& query = connection.dead_letter_by_id;
+    std::vector<DeadLetter> letters;
+    for (const std::int64_t id : ids) {
+      ResetOnExit reset(query);
+      query.bind(1, id);
+      if (query.executeStep()) letters.push_back(dead_letter_from_row(query));
     }
     return letters;
   });

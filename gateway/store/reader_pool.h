@@ -29,6 +29,8 @@ class ReaderPool {
   std::optional<StoredEvent> latest(const std::string& channel, const std::string& visible_to_app);
   ChannelBounds channel_bounds(const std::string& channel);
   std::vector<DeadLetter> dead_letters(std::size_t limit);
+  std::vector<DeadLetterTopic> dead_letter_topics(std::int64_t before_id, std::size_t limit);
+  std::vector<DeadLetter> dead_letters_by_id(const std::vector<std::int64_t>& ids);
 
  private:
   struct Connection;

@@ -9,8 +9,9 @@ namespace kabar::store_sql {
 
 // PRAGMA application_id of a kabar event store ("kabr"), so another SQLite file is refused by name.
 inline constexpr std::int32_t kApplicationId = 0x6B616272;
-// 1: the first schema. 2: events.app (schema.cpp migrates a version 1 file forward on open).
-inline constexpr std::int64_t kSchemaVersion = 2;
+// 1: the first schema. 2: events.app. 3: dead_letters.payload_bytes (schema.cpp migrates an older file
+// forward on open).
+inline constexpr std::int64_t kSchemaVersion = 3;
 inline constexpr const char* kFileName = "kabar.db";
 
 // events: seq is the rowid (INTEGER PRIMARY KEY), so the log is stored in seq order and age pruning
@@ -23,6 +24,8 @@ inline constexpr const char* kFileName = "kabar.db";
 // extra page write per commit for a separate counter).
 // events.app: the Pusher app whose REST API published the event, NULL for every app (version 2; last
 // so that a version 1 file migrated with ADD COLUMN has the very same layout as a new one).
+// dead_letters.payload_bytes: the size of the payload as it came; `payload` holds at most
+// kDeadLetterPayloadMax bytes of it (version 3; NULL in rows written before: kept whole).
 // meta: epoch and schema_version.
 inline constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
@@ -48,12 +51,14 @@ CREATE TABLE dead_letters(
   time_ms INTEGER NOT NULL,
   topic TEXT NOT NULL,
   payload TEXT NOT NULL,
-  reason TEXT NOT NULL);
+  reason TEXT NOT NULL,
+  payload_bytes INTEGER);
 )sql";
 
 // Version 1 -> 2. ADD COLUMN with no default only edits the table definition: no row is rewritten, so
 // migrating a big log is instant.
 inline constexpr const char* kMigrateTo2 = "ALTER TABLE events ADD COLUMN app TEXT";
+inline constexpr const char* kMigrateTo3 = "ALTER TABLE dead_letters ADD COLUMN payload_bytes INTEGER";
 
 // --- writer ---
 inline constexpr const char* kInsertEvent =
@@ -64,7 +69,7 @@ inline constexpr const char* kTouchChannel =
     "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
     "last_seq = excluded.last_seq, stored = stored + excluded.stored";
 inline constexpr const char* kInsertDeadLetter =
-    "INSERT INTO dead_letters(time_ms, topic, payload, reason) VALUES(?1, ?2, ?3, ?4)";
+    "INSERT INTO dead_letters(time_ms, topic, payload, reason, payload_bytes) VALUES(?1, ?2, ?3, ?4, ?5)";
 
 // --- retention (writer thread) ---
 inline constexpr const char* kOldestEvents =
@@ -89,7 +94,13 @@ inline constexpr const char* kLatestOfChannel =
     "AND (?2 IS NULL OR app IS NULL OR app = ?2) ORDER BY seq DESC LIMIT 1";
 inline constexpr const char* kChannelBounds = "SELECT pruned_through, last_seq FROM channels WHERE name = ?1";
 inline constexpr const char* kNewestDeadLetters =
-    "SELECT id, time_ms, topic, payload, reason FROM dead_letters ORDER BY id DESC LIMIT ?1";
+    "SELECT id, time_ms, topic, payload, reason, payload_bytes FROM dead_letters ORDER BY id DESC LIMIT ?1";
+// Paging /api/dead-letters: the topics first (no payload read for letters the reader may not see), newest
+// first below a cursor (?1: the exclusive upper id bound), then the chosen letters whole, one by one.
+inline constexpr const char* kDeadLetterTopics =
+    "SELECT id, topic FROM dead_letters WHERE id < ?1 ORDER BY id DESC LIMIT ?2";
+inline constexpr const char* kDeadLetterById =
+    "SELECT id, time_ms, topic, payload, reason, payload_bytes FROM dead_letters WHERE id = ?1";
 
 // read_after over `channel_count` channels: parameters ?1..?N are the channels, ?N+1 the cursor
 // (after_seq), ?N+2 the limit. One channel is a single index range scan; several are a UNION ALL of

@@ -57,7 +57,9 @@ test('malformed MQTT payloads become dead letters with reasons and a metric; the
   assert.equal(letters.length, bad.length, `one dead letter per bad message: ${JSON.stringify(letters, null, 1)}`);
   const newestFirst = [...bad].reverse();
   letters.forEach((letter, i) => {
-    assert.deepEqual(keysOf(letter), ['id', 'payload', 'reason', 'time_ms', 'topic'], JSON.stringify(letter));
+    assert.deepEqual(keysOf(letter), ['id', 'payload', 'payload_bytes', 'reason', 'time_ms', 'topic', 'truncated'], JSON.stringify(letter));
+    assert.equal(letter.truncated, false);
+    assert.equal(letter.payload_bytes, Buffer.byteLength(newestFirst[i][1]));
     assert.equal(letter.topic, newestFirst[i][0], `dead letter ${i} topic (newest first)`);
     assert.equal(letter.payload, newestFirst[i][1], `dead letter ${i} payload kept verbatim`);
     assert.equal(typeof letter.reason, 'string');
@@ -102,11 +104,73 @@ test('dead letters are an operator view behind the policy: a token is required, 
   assert.equal(asKasir3.status, 200, asKasir3.body);
   // Her branch's takings, and the document topics every token may follow (the built-in policy's
   // "dokumen-topics" rule), never branch 7's, nor the generic kabar/c/... route's.
-  const seenByKasir3 = JSON.parse(asKasir3.body).map((l) => l.topic);
+  const seenByKasir3 = JSON.parse(asKasir3.body).letters.map((l) => l.topic);
   assert.deepEqual(seenByKasir3.filter((t) => !t.startsWith('dokumen/')), ['cabang/3/omset'], 'a cashier of branch 3 sees her branch only');
   assert.ok(seenByKasir3.includes('dokumen/5/updated'), seenByKasir3.join(', '));
   const all = await kabar.deadLetters(1000);
   assert.deepEqual(all.filter(isOmset).map((l) => l.topic), ['cabang/7/omset', 'cabang/3/omset'], 'the super admin sees both, newest first');
+});
+
+test('dead letters come in pages: limit, the next cursor, filtered by the policy across pages', async () => {
+  // Six more rejected takings messages, alternating branches 3 and 7 (after the two of the test above).
+  for (let i = 0; i < 6; i++) {
+    const cabang = i % 2 ? 7 : 3;
+    await publish(mq, `cabang/${cabang}/omset`, JSON.stringify({ id: `bad-page-${i}`, event: 'omset.updated', data: { nope: i } }));
+  }
+  await waitUntil(async () => (await kabar.deadLetters(1000)).filter((l) => l.payload.includes('bad-page-')).length === 6, { what: 'six more dead letters' });
+  const all = await kabar.deadLetters(1000);
+  assert.ok(all.length >= 8 + 11, `every letter so far: ${all.length}`);
+
+  // The operator, two at a time, from the newest back to the oldest: each letter once, in order.
+  const walked = [];
+  let query = 'limit=2';
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await kabar.deadLetterPage(query);
+    assert.ok(page.letters.length <= 2, JSON.stringify(page));
+    walked.push(...page.letters.map((l) => l.id));
+    if (page.next === null) break;
+    assert.equal(page.next, page.letters.at(-1).id, 'next is the last id listed');
+    query = `limit=2&before=${page.next}`;
+  }
+  assert.deepEqual(walked, all.map((l) => l.id), 'the pages together are every letter, newest first, once');
+
+  // A cashier of branch 3, one at a time: her branch's takings only, across pages that skip branch 7's.
+  const kasir3 = await kabar.token({ sub: 'kasir-3', role: 'kasir', cabang: 3 });
+  const hers = [];
+  query = 'limit=1';
+  for (let pages = 0; pages < 100; pages++) {
+    const page = await kabar.deadLetterPage(query, kasir3);
+    hers.push(...page.letters);
+    if (page.next === null) break;
+    query = `limit=1&before=${page.next}`;
+  }
+  const omset = hers.filter((l) => l.topic.startsWith('cabang/'));
+  assert.deepEqual([...new Set(omset.map((l) => l.topic))], ['cabang/3/omset'], 'never another branch');
+  assert.equal(omset.length, 1 + 3, 'every letter of branch 3: the one of the test above and three here');
+  assert.deepEqual(hers.map((l) => l.id), all.filter((l) => hers.some((h) => h.id === l.id)).map((l) => l.id), 'in order');
+
+  // The default limit and the maximum: 100, and 1000 at most (more is clamped, not refused).
+  assert.ok((await kabar.deadLetterPage('')).letters.length <= 100);
+  assert.equal((await kabar.deadLetterPage('limit=50000')).letters.length, all.length);
+  for (const bad of ['limit=0', 'limit=abc', 'before=x', 'before=-1']) {
+    const res = await kabar.get(`/api/dead-letters?${bad}`, { headers: { authorization: `Bearer ${await kabar.token()}` } });
+    assert.equal(res.status, 400, `${bad}: ${res.body}`);
+  }
+});
+
+test('a large rejected payload is stored capped at 64 KiB, with its size and truncated: true', async () => {
+  const big = `{"id":"huge","event":"dokumen.updated","data":"${'z'.repeat(300 * 1024)}"}`;  // over the bridge's 256 KiB
+  await publish(mq, 'dokumen/77/updated', big);
+  let letter;
+  await waitUntil(async () => {
+    letter = (await kabar.deadLetters(5)).find((l) => l.topic === 'dokumen/77/updated');
+    return !!letter;
+  }, { what: 'the large dead letter' });
+  assert.equal(letter.truncated, true);
+  assert.equal(letter.payload_bytes, Buffer.byteLength(big));
+  assert.equal(letter.payload.length, 64 * 1024);
+  assert.equal(letter.payload, big.slice(0, 64 * 1024));
+  assert.match(letter.reason, /max_payload_bytes/);
 });
 
 test('WS garbage gets error frames with protocol.md codes and the connection stays usable', async () => {

@@ -139,6 +139,56 @@ TEST(PolicyFile, EveryMistakeNamesItsLine) {
       HasSubstr("line 6, column 69: /rules/1/channels/0: longer than 4096 characters"));
 }
 
+// A condition restricts only the patterns that bind its placeholder: a pattern of the same rule without
+// it ("cabang/+/omset" beside "where cabang") would let every branch through, so the file is refused at
+// that pattern, whichever list (channels or topics) it is in.
+TEST(PolicyFile, AConditionEveryPatternOfTheRuleMustBind) {
+  const auto with_rule = [](const char* rule_line) {
+    return error_of(lines({
+        "{",
+        "  \"version\": 1,",
+        "  \"rules\": [",
+        rule_line,
+        "  ]",
+        "}",
+    }));
+  };
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "k", "roles": ["*"], "actions": ["read"], "topics": ["cabang/+/omset"],
+                                 "where": {"cabang": {"in_claim": "cabang"}}})"),
+      HasSubstr("line 5, column 44: /rules/0/where/cabang: no channel or topic pattern of rule 'k' has {cabang}"));
+  // The channels bind {cabang}, the topic does not.
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "k", "roles": ["*"], "actions": ["read"], "channels": ["private-cabang.{cabang}"],
+                                 "topics": ["cabang/{cabang}/omset", "cabang/+/transaksi"],
+                                 "where": {"cabang": {"in_claim": "cabang"}}})"),
+      HasSubstr("line 5, column 70: /rules/0/topics/1: topic pattern 'cabang/+/transaksi' of rule 'k' does not "
+                "bind {cabang}, which its 'where' restricts: it would match every value"));
+  // The topics bind it, a channel does not.
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "k", "roles": ["*"], "actions": ["read"], "channels": ["private-cabang.{cabang}", "private-all"],
+                                 "topics": ["cabang/{cabang}/omset"],
+                                 "where": {"cabang": {"in_claim": "cabang"}}})"),
+      HasSubstr("line 4, column 96: /rules/0/channels/1: channel pattern 'private-all' of rule 'k' does not bind "
+                "{cabang}"));
+  // Two conditions: each must be bound by every pattern.
+  EXPECT_THAT(
+      with_rule(R"(    {"name": "k", "roles": ["*"], "actions": ["read"], "channels": ["c.{a}.{b}", "c.{a}"],
+                                 "where": {"a": {"in_claim": "a"}, "b": {"in_claim": "b"}}})"),
+      HasSubstr("/rules/0/channels/1: channel pattern 'c.{a}' of rule 'k' does not bind {b}"));
+  // Every pattern binding it is fine, in both lists, and so is a placeholder without a condition.
+  EXPECT_EQ(with_rule(R"(    {"name": "k", "roles": ["*"], "actions": ["read"], "channels": ["private-cabang.{cabang}"],
+                                 "topics": ["cabang/{cabang}/omset", "cabang/{cabang}/{x}"],
+                                 "where": {"cabang": {"in_claim": "cabang"}}})"),
+            "(no error)");
+}
+
+TEST(PolicyFile, TheShippedPoliciesLoad) {
+  for (const char* file : {"authz/default-policy.json", "compose/policy.json"}) {
+    EXPECT_NO_THROW(Policy::load_file(std::filesystem::path(KABAR_SOURCE_DIR) / file)) << file;
+  }
+}
+
 TEST(PolicyFile, MistakesAtTheTopLevelNameTheirLine) {
   EXPECT_THAT(error_of(lines({"{", "  \"version\": 2,", "  \"rules\": []", "}"})),
               HasSubstr("p.json, line 2, column 3: /version: "));

@@ -395,11 +395,16 @@ export class Kabar {
     if (minted.status !== 0) throw new Error(`kabar token failed: ${minted.stderr}`);
     return minted.stdout.trim();
   }
-  // GET /api/dead-letters as the operator (a super admin reads every topic).
+  // GET /api/dead-letters as the operator (a super admin reads every topic): the letters of the first
+  // page ({letters, next}), newest first.
   async deadLetters(limit) {
-    const headers = { authorization: `Bearer ${await this.token()}` };
-    const res = await this.get(`/api/dead-letters?limit=${limit}`, { headers });
-    if (res.status !== 200) throw new Error(`GET /api/dead-letters -> ${res.status}: ${res.body}`);
+    return (await this.deadLetterPage(`limit=${limit}`)).letters;
+  }
+  // One page, {letters, next}, for `query` (limit=, before=) and a token (default: the operator's).
+  async deadLetterPage(query = '', token) {
+    const headers = { authorization: `Bearer ${token ?? await this.token()}` };
+    const res = await this.get(`/api/dead-letters?${query}`, { headers });
+    if (res.status !== 200) throw new Error(`GET /api/dead-letters?${query} -> ${res.status}: ${res.body}`);
     return JSON.parse(res.body);
   }
   async metrics() {
