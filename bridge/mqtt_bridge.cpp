@@ -1,57 +1,17 @@
 #include "bridge/mqtt_bridge.h"
 
-#include <mqtt/async_client.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <condition_variable>
-#include <functional>
-#include <mutex>
-#include <random>
-#include <thread>
-
-#include "bridge/event_id.h"
-#include "bridge/message_parser.h"
+#include "bridge/mqtt_bridge_impl.h"
 #include "bridge/schema_registry.h"
-#include "bridge/twin_matcher.h"
 
 namespace kabar {
+using namespace bridge_detail;
 namespace {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-constexpr std::size_t kRecentIds = 16384;
-constexpr std::chrono::seconds kConnectTimeout{10};
-constexpr milliseconds kOperationTimeout{15000};  // connect (Paho gives up after kConnectTimeout) or SUBACK
-constexpr milliseconds kDisconnectTimeout{5000};
-constexpr milliseconds kSinkRetryPauses[] = {milliseconds(0), milliseconds(100), milliseconds(400)};
-
-enum class SessionState { Disconnected, Connecting, Ready };
-
-struct Session {
-  int twin = 0;  // 0 = "-a", 1 = "-b"; selects the twin matcher's FIFO
-  std::string client_id;
-  std::unique_ptr<mqtt::async_client> client;
-  std::atomic<bool> ready{false};
-  // Guarded by Impl::state_mutex.
-  SessionState state = SessionState::Disconnected;
-  std::uint64_t generation = 0;  // bumped on every connection loss, so a stale attempt cannot mark ready
-  Clock::time_point next_attempt{};
-  milliseconds backoff{0};
-  bool ever_ready = false;
-};
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// +/-20 % so that many gateways (or the twins) do not reconnect in lockstep after a broker restart.
-milliseconds jittered(milliseconds base) {
-  thread_local std::mt19937 rng{std::random_device{}()};
-  std::uniform_real_distribution<double> factor(0.8, 1.2);
-  return milliseconds(static_cast<std::int64_t>(static_cast<double>(base.count()) * factor(rng)));
 }
 
 // Configured in place and never copied or moved afterwards: Paho C++ 1.2.0's connect_options copy and
@@ -81,57 +41,6 @@ void require_route_schemas(const RouteTable& routes, const SchemaRegistry& schem
 }
 
 }  // namespace
-
-struct MqttBridge::Impl {
-  Impl(BridgeOptions options_in, const RouteTable& routes_in, const SchemaRegistry& schemas_in,
-       IngestSink& sink_in);
-  ~Impl();
-
-  void start();
-  void stop();
-  bool ready() const;
-
-  // Supervisor thread: (re)connects every session with backoff and subscribes after every connect.
-  void supervise();
-  std::vector<Session*> due_sessions(Clock::time_point now, Clock::time_point& next_wake);
-  std::vector<bool> connect_and_subscribe(const std::vector<Session*>& due);
-  bool attempt(Session& session, const char* what, const std::function<bool()>& step);
-  bool subscribe(Session& session);
-  bool check_granted(Session& session, const std::string& filter, const std::vector<mqtt::ReasonCode>& codes);
-  bool await(const mqtt::token_ptr& token, milliseconds timeout);
-  void finish_attempt(Session& session, std::uint64_t generation, bool succeeded);
-  void on_connection_lost(Session& session, const std::string& cause);
-
-  // Paho's receive thread: every message of every session arrives here, one at a time.
-  void on_message(const Session& session, const mqtt::const_message_ptr& message);
-  void ingest(int twin, const std::string& topic, const std::string& payload);
-  void reject(int twin, const std::string& topic, const std::string& payload, const std::string& reason);
-  bool deliver(const Envelope& envelope);
-
-  BridgeOptions options;
-  const RouteTable& routes;
-  const SchemaRegistry& schemas;
-  IngestSink& sink;
-  ParseLimits limits;
-  std::vector<std::string> filters;
-  mqtt::connect_options connect_options;
-
-  std::mutex ingest_mutex;  // Paho already serialises callbacks; this also makes stop() wait for one
-  RecentIds recent_ids{kRecentIds};
-  TwinMatcher twin_matcher;
-  EventIdGenerator ids;
-
-  std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, sink_failures{0},
-      reconnects{0};
-
-  std::mutex state_mutex;
-  std::condition_variable wake;
-  bool running = false;
-  bool stopping = false;
-  std::thread supervisor;
-
-  std::vector<std::unique_ptr<Session>> sessions;  // last: destroyed first, so no callback outlives the rest
-};
 
 MqttBridge::Impl::Impl(BridgeOptions options_in, const RouteTable& routes_in,
                        const SchemaRegistry& schemas_in, IngestSink& sink_in)
@@ -173,8 +82,13 @@ MqttBridge::Impl::~Impl() {
 void MqttBridge::Impl::start() {
   std::lock_guard lock(state_mutex);
   if (running) return;
+  if (parked) {
+    spdlog::error("mqtt bridge: cannot start again, a message is still held for a failing store");
+    return;
+  }
   running = true;
   stopping = false;
+  supervisor_exited = false;
   for (auto& session : sessions) {
     session->state = SessionState::Disconnected;
     session->next_attempt = Clock::now();
@@ -190,6 +104,20 @@ void MqttBridge::Impl::stop() {
     stopping = true;
   }
   wake.notify_all();
+  // A callback held because the store fails (DurableHandoff) keeps Paho's receive thread and its global
+  // mutex, so every Paho call below (and the supervisor's) would block. Such a message cannot be let go
+  // without acknowledging it: it is left where it is, and the process must exit (Gateway::shutdown).
+  std::unique_lock in_hand(ingest_mutex, std::defer_lock);
+  if (!wait_until_idle(in_hand)) return leave_parked("the store still fails");
+  in_hand.unlock();
+  {
+    std::unique_lock lock(state_mutex);
+    if (!wake.wait_for(lock, kStopGrace, [this] { return supervisor_exited; })) {
+      lock.unlock();
+      supervisor.detach();  // blocked in a Paho call: a callback is held (it took the store's failure)
+      return leave_parked("the MQTT client library is blocked");
+    }
+  }
   supervisor.join();
   for (auto& session : sessions) {
     session->ready = false;
@@ -201,8 +129,9 @@ void MqttBridge::Impl::stop() {
       spdlog::debug("mqtt session {}: disconnect: {}", session->client_id, e.what());
     }
   }
-  // A message already handed to us (and acknowledged) finishes its trip to the sink before we return.
-  { std::lock_guard wait_for_callback(ingest_mutex); }
+  // A message already handed to us finishes its trip to the sink (and is acknowledged) before we return.
+  if (!wait_until_idle(in_hand)) return leave_parked("the store still fails");
+  in_hand.unlock();
   std::lock_guard lock(state_mutex);
   for (auto& session : sessions) session->state = SessionState::Disconnected;
   running = false;
@@ -210,153 +139,27 @@ void MqttBridge::Impl::stop() {
                sessions.size() > 1 ? "s" : "");
 }
 
+bool MqttBridge::Impl::wait_until_idle(std::unique_lock<std::timed_mutex>& in_hand) {
+  return in_hand.try_lock_for(kStopGrace);
+}
+
+void MqttBridge::Impl::leave_parked(const char* why) {
+  parked = true;
+  for (auto& session : sessions) session->ready = false;
+  {
+    std::lock_guard lock(state_mutex);
+    running = false;
+  }
+  spdlog::error("mqtt bridge stopped with a message it could not store ({}): it was NOT acknowledged and "
+                "stays with the broker, which delivers it again when kabar is back",
+                why);
+}
+
 bool MqttBridge::Impl::ready() const {
   return std::all_of(sessions.begin(), sessions.end(),
                      [](const auto& session) { return session->ready.load(); });
 }
 
-void MqttBridge::Impl::supervise() {
-  std::unique_lock lock(state_mutex);
-  while (!stopping) {
-    Clock::time_point next_wake = Clock::now() + std::chrono::seconds(1);
-    const std::vector<Session*> due = due_sessions(Clock::now(), next_wake);
-    if (due.empty()) {
-      wake.wait_until(lock, next_wake);
-      continue;
-    }
-    std::vector<std::uint64_t> generations;
-    for (Session* session : due) {
-      session->state = SessionState::Connecting;
-      generations.push_back(session->generation);
-    }
-    lock.unlock();
-    const std::vector<bool> succeeded = connect_and_subscribe(due);
-    lock.lock();
-    for (std::size_t i = 0; i < due.size(); ++i) finish_attempt(*due[i], generations[i], succeeded[i]);
-  }
-}
-
-std::vector<Session*> MqttBridge::Impl::due_sessions(Clock::time_point now, Clock::time_point& next_wake) {
-  std::vector<Session*> due;
-  for (auto& session : sessions) {
-    if (session->state != SessionState::Disconnected) continue;
-    if (session->next_attempt <= now) {
-      due.push_back(session.get());
-    } else {
-      next_wake = std::min(next_wake, session->next_attempt);
-    }
-  }
-  return due;
-}
-
-// Connects in parallel: Paho's receive thread only notices a new client's socket when its 1 s poll
-// times out, so each connect takes about 2 s while another client of the process is connected;
-// connecting the twins one after the other would double that.
-std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Session*>& due) {
-  std::vector<mqtt::token_ptr> tokens(due.size());
-  std::vector<bool> ok(due.size(), true);
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    ok[i] = attempt(*due[i], "connect", [&] {
-      if (!due[i]->client->is_connected()) tokens[i] = due[i]->client->connect(connect_options);
-      return true;
-    });
-  }
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    if (!ok[i] || !tokens[i]) continue;
-    ok[i] = attempt(*due[i], "connect", [&] { return await(tokens[i], kOperationTimeout); });
-  }
-  for (std::size_t i = 0; i < due.size(); ++i) {
-    if (ok[i]) ok[i] = attempt(*due[i], "subscribe", [&] { return subscribe(*due[i]); });
-  }
-  return ok;
-}
-
-bool MqttBridge::Impl::attempt(Session& session, const char* what, const std::function<bool()>& step) {
-  try {
-    if (step()) return true;
-    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, options.server_uri);
-  } catch (const mqtt::exception& e) {
-    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, options.server_uri,
-                 e.what());
-  }
-  return false;
-}
-
-// Subscribing again after every connect is harmless with a persistent session and repairs one the broker
-// lost (a broker restarted without persistence, an expired session).
-bool MqttBridge::Impl::subscribe(Session& session) {
-  // Retained messages are state, not new events: replaying them on every resubscribe would store them
-  // again (under a new id when they carry none).
-  const mqtt::subscribe_options no_retained(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
-  // One SUBSCRIBE per filter: Paho C++ 1.2.0 crashes in MQTTAsync_subscribeMany when given per-topic
-  // subscribe options, and the single-topic call carries them correctly.
-  std::vector<mqtt::token_ptr> tokens;
-  for (const std::string& filter : filters)
-    tokens.push_back(session.client->subscribe(filter, 1, no_retained));
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    if (!await(tokens[i], kOperationTimeout)) return false;
-    if (!check_granted(session, filters[i], tokens[i]->get_subscribe_response().get_reason_codes()))
-      return false;
-  }
-  return true;
-}
-
-bool MqttBridge::Impl::check_granted(Session& session, const std::string& filter,
-                                     const std::vector<mqtt::ReasonCode>& codes) {
-  const int code = codes.empty() ? 0x80 : static_cast<int>(codes.front());
-  if (code >= 0x80) {
-    spdlog::error("mqtt session {}: the broker refused the subscription to '{}' (reason code {})",
-                  session.client_id, filter, code);
-    session.client->disconnect()->wait_for(kDisconnectTimeout);  // the next attempt starts from scratch
-    return false;
-  }
-  if (code == 0)
-    spdlog::warn("mqtt session {}: '{}' granted at QoS 0 only: messages can be lost", session.client_id,
-                 filter);
-  return true;
-}
-
-// Waits in short slices so stop() is never held up by a broker that does not answer.
-bool MqttBridge::Impl::await(const mqtt::token_ptr& token, milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (token->wait_for(milliseconds(100))) return true;
-    std::lock_guard lock(state_mutex);
-    if (stopping) return false;
-  }
-  return false;
-}
-
-void MqttBridge::Impl::finish_attempt(Session& session, std::uint64_t generation, bool succeeded) {
-  if (succeeded && generation == session.generation) {
-    session.state = SessionState::Ready;
-    session.ready = true;
-    session.backoff = options.min_backoff;
-    if (session.ever_ready) ++reconnects;
-    session.ever_ready = true;
-    spdlog::info("mqtt session {}: connected to {} and subscribed to {} filter(s)", session.client_id,
-                 options.server_uri, filters.size());
-    return;
-  }
-  session.state = SessionState::Disconnected;
-  session.next_attempt = Clock::now() + jittered(session.backoff);
-  session.backoff = std::min(session.backoff * 2, options.max_backoff);
-}
-
-void MqttBridge::Impl::on_connection_lost(Session& session, const std::string& cause) {
-  {
-    std::lock_guard lock(state_mutex);
-    ++session.generation;
-    session.ready = false;
-    if (session.state == SessionState::Ready) {
-      session.state = SessionState::Disconnected;
-      session.next_attempt = Clock::now() + jittered(options.min_backoff);
-    }
-  }
-  wake.notify_all();
-  spdlog::warn("mqtt session {}: connection lost{}{}; reconnecting", session.client_id,
-               cause.empty() ? "" : ": ", cause);
-}
 
 void MqttBridge::Impl::on_message(const Session& session, const mqtt::const_message_ptr& message) {
   // Paho C calls us from C code: an exception escaping here would terminate the process.
@@ -387,7 +190,7 @@ void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::str
     ++twin_duplicates;  // a redelivery or a publisher's retry: the store would drop it anyway
   } else {
     if (!publisher_id) envelope.id = ids.next(now_ms);
-    if (!deliver(envelope)) return;  // not recorded: the twin's copy gets its own chance
+    deliver(envelope);
     if (publisher_id) recent_ids.insert(envelope.id);
   }
   if (twins) twin_matcher.record(twin, topic, payload, now);
@@ -397,45 +200,37 @@ void MqttBridge::Impl::reject(int twin, const std::string& topic, const std::str
                               const std::string& reason) {
   ++rejected;
   spdlog::warn("mqtt message on '{}' dead-lettered: {}", topic, reason);
-  try {
-    sink.reject(topic, payload, reason);
-  } catch (const std::exception& e) {
-    spdlog::error("mqtt message on '{}': recording the dead letter failed: {}", topic, e.what());
-  }
+  // A dead letter is acknowledged like an event, so it is recorded first, like an event.
+  handoff.run([&] { sink.reject(topic, payload, reason); }, [&] { return "the dead letter of '" + topic + "'"; });
   if (sessions.size() > 1) twin_matcher.record(twin, topic, payload, Clock::now());
 }
 
-// Paho (Debian's 1.3.12) sends the PUBACK when this callback returns, so a failed accept() is retried a
-// few times first: returning gives the message up. The pauses hold up every Paho client of the process,
-// so they stay short.
-bool MqttBridge::Impl::deliver(const Envelope& envelope) {
-  for (const milliseconds pause : kSinkRetryPauses) {
-    std::this_thread::sleep_for(pause);
-    try {
-      sink.accept(envelope);
-      ++accepted;
-      return true;
-    } catch (const std::exception& e) {
-      ++sink_failures;
-      spdlog::error("event {} for channel {}: the sink failed: {}", envelope.id, envelope.channel, e.what());
-    }
-  }
-  // With twin sessions the other copy is still to come and gets its own chance; without, the event is
-  // gone unless the publisher sends it again.
-  spdlog::critical("event {} for channel {} was NOT stored{}", envelope.id, envelope.channel,
-                   sessions.size() > 1 ? "; its twin copy will be tried" : "; it is lost");
-  return false;
+// Returns only once the sink took the event: returning from Paho's callback acknowledges the message
+// (DurableHandoff says why it never gives up).
+void MqttBridge::Impl::deliver(const Envelope& envelope) {
+  handoff.run([&] { sink.accept(envelope); },
+              [&] { return "event " + envelope.id + " for channel " + envelope.channel; });
+  ++accepted;
 }
 
 MqttBridge::MqttBridge(BridgeOptions options, const RouteTable& routes, const SchemaRegistry& schemas,
                        IngestSink& sink)
     : impl_(std::make_unique<Impl>(std::move(options), routes, schemas, sink)) {}
 
-MqttBridge::~MqttBridge() = default;
+MqttBridge::~MqttBridge() {
+  if (!impl_) return;
+  impl_->stop();
+  // Parked: Paho's receive thread is still inside our callback and a detached supervisor may be inside a
+  // Paho call; both use the Impl, and destroying a Paho client would wait for Paho's mutex forever. The
+  // process is about to exit (Gateway::shutdown), so the Impl is deliberately left alive.
+  if (impl_->parked) static_cast<void>(impl_.release());
+}
 
 void MqttBridge::start() { impl_->start(); }
 void MqttBridge::stop() { impl_->stop(); }
 bool MqttBridge::ready() const { return impl_->ready(); }
+bool MqttBridge::store_failing() const { return impl_->handoff.failing(); }
+bool MqttBridge::parked() const { return impl_->parked; }
 
 BridgeStats MqttBridge::stats() const {
   BridgeStats stats;
@@ -443,7 +238,9 @@ BridgeStats MqttBridge::stats() const {
   stats.accepted = impl_->accepted;
   stats.twin_duplicates = impl_->twin_duplicates;
   stats.rejected = impl_->rejected;
-  stats.sink_failures = impl_->sink_failures;
+  stats.sink_failures = impl_->handoff.failures();
+  stats.store_stalls = impl_->handoff.stalls();
+  stats.store_failing = impl_->handoff.failing();
   stats.reconnects = impl_->reconnects;
   stats.connected = impl_->ready();
   return stats;

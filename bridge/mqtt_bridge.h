@@ -9,6 +9,10 @@
 // persistent sessions with the same subscriptions; Paho runs every client's callbacks on one receive
 // thread, so at most one copy of a message is ever in the acked-but-uncommitted window and its twin is
 // redelivered by the broker. The store's idempotent insert drops the second copy.
+//
+// A sink that throws (disk full, I/O error, the SQLite write lock held elsewhere) is retried until it
+// succeeds: the callback never returns, and so never acknowledges, what is not stored (DurableHandoff,
+// bridge/durable_handoff.h). Ingest stops meanwhile; store_failing() says so (drives /readyz).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -41,7 +45,9 @@ struct BridgeStats {
   std::uint64_t accepted = 0;           // handed to the sink as events
   std::uint64_t twin_duplicates = 0;    // second copies dropped before reaching the sink
   std::uint64_t rejected = 0;           // dead-lettered
-  std::uint64_t sink_failures = 0;      // the sink threw (the message stays unacknowledged if possible)
+  std::uint64_t sink_failures = 0;      // the sink threw (each attempt; the message stays unacknowledged)
+  std::uint64_t store_stalls = 0;       // messages whose first attempt failed (episodes of a failing store)
+  bool store_failing = false;           // a message is held because the sink keeps failing
   std::uint64_t reconnects = 0;
   bool connected = false;               // every session connected and subscribed
 };
@@ -56,9 +62,18 @@ class MqttBridge {
   // Starts connecting in the background (reconnects with backoff forever); returns at once.
   void start();
   // Disconnects cleanly; the broker keeps the persistent session and queues what arrives meanwhile.
+  // If a message is still held for a failing store after a short grace, it is left unacknowledged in
+  // Paho's receive thread and stop() returns at once with parked() true (see there).
   void stop();
   // True while every session is connected and subscribed (drives /readyz).
   bool ready() const;
+  // True while a message is held because the sink keeps failing (drives /readyz and a metric).
+  bool store_failing() const;
+  // stop() had to leave a message unacknowledged inside Paho's callback. Paho's receive thread holds
+  // Paho's global mutex there, so from now on every Paho call of the process (any client's publish,
+  // disconnect, destructor) blocks: the owner must end the process without them (Gateway::shutdown).
+  // The destructor then leaves the bridge's state allocated on purpose.
+  bool parked() const;
   BridgeStats stats() const;
 
  private:

@@ -3,6 +3,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <cstdlib>
 #include <future>
 #include <sstream>
 
@@ -138,7 +139,11 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_ = std::make_unique<ServerContext>(*hub_, *replay_, *store_, limits_from(config_.http), stats_);
   context_->server_name = "kabar/" KABAR_VERSION;
   context_->sessions_by_shard.resize(threads);
-  context_->readiness = [this] { return Readiness{store_ != nullptr, bridge_ && bridge_->ready()}; };
+  // While the store cannot write, the bridge holds the message it could not store (unacknowledged) and
+  // ingests nothing: not ready, so a load balancer sends clients to a node that is current.
+  context_->readiness = [this] {
+    return Readiness{store_ != nullptr && !(bridge_ && bridge_->store_failing()), bridge_ && bridge_->ready()};
+  };
   context_->metrics_text = [this] { return metrics_text(); };
   // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
   context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
@@ -244,10 +249,13 @@ void Gateway::shutdown() {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  // REST publishes under way get their PUBACK (or an error) before the broker connection goes.
-  if (pusher_) pusher_->stop();
-  // The bridge stops before the store: unacknowledged messages stay with the broker's session.
+  // The bridge stops before the store: unacknowledged messages stay with the broker's session. It also
+  // stops before the Pusher service's MQTT clients: if it had to leave a message for a failing store
+  // unacknowledged in Paho's callback (parked), every other Paho call would block forever.
   if (bridge_) bridge_->stop();
+  const bool parked = bridge_ && bridge_->parked();
+  // REST publishes under way get their PUBACK (or an error) before the broker connection goes.
+  if (pusher_ && !parked) pusher_->stop();
   for (auto& timer : heartbeat_timers_) {
     asio::post(timer->get_executor(), [t = timer.get()] { t->cancel(); });
   }
@@ -257,8 +265,24 @@ void Gateway::shutdown() {
     if (thread.joinable()) thread.join();
   }
   if (replay_) replay_->stop();
+  // Parked, the store's queue holds only the bridge's failing retry: closing would wait for it (a busy
+  // timeout, 5 s, per attempt) to commit nothing. Everything committed is durable already.
+  if (parked) exit_leaving_message_unacknowledged();
   if (store_) store_->close();
   spdlog::info("kabar stopped");
+}
+
+// Paho's receive thread is inside the bridge's callback with an event the store could not write. Letting
+// it return would acknowledge the event; destroying any MQTT client would wait for it forever. So the
+// process ends here, like a crash as far as SQLite is concerned (a write transaction the retry may have
+// open is rolled back at the next open): the kernel closes the MQTT sockets, the broker keeps the event
+// (never acknowledged) in kabar's persistent session and delivers it again after the restart.
+void Gateway::exit_leaving_message_unacknowledged() {
+  broker_.reset();  // the embedded broker writes its persistence file on the way out
+  spdlog::warn("kabar stopped with one MQTT message not stored and not acknowledged (the store failed); the "
+               "broker delivers it again after the restart");
+  spdlog::shutdown();
+  std::_Exit(0);
 }
 
 std::string Gateway::metrics_text() const {
@@ -280,7 +304,13 @@ std::string Gateway::metrics_text() const {
   metric("kabar_mqtt_messages_accepted_total", "counter", "MQTT messages accepted as events", bridge.accepted);
   metric("kabar_mqtt_messages_rejected_total", "counter", "MQTT messages rejected", bridge.rejected);
   metric("kabar_mqtt_twin_duplicates_total", "counter", "Twin-session copies dropped", bridge.twin_duplicates);
-  metric("kabar_mqtt_sink_failures_total", "counter", "Messages the store could not take", bridge.sink_failures);
+  metric("kabar_mqtt_sink_failures_total", "counter", "Failed attempts to store a message (each retry counts)",
+         bridge.sink_failures);
+  metric("kabar_store_write_failing", "gauge",
+         "1 while a message is held unacknowledged because the store cannot write (ingest stopped)",
+         bridge.store_failing ? 1 : 0);
+  metric("kabar_store_write_stalls_total", "counter", "Times ingest stopped because the store could not write",
+         bridge.store_stalls);
   metric("kabar_mqtt_reconnects_total", "counter", "MQTT reconnects", bridge.reconnects);
   metric("kabar_mqtt_connected", "gauge", "1 when every MQTT session is connected", bridge.connected ? 1 : 0);
   metric("kabar_hub_events_published_total", "counter", "Committed events handed to the hub", hub.events_published);

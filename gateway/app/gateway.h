@@ -43,6 +43,7 @@ class Gateway {
   void start_io_threads();
   void schedule_heartbeat(std::size_t shard);
   std::string metrics_text() const;
+  [[noreturn]] void exit_leaving_message_unacknowledged();
 
   Config config_;
   std::optional<BrokerProcess> broker_;

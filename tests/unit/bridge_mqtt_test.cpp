@@ -166,6 +166,7 @@ class RecordingSink : public IngestSink {
     accepted_.push_back(std::move(envelope));
   }
   void reject(const std::string& topic, const std::string& payload, const std::string& reason) override {
+    if (fail_reject_ && fail_reject_()) throw std::runtime_error("disk full (test)");
     std::lock_guard lock(mutex_);
     rejected_.push_back({topic, payload, reason});
   }
@@ -188,6 +189,7 @@ class RecordingSink : public IngestSink {
   }
   // Set before the bridge starts; returns true to make accept() throw for that envelope.
   std::function<bool(const Envelope&)> fail_next_;
+  std::function<bool()> fail_reject_;
 
  private:
   mutable std::mutex mutex_;
@@ -418,19 +420,72 @@ TEST_F(BridgeTest, FailedSinkIsRetriedBeforeTheMessageIsAcknowledged) {
   EXPECT_EQ(bridge->stats().sink_failures, 1u);
 }
 
-TEST_F(BridgeTest, FailedSinkGetsTheTwinCopy) {
-  int failures = 0;  // every retry of the first copy fails; the twin's copy succeeds
-  sink_.fail_next_ = [&failures](const Envelope& e) { return e.id == "flaky" && failures++ < 3; };
+TEST_F(BridgeTest, FailedSinkIsRetriedUntilItWorksAndTheTwinCopyIsDropped) {
+  std::atomic<int> failures{0};  // more failures than the bridge used to retry before giving up
+  sink_.fail_next_ = [&failures](const Envelope& e) { return e.id == "flaky" && failures++ < 5; };
   auto bridge = start_bridge(options("flaky"));
   auto pub = publisher();
   pub.publish("cabang/1/transaksi", transaksi_event("flaky", 1));
   pub.publish("cabang/1/transaksi", transaksi_event("after", 2));
-  ASSERT_TRUE(wait_until([&] { return bridge->stats().received == 4; }, 10s));
+  ASSERT_TRUE(wait_until([&] { return bridge->stats().received == 4; }, 15s));
   const auto events = sink_.accepted();
   ASSERT_EQ(events.size(), 2u);
-  EXPECT_EQ(events[0].id, "flaky");  // stored from the twin's copy
+  EXPECT_EQ(events[0].id, "flaky");  // from the first copy, once the sink worked again
   EXPECT_EQ(events[1].id, "after");
-  EXPECT_EQ(bridge->stats().sink_failures, 3u);
+  EXPECT_EQ(bridge->stats().sink_failures, 5u);
+  EXPECT_EQ(bridge->stats().twin_duplicates, 2u);
+  EXPECT_FALSE(bridge->store_failing());
+}
+
+// A store that fails for longer than any fixed retry budget: the message in hand is held (nothing after it
+// is taken either), store_failing() says so, and once the store works everything arrives once, in order.
+// The events are queued at the broker before the bridge starts: while a callback is held, every Paho call
+// of this process (the test's own publisher too) waits for Paho's mutex.
+TEST_F(BridgeTest, FailingSinkHoldsIngestUntilItWorksAndLosesNothing) {
+  std::atomic<bool> store_down{true};
+  sink_.fail_next_ = [&store_down](const Envelope&) { return store_down.load(); };
+  start_bridge(options("hold", false))->stop();  // the persistent session exists from here on
+  auto pub = publisher();
+  constexpr int kEvents = 20;
+  for (int i = 0; i < kEvents; ++i)
+    pub.publish("cabang/3/transaksi", transaksi_event("h-" + std::to_string(i), i));
+  MqttBridge bridge(options("hold", false), routes_, schemas_, sink_);
+  struct Recover {  // also when an assertion fails: a bridge held forever would hang the whole binary
+    std::atomic<bool>& down;
+    ~Recover() { down = false; }
+  } recover{store_down};
+  bridge.start();
+  ASSERT_TRUE(wait_until([&] { return bridge.store_failing(); }, 15s));
+  std::this_thread::sleep_for(2500ms);  // longer than the 0 + 100 + 400 ms the bridge used to retry
+  EXPECT_TRUE(bridge.store_failing());
+  EXPECT_TRUE(bridge.stats().store_failing);
+  EXPECT_EQ(bridge.stats().received, 1u) << "a held callback must not let the next message in";
+  EXPECT_EQ(sink_.accepted_count(), 0u);
+  EXPECT_GE(bridge.stats().sink_failures, 4u);
+  store_down = false;
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == kEvents; }, 15s))
+      << "accepted " << sink_.accepted_count();
+  std::this_thread::sleep_for(300ms);
+  const auto events = sink_.accepted();
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(events[static_cast<std::size_t>(i)].id, "h-" + std::to_string(i));
+  EXPECT_FALSE(bridge.store_failing());
+  EXPECT_EQ(bridge.stats().store_stalls, 1u);
+  EXPECT_TRUE(wait_until([&] { return bridge.ready(); }, 15s));
+}
+
+// Dead letters are acknowledged like events, so they wait for the store like events.
+TEST_F(BridgeTest, FailingDeadLetterIsHeldToo) {
+  std::atomic<int> failures{0};
+  sink_.fail_reject_ = [&failures] { return failures++ < 5; };
+  auto bridge = start_bridge(options("hold-dead", false));
+  auto pub = publisher();
+  pub.publish("cabang/1/transaksi", "not json");
+  pub.publish("cabang/1/transaksi", transaksi_event("after-dead", 1));
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 1; }, 15s));
+  ASSERT_EQ(sink_.rejected_count(), 1u);
+  EXPECT_EQ(sink_.rejected()[0].payload, "not json");
+  EXPECT_EQ(bridge->stats().sink_failures, 5u);
 }
 
 TEST_F(BridgeTest, RouteSchemasMustBeLoaded) {
@@ -532,6 +587,10 @@ class FileSink : public IngestSink {
       : fd_(::open(path.c_str(), O_WRONLY | O_APPEND)), hang_at_(hang_at) {}
   ~FileSink() override { ::close(fd_); }
   void accept(Envelope envelope) override {
+    if (hang_at_ < 0) {  // a store that cannot write at all (disk full)
+      if (count_++ == 0) note("FAIL " + envelope.id);
+      throw std::runtime_error("database or disk is full (test)");
+    }
     if (++count_ == hang_at_) {
       note("HANG " + envelope.id);
       for (;;) ::pause();  // the commit that never returns; the parent kills us here
@@ -564,6 +623,16 @@ TEST(BridgeCrashChild, RunsOnlyWhenSpawnedByTheCrashTest) {
   bridge.start();
   ASSERT_TRUE(wait_until([&] { return bridge.ready(); }, 10s));
   sink.note("READY");
+  if (std::getenv("KABAR_CHILD_STOP_WHILE_FAILING")) {
+    // Held long enough that the old fixed retry budget would have given messages up, then stopped.
+    ASSERT_TRUE(wait_until([&] { return bridge.store_failing(); }, 15s));
+    std::this_thread::sleep_for(1500ms);
+    const auto before = std::chrono::steady_clock::now();
+    bridge.stop();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - before);
+    sink.note("STOPPED parked=" + std::to_string(bridge.parked() ? 1 : 0) + " ms=" + std::to_string(took.count()));
+    std::_Exit(0);  // as kabar does: a parked bridge is not destroyed
+  }
   std::this_thread::sleep_for(60s);  // killed long before
 }
 
@@ -609,6 +678,45 @@ class BridgeCrash : public BridgeTest {
     return outcome;
   }
 };
+
+// The store cannot write at all; the bridge is stopped (SIGTERM in kabar) while it holds a message. Nothing
+// may have been acknowledged: a new bridge with the same client id gets every event, in order.
+TEST_F(BridgeCrash, StopWhileTheStoreFailsAcknowledgesNothing) {
+  constexpr int kEvents = 30;
+  const std::string client_id = "stop-failing";
+  const auto file = broker_.dir() / (client_id + ".ids");
+  const auto log_file = broker_.dir() / (client_id + ".log");
+  std::ofstream(file).close();
+  pid_t child =
+      spawn({std::filesystem::read_symlink("/proc/self/exe").string(), "--gtest_filter=BridgeCrashChild.*"},
+            {"KABAR_CHILD_URI=" + broker_.uri(), "KABAR_CHILD_FILE=" + file.string(),
+             "KABAR_CHILD_CLIENT=" + client_id, "KABAR_CHILD_TWINS=0", "KABAR_CHILD_HANG_AT=-1",
+             "KABAR_CHILD_STOP_WHILE_FAILING=1"},
+            log_file.string());
+  ASSERT_GT(child, 0);
+  const auto file_has = [&file](const std::string& text) { return read_text(file).find(text) != std::string::npos; };
+  ASSERT_TRUE(wait_until([&] { return file_has("READY"); }, 15s)) << read_text(log_file);
+  auto pub = publisher();
+  for (int i = 0; i < kEvents; ++i)
+    pub.publish("cabang/6/transaksi", transaksi_event("f-" + std::to_string(i), i));
+  const bool stopped = wait_until([&] { return file_has("STOPPED"); }, 20s);
+  kill_and_reap(child);
+  ASSERT_TRUE(stopped) << read_text(file) << read_text(log_file);
+  const std::string text = read_text(file);
+  EXPECT_THAT(text, HasSubstr("FAIL f-0"));
+  EXPECT_THAT(text, HasSubstr("STOPPED parked=1"));
+  const auto ms_at = text.find(" ms=");
+  ASSERT_NE(ms_at, std::string::npos);
+  EXPECT_LT(std::stoi(text.substr(ms_at + 4)), 5000) << "stop() must not wait for the failing store";
+
+  auto bridge = start_bridge(options(client_id, false));
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() >= kEvents; }, 15s))
+      << "only " << sink_.accepted_count() << " of " << kEvents << " came back: the rest were acknowledged";
+  std::this_thread::sleep_for(300ms);
+  const auto events = sink_.accepted();
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) EXPECT_EQ(events[static_cast<std::size_t>(i)].id, "f-" + std::to_string(i));
+}
 
 TEST_F(BridgeCrash, TwinSessionsLoseNothingWhenKilledMidCommit) {
   const CrashOutcome outcome = run("crash-twins", true);

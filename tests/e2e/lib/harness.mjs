@@ -110,13 +110,14 @@ export async function waitForTcp(port, { timeout = 10000, what } = {}) {
 // ---- child processes -------------------------------------------------------------------------------
 
 class Child {
-  constructor(name, command, args, { env, cwd, logFile } = {}) {
+  // stdin: 'pipe' to write to the child (child.proc.stdin); ignored otherwise.
+  constructor(name, command, args, { env, cwd, logFile, stdin = 'ignore' } = {}) {
     this.name = name;
     this.lines = [];
     this.exited = false;
     this.exitStatus = null;
     this.log = logFile ? fs.createWriteStream(logFile, { flags: 'a' }) : null;
-    this.proc = spawn(command, args, { env: env || process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(command, args, { env: env || process.env, cwd, stdio: [stdin, 'pipe', 'pipe'] });
     this.exitPromise = new Promise((resolve) => {
       this.proc.once('exit', (code, signal) => {
         this.exited = true;
