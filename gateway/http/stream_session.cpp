@@ -192,6 +192,11 @@ void StreamSession::on_page(ReplayPage page) {
   }
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
+  // A short page holds every event of these channels up to the head it was read at (or a reset covered
+  // them), so the cursor moves to that head. Without this, a live frame dropped during the catch-up whose
+  // event the page already covered (a reset's floor, or an event of a pruned channel) kept max_dropped
+  // above the cursor, and empty pages were read back to back until the channel's next event.
+  if (!page.full) catch_up.cursor = std::max(catch_up.cursor, page.head);
 
   const bool nothing_left = catch_up.channels.empty();  // all of them left while the page was read
   if (nothing_left || (!page.full && catch_up.max_dropped <= catch_up.cursor)) {

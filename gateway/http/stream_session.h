@@ -82,6 +82,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
   void send_raw(std::string bytes);
   bool send_queue_empty() const { return queue_.empty(); }
+  std::size_t send_queue_bytes() const { return queue_bytes_; }
   void on_write_complete(const boost::system::error_code& error);
   void close_after_flush();
   // Leaves the hub and the shard registry; idempotent. Call when the transport closes.

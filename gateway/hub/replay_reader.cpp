@@ -13,6 +13,7 @@ namespace kabar {
 //  * A full group's rows all precede any row it did not return, so cutting the merge at `limit` loses
 //    nothing at or below the last row kept.
 ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit) {
+  if (before_read_for_tests) before_read_for_tests(cursors);
   ReplayPage page;
   page.head = store_.head_seq();
   std::map<std::int64_t, std::vector<std::string>> groups;

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,10 @@ class ReplayReader {
 
   // Synchronous forms (any thread); public for tests.
   ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
+
+  // Tests only: runs on the reader thread before every page read (to count reads, or commit or prune
+  // between pages). Set before any read starts.
+  std::function<void(const std::vector<ChannelCursor>&)> before_read_for_tests;
 
  private:
   EventStore& store_;
