@@ -90,7 +90,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
   } else if (start.kind == StartPoint::Kind::After) {
     catch_up.cursor = start.after.seq;
   } else if (start.kind == StartPoint::Kind::Earliest) {
-    catch_up.check_pruned = false;
+    catch_up.unanchored = channels;
   }
   catch_ups_.push_back(std::move(catch_up));
   if (catch_ups_.size() == 1) start_next_catch_up();
@@ -150,6 +150,10 @@ void StreamSession::start_next_catch_up() {
 }
 
 namespace {
+bool contains(const std::vector<std::string>& channels, const std::string& channel) {
+  return std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
 std::size_t page_limit(const SessionLimits& limits) {
   // A page must fit comfortably in the send queue, or replay itself would look like a slow consumer.
   return std::max<std::size_t>(1, std::min(limits.replay_page, limits.queue_max_frames / 2));
@@ -164,18 +168,12 @@ void StreamSession::request_page() {
     auto floor = catch_up.floors.find(channel);
     const std::int64_t after =
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
-    cursors.push_back(ChannelCursor{channel, after, catch_up.check_pruned});
+    cursors.push_back(ChannelCursor{channel, after, !contains(catch_up.unanchored, channel)});
   }
   context_.replay.read_page(std::move(cursors), page_limit(context_.limits),
                             context_.hub.shard_context(shard_).get_executor(),
                             [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
 }
-
-namespace {
-bool contains(const std::vector<std::string>& channels, const std::string& channel) {
-  return std::find(channels.begin(), channels.end(), channel) != channels.end();
-}
-}  // namespace
 
 void StreamSession::on_page(ReplayPage page) {
   if (closing_ || catch_ups_.empty()) return;
@@ -188,6 +186,7 @@ void StreamSession::on_page(ReplayPage page) {
     auto it = channels_.find(event.envelope.channel);
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
+    if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
     enqueue(Outgoing{encode_frame(event, context_.hub.epoch()), {}}, /*bounded=*/false);
   }
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);

@@ -111,7 +111,10 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::unordered_map<std::string, std::int64_t> floors;  // per-channel lower bound (after a reset)
     std::int64_t cursor = 0;
     std::int64_t max_dropped = 0;  // highest live seq dropped for these channels while catching up
-    bool check_pruned = true;      // false for "earliest"
+    // "earliest": the channels that have had no event yet. The pruned check is skipped for them (whatever
+    // is retained is what was asked for); once a channel's first event is out, events after the cursor
+    // removed while the replay runs are a gap like any other: reset.
+    std::vector<std::string> unanchored;
     bool reset_with_id = false;    // the channels are all of an SSE stream: a reset may carry an id
     bool started = false;
     bool waiting_for_drain = false;

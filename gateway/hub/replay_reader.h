@@ -17,7 +17,9 @@ namespace kabar {
 struct ChannelCursor {
   std::string channel;
   std::int64_t after = 0;     // deliver events with seq > after
-  bool check_pruned = true;  // false for "earliest": whatever is retained is what was asked for
+  // false while an "earliest" replay has sent nothing of the channel yet: whatever is retained is what
+  // was asked for. From its first event on, a cursor like any other.
+  bool check_pruned = true;
 };
 
 struct ReplayPage {

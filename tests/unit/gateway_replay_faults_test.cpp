@@ -1,4 +1,5 @@
-// Replay under faults, with the real store, hub and replay reader (seam_fixture.h).
+// Replay under faults, with the real store, hub and replay reader (seam_fixture.h): retention running
+// during a replay.
 #include "seam_fixture.h"
 
 namespace kabar::seam_test {
@@ -7,6 +8,12 @@ namespace {
 std::int64_t seq_of(const nlohmann::json& frame) {
   const std::string position = frame["position"];
   return std::stoll(position.substr(position.find(':') + 1));
+}
+
+std::vector<int> numbers(const std::vector<nlohmann::json>& events) {
+  std::vector<int> out;
+  for (const auto& event : events) out.push_back(event["data"]["n"].get<int>());
+  return out;
 }
 
 // The race that PrunedSeamTest.CursorOlderThanRetainedHistory... (gateway_seam_test.cpp) avoids, made
@@ -49,6 +56,73 @@ TEST_F(PrunedSeamTest, FrameDroppedBeforeTheResetDoesNotKeepTheReplayReading) {
   const auto events = of_type(session->frames(), "event");
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0]["data"]["n"], 51);
+}
+
+// since=earliest: whatever is retained when the replay starts is what was asked for, but a retention
+// pass that removes events after the replay's cursor while it runs is a gap like any other. It used to
+// go unchecked for every page of an "earliest" replay: the client silently missed 37..89.
+TEST_F(PrunedSeamTest, RetentionDuringAnEarliestReplayGetsAResetNotASilentGap) {
+  for (int n = 0; n < 100; ++n) append("c", n);  // keeps 10 once pruned; retention has not run yet
+  std::atomic<int> reads{0};
+  replay_->before_read_for_tests = [&](const std::vector<ChannelCursor>&) {
+    if (reads.fetch_add(1) == 1) store_->prune_now();  // between the first page (37 events) and the second
+  };
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, "earliest");
+    return s;
+  });
+  // Either the reset, or (the defect) the 10 retained events right after the first page.
+  const bool settled = wait_for([&] {
+    return of_type(session->frames(), "reset").size() == 1 || of_type(session->frames(), "event").size() >= 47;
+  });
+  std::this_thread::sleep_for(100ms);
+  append("c", 100);
+  const bool live_seen = wait_for([&] {
+    const auto events = of_type(session->frames(), "event");
+    return !events.empty() && events.back()["data"]["n"] == 100;
+  });
+  on_io([&] { session->detach(); return 0; });
+  ASSERT_TRUE(settled);
+  ASSERT_TRUE(live_seen);
+  const auto frames = session->frames();
+  std::vector<int> before_reset;
+  std::vector<int> after_reset;
+  bool reset_seen = false;
+  for (const auto& frame : frames) {
+    if (frame["type"] == "reset") {
+      EXPECT_EQ(frame["reason"], "history_pruned");
+      reset_seen = true;
+    } else if (frame["type"] == "event") {
+      (reset_seen ? after_reset : before_reset).push_back(frame["data"]["n"].get<int>());
+    }
+  }
+  std::vector<int> first_page(37);
+  for (int n = 0; n < 37; ++n) first_page[n] = n;
+  EXPECT_EQ(before_reset, first_page) << "the events before the gap, and nothing after it without a reset";
+  EXPECT_TRUE(reset_seen) << "events 37..89 were pruned during the replay: the client must be told";
+  EXPECT_EQ(after_reset, std::vector<int>{100});
+}
+
+// What was pruned before the replay started is not a gap for "earliest": no reset, exactly the rest.
+TEST_F(PrunedSeamTest, EarliestAfterRetentionReplaysWhatIsRetainedWithoutAReset) {
+  for (int n = 0; n < 100; ++n) append("other", n);
+  for (int n = 0; n < 100; ++n) append("c", n);
+  store_->prune_now();
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c", "other"}, "earliest");  // one cursor over two channels, as on /sse
+    return s;
+  });
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() >= 20; }));
+  std::this_thread::sleep_for(100ms);
+  on_io([&] { session->detach(); return 0; });
+  const auto frames = session->frames();
+  EXPECT_TRUE(of_type(frames, "reset").empty());
+  std::vector<int> expected;
+  for (int n = 90; n < 100; ++n) expected.push_back(n);
+  for (int n = 90; n < 100; ++n) expected.push_back(n);
+  EXPECT_EQ(numbers(of_type(frames, "event")), expected);
 }
 
 }  // namespace
