@@ -177,6 +177,10 @@ void StreamSession::request_page() {
 
 void StreamSession::on_page(ReplayPage page) {
   if (closing_ || catch_ups_.empty()) return;
+  if (!page.error.empty()) {
+    fail_replay(page.error);
+    return;
+  }
   CatchUp& catch_up = catch_ups_.front();
   handle_pruned(catch_up, page);
   for (const auto& event : page.events) {
@@ -207,6 +211,27 @@ void StreamSession::on_page(ReplayPage page) {
   } else {
     request_page();
   }
+}
+
+// An SQLite read error (fd exhaustion, I/O error, corruption) ends this session only; everyone else is
+// served, and the client reconnects and resumes from its last position (docs/protocol.md).
+void StreamSession::fail_replay(const std::string& error) {
+  const std::vector<std::string> channels = catch_ups_.front().channels;
+  catch_ups_.clear();
+  context_.stats.replay_failures.fetch_add(1, std::memory_order_relaxed);
+  std::string names;
+  for (const auto& channel : channels) names += (names.empty() ? "" : ",") + channel.substr(0, 64);
+  spdlog::warn("replay of {} failed, closing the session on shard {}: {}", names, shard_, error);
+  close_replay_failed(channels.empty() ? std::string() : channels.front());
+}
+
+void StreamSession::close_replay_failed(const std::string& channel) {
+  std::string json = R"({"type":"error","code":"replay_failed","message":)" +
+                     json_quote("reading the history failed on the server; reconnect and resume from your last "
+                                "position");
+  if (!channel.empty()) json += R"(,"channel":)" + json_quote(channel);
+  send_control(json + "}");
+  close_after_flush();
 }
 
 // History no longer covers the cursor of these channels: the client must refetch; they continue from

@@ -64,6 +64,9 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   virtual void close_slow_consumer() = 0;
   // Called once the queue is empty after close_after_flush().
   virtual void close_now() = 0;
+  // Reading the history of `channel` failed (an SQLite error): the session cannot keep its promise, so
+  // it ends with a clear error. Default: an error frame (code replay_failed), then close after flush.
+  virtual void close_replay_failed(const std::string& channel);
 
   // --- for subclasses ---
   // Subscribes channels and starts their catch-up from `start`. `id_on_reset`: reset frames may carry
@@ -134,6 +137,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void start_next_catch_up();
   void request_page();
   void on_page(ReplayPage page);
+  void fail_replay(const std::string& error);
   void handle_pruned(CatchUp& catch_up, const ReplayPage& page);
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;

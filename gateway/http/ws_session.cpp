@@ -20,6 +20,8 @@ constexpr std::uint16_t kCloseSlowConsumer = 4008;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // The token given at connect was refused (the reason follows in the close reason and an error frame).
 constexpr std::uint16_t kCloseInvalidToken = 4001;
+// Reading the history for a replay failed (an SQLite error on the server): reconnect and resume.
+constexpr std::uint16_t kCloseInternalError = 1011;
 
 std::string with_ref(std::string object, const std::string& ref) {
   if (ref.empty()) return object;
@@ -233,7 +235,16 @@ void WsSession::close_now() {
     close_with(kCloseInvalidToken, token_refusal_);
     return;
   }
+  if (replay_failed_) {
+    close_with(kCloseInternalError, "replay failed: reconnect and resume");
+    return;
+  }
   close_with(kCloseServiceRestart, "server restarting; reconnect");
+}
+
+void WsSession::close_replay_failed(const std::string& channel) {
+  replay_failed_ = true;
+  StreamSession::close_replay_failed(channel);
 }
 
 void WsSession::shutdown() {

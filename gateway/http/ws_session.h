@@ -32,6 +32,7 @@ class WsSession : public StreamSession {
   void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
   void close_slow_consumer() override;
   void close_now() override;
+  void close_replay_failed(const std::string& channel) override;
 
   void on_accept(const boost::system::error_code& error);
   void read_next();
@@ -54,6 +55,7 @@ class WsSession : public StreamSession {
   bool connect_query_refused_ = false;
   std::string token_refusal_;  // set when the connect token was refused: close 4001 with this reason
   bool close_sent_ = false;
+  bool replay_failed_ = false;  // close_now() then closes with 1011
   bool accepted_ = false;
   std::optional<MessageRateLimiter> rate_;  // http.ws_messages_per_s, made at the first message
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <spdlog/spdlog.h>
 
 namespace kabar {
 
@@ -12,6 +13,19 @@ namespace kabar {
 //    (The store publishes its head only after the commit, so every seq <= head is in every snapshot.)
 //  * A full group's rows all precede any row it did not return, so cutting the merge at `limit` loses
 //    nothing at or below the last row kept.
+ReplayPage ReplayReader::read_page_safely(const std::vector<ChannelCursor>& cursors, std::size_t limit) {
+  ReplayPage failed;
+  try {
+    return read_page_now(cursors, limit);
+  } catch (const std::exception& error) {
+    failed.error = error.what();
+  } catch (...) {
+    failed.error = "unknown error";
+  }
+  spdlog::error("replay: reading history failed: {}", failed.error);
+  return failed;
+}
+
 ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit) {
   if (before_read_for_tests) before_read_for_tests(cursors);
   ReplayPage page;

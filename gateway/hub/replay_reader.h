@@ -29,6 +29,9 @@ struct ReplayPage {
   // pass racing the read is caught too). Their events are left out of `events`.
   std::vector<std::string> pruned;
   std::int64_t head = 0;  // store head before the read; nothing above it is in the page
+  // Not empty: the read failed (an SQLite error: I/O, corruption, no file descriptor left). Nothing else
+  // in the page is meaningful; the session closes with code replay_failed (docs/protocol.md).
+  std::string error;
 };
 
 class ReplayReader {
@@ -41,23 +44,26 @@ class ReplayReader {
     pool_.join();
   }
 
-  // One page of the merged history of several channels, each from its own cursor.
+  // One page of the merged history of several channels, each from its own cursor. A read that fails
+  // becomes a page with `error` set: an exception must never escape into the pool, which would end the
+  // process.
   template <class Executor, class Handler>
   void read_page(std::vector<ChannelCursor> cursors, std::size_t limit, Executor executor, Handler handler) {
     boost::asio::post(pool_, [this, cursors = std::move(cursors), limit, executor,
                               handler = std::move(handler)]() mutable {
-      ReplayPage page = read_page_now(cursors, limit);
+      ReplayPage page = read_page_safely(cursors, limit);
       boost::asio::post(executor, [page = std::move(page), handler = std::move(handler)]() mutable {
         handler(std::move(page));
       });
     });
   }
 
-  // Synchronous forms (any thread); public for tests.
+  // Synchronous forms (any thread); public for tests. read_page_now throws StoreError when a read fails.
   ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
+  ReplayPage read_page_safely(const std::vector<ChannelCursor>& cursors, std::size_t limit);
 
-  // Tests only: runs on the reader thread before every page read (to count reads, or commit or prune
-  // between pages). Set before any read starts.
+  // Tests only: runs on the reader thread before every page read (to count reads, commit or prune
+  // between pages, or throw StoreError as a failing reader). Set before any read starts.
   std::function<void(const std::vector<ChannelCursor>&)> before_read_for_tests;
 
  private:

@@ -498,6 +498,14 @@ void PusherSession::close_slow_consumer() {
   close_with(pusher_code::kSlowConsumer, "Slow consumer: send queue overflow");
 }
 
+// Reading the history for `since` failed: pusher:error then close 4101, so pusher-js backs off and
+// reconnects (docs/pusher.md).
+void PusherSession::close_replay_failed(const std::string& channel) {
+  refuse(PusherError{pusher_code::kReplayFailed,
+                     "Reading the history of " + channel.substr(0, 64) +
+                         " failed on the server; reconnect and resume from your last position"});
+}
+
 void PusherSession::close_now() { close_with(close_.code, close_.message); }
 
 }  // namespace kabar

@@ -1,5 +1,5 @@
 // Replay under faults, with the real store, hub and replay reader (seam_fixture.h): retention running
-// during a replay.
+// during a replay, an SQLite error while reading history.
 #include "seam_fixture.h"
 
 namespace kabar::seam_test {
@@ -123,6 +123,45 @@ TEST_F(PrunedSeamTest, EarliestAfterRetentionReplaysWhatIsRetainedWithoutAReset)
   for (int n = 90; n < 100; ++n) expected.push_back(n);
   for (int n = 90; n < 100; ++n) expected.push_back(n);
   EXPECT_EQ(numbers(of_type(frames, "event")), expected);
+}
+
+// An SQLite error while reading history (fd exhaustion, an I/O error, a corrupt page: here the reader
+// throws the StoreError ReaderPool throws for them) used to escape into the replay thread pool and end
+// the process. It must close that session with a clear error, be counted, and leave everyone else served.
+TEST_F(SeamTest, ReadErrorDuringReplayClosesThatSessionAndNothingElse) {
+  for (int n = 0; n < 10; ++n) append("c", n);
+  std::atomic<bool> failing{true};
+  replay_->before_read_for_tests = [&](const std::vector<ChannelCursor>&) {
+    if (failing) throw StoreError("reading the event store 'kabar.db' failed: disk I/O error");
+  };
+  auto [broken, healthy] = on_io([&] {
+    auto b = std::make_shared<RecordingSession>(*context_);
+    auto h = std::make_shared<RecordingSession>(*context_);
+    h->subscribe_from({"c"}, "");
+    b->subscribe_from({"c"}, "earliest");
+    return std::make_pair(b, h);
+  });
+  const bool closed = wait_for([&] { return broken->closed(); });
+  failing = false;
+  append("c", 10);
+  const bool healthy_served = wait_for([&] { return of_type(healthy->frames(), "event").size() == 1; });
+  auto later = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, "earliest");
+    return s;
+  });
+  const bool later_served = wait_for([&] { return of_type(later->frames(), "event").size() == 11; });
+  on_io([&] { broken->detach(); healthy->detach(); later->detach(); return 0; });
+  ASSERT_TRUE(closed) << "the session whose replay failed was not closed";
+  const auto errors = of_type(broken->frames(), "error");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["code"], "replay_failed");
+  EXPECT_EQ(errors[0]["channel"], "c");
+  EXPECT_TRUE(of_type(broken->frames(), "event").empty());
+  EXPECT_EQ(stats_.replay_failures.load(), 1u);
+  EXPECT_TRUE(healthy_served) << "a live subscriber of the same channel stopped getting events";
+  EXPECT_FALSE(healthy->closed());
+  EXPECT_TRUE(later_served) << "replay did not work again once the store could be read";
 }
 
 }  // namespace
