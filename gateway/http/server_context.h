@@ -85,6 +85,9 @@ struct ServerContext {
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;
   std::atomic<bool> shutting_down{false};
+  // Tests only: runs on the shard thread right after a subscription read the store head (to commit an
+  // event at exactly that point).
+  std::function<void()> after_head_read_for_tests;
 };
 
 }  // namespace kabar

@@ -47,8 +47,14 @@ void StreamSession::detach_later() {
 
 // ---- subscriptions ----
 
+std::int64_t StreamSession::read_head() {
+  const std::int64_t head = context_.store.head_seq();
+  if (context_.after_head_read_for_tests) context_.after_head_read_for_tests();
+  return head;
+}
+
 void StreamSession::subscribe(const std::vector<std::string>& channels, const StartPoint& start,
-                              bool id_on_reset) {
+                              bool id_on_reset, std::optional<std::int64_t> known_head) {
   if (closing_) return;
   // A channel subscribed again restarts from the new start point: drop it from any pending catch-up.
   for (auto& catch_up : catch_ups_) {
@@ -58,7 +64,10 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
     context_.hub.subscribe(shard_, channel, this);
     channels_[channel] = ChannelState{};
   }
-  const std::int64_t head = context_.store.head_seq();
+  // Read (or given) before anything else of this handler: the store updates its head before it hands a
+  // commit to the hub, so the live frame of any event after `head` reaches this shard after this handler
+  // and the subscription just made; events up to `head` are history.
+  const std::int64_t head = known_head ? *known_head : read_head();
   const char* reset_reason = nullptr;
   switch (start.kind) {
     case StartPoint::Kind::Live:

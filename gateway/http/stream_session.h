@@ -70,8 +70,11 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
 
   // --- for subclasses ---
   // Subscribes channels and starts their catch-up from `start`. `id_on_reset`: reset frames may carry
-  // an SSE id (only true when the reset covers every channel of the stream).
-  void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset);
+  // an SSE id (only true when the reset covers every channel of the stream). `head`: the store head
+  // the caller already told the client (read_head() in this same handler, e.g. /ws `subscribed`), so
+  // the subscription starts exactly there; without it the head is read here.
+  void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset,
+                 std::optional<std::int64_t> head = std::nullopt);
   void unsubscribe(const std::string& channel);
   bool is_subscribed(const std::string& channel) const { return channels_.count(channel) != 0; }
   std::size_t subscription_count() const { return channels_.size(); }
@@ -86,6 +89,8 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void send_raw(std::string bytes);
   bool send_queue_empty() const { return queue_.empty(); }
   std::size_t send_queue_bytes() const { return queue_bytes_; }
+  // The store head a subscription starts from (and the test hook after reading it).
+  std::int64_t read_head();
   void on_write_complete(const boost::system::error_code& error);
   void close_after_flush();
   // Leaves the hub and the shard registry; idempotent. Call when the transport closes.

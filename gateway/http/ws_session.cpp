@@ -144,10 +144,15 @@ void WsSession::handle_subscribe(const WsRequest& request) {
                channel);
     return;
   }
-  const std::string head = context_.hub.epoch() + ":" + std::to_string(context_.store.head_seq());
-  send_control(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + head + "\"}",
+  // One read of the head for both the reply and the subscription: `subscribed.position` promises every
+  // event after it, so the subscription must start exactly there (a second read would skip whatever was
+  // committed in between).
+  const std::int64_t head = read_head();
+  const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
+  send_control(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + position +
+                            "\"}",
                         ref));
-  subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false);
+  subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false, head);
 }
 
 void WsSession::handle_unsubscribe(const WsRequest& request) {
