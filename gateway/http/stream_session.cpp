@@ -123,7 +123,10 @@ void StreamSession::send_reset(const std::string& channel, const char* reason, s
   const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
   const std::string json = std::string(R"({"type":"reset","channel":)") + json_quote(channel) +
                            R"(,"reason":")" + reason + R"(","position":")" + position + "\"}";
-  send_control(json, with_id ? position : std::string());
+  // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
+  // it likes.
+  if (closing_) return;
+  enqueue(Outgoing{nullptr, control_payload(json, with_id ? position : std::string())}, /*bounded=*/true);
 }
 
 // ---- live frames ----
@@ -179,7 +182,8 @@ void StreamSession::request_page() {
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
     cursors.push_back(ChannelCursor{channel, after, !contains(catch_up.unanchored, channel)});
   }
-  context_.replay.read_page(std::move(cursors), page_limit(context_.limits),
+  const PageLimit limit{page_limit(context_.limits), std::max<std::size_t>(1, context_.limits.queue_max_bytes / 2)};
+  context_.replay.read_page(std::move(cursors), limit,
                             context_.hub.shard_context(shard_).get_executor(),
                             [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
 }
@@ -192,6 +196,7 @@ void StreamSession::on_page(ReplayPage page) {
   }
   CatchUp& catch_up = catch_ups_.front();
   handle_pruned(catch_up, page);
+  if (closing_) return;  // a reset overflowed the queue
   for (const auto& event : page.events) {
     // A channel unsubscribed, or subscribed again from another point, while this page was read has
     // left this catch-up: its events here are stale (the new subscription replays its own).

@@ -81,9 +81,10 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void send_control(const std::string& json, const std::string& id = {});
   // A control message that counts against the queue bound like an event frame: overflow closes the
   // session as a slow consumer. For what other clients cause (relayed whispers, presence member events)
-  // and for replies to the client's own messages, which would otherwise let a stalled reader in a busy
-  // room, or a client flooding requests without reading, grow the queue without limit. /ws and /sse
-  // do not use it.
+  // and for replies to the client's own messages (/ws pong, error, subscribed...; resets), which would
+  // otherwise let a stalled reader in a busy room, or a client flooding requests without reading, grow
+  // the queue without limit. Only a few frames per connection bypass it (welcome, shutdown, a final
+  // refusal, the SSE head): send_control.
   void send_bounded(const std::string& json);
   // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
   void send_raw(std::string bytes);

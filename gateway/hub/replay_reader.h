@@ -6,6 +6,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,17 @@ struct ReplayPage {
   std::string error;
 };
 
+// How much one page may hold: at most `frames` events and about `bytes` bytes of encoded frames (never
+// fewer than one event, so a single large event still moves the cursor).
+struct PageLimit {
+  std::size_t frames = 500;
+  std::size_t bytes = std::numeric_limits<std::size_t>::max();
+};
+
+// What an event costs in a send queue, in the largest of its encodings (the Pusher one escapes the data
+// inside a JSON string: up to twice its size) plus the fixed fields.
+std::size_t encoded_size_estimate(const StoredEvent& event);
+
 class ReplayReader {
  public:
   ReplayReader(EventStore& store, std::size_t threads) : store_(store), pool_(threads) {}
@@ -48,7 +60,7 @@ class ReplayReader {
   // becomes a page with `error` set: an exception must never escape into the pool, which would end the
   // process.
   template <class Executor, class Handler>
-  void read_page(std::vector<ChannelCursor> cursors, std::size_t limit, Executor executor, Handler handler) {
+  void read_page(std::vector<ChannelCursor> cursors, PageLimit limit, Executor executor, Handler handler) {
     boost::asio::post(pool_, [this, cursors = std::move(cursors), limit, executor,
                               handler = std::move(handler)]() mutable {
       ReplayPage page = read_page_safely(cursors, limit);
@@ -59,8 +71,8 @@ class ReplayReader {
   }
 
   // Synchronous forms (any thread); public for tests. read_page_now throws StoreError when a read fails.
-  ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
-  ReplayPage read_page_safely(const std::vector<ChannelCursor>& cursors, std::size_t limit);
+  ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, PageLimit limit);
+  ReplayPage read_page_safely(const std::vector<ChannelCursor>& cursors, PageLimit limit);
 
   // Tests only: runs on the reader thread before every page read (to count reads, commit or prune
   // between pages, or throw StoreError as a failing reader). Set before any read starts.

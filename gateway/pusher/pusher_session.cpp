@@ -159,6 +159,9 @@ void PusherSession::on_read(const boost::system::error_code& error) {
   if (!closing() && within_message_rate()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
   buffer_.consume(buffer_.size());
   if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
+  // Once the close frame is on its way, Beast's close reads the peer's answer itself; a flooder that does
+  // not read then fills its own socket buffers until the deadline cuts it.
+  if (close_sent_) return;
   read_next();
 }
 
@@ -488,6 +491,8 @@ void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
   close_reason.code = code;
   // A close frame's reason is at most 123 bytes.
   close_reason.reason = reason.substr(0, 120);
+  // Also for a slow consumer (4100): a client that does not read never lets the close out.
+  drop_if_not_closed_soon();
   ws_.async_close(close_reason, [self = self()](const boost::system::error_code&) {
     self->leave_all();
     self->detach();

@@ -1,5 +1,6 @@
 // Replay under faults, with the real store, hub and replay reader (seam_fixture.h): retention running
-// during a replay, an SQLite error while reading history.
+// during a replay, an SQLite error while reading history, a client that does not read while large
+// events are replayed.
 #include "seam_fixture.h"
 
 namespace kabar::seam_test {
@@ -162,6 +163,25 @@ TEST_F(SeamTest, ReadErrorDuringReplayClosesThatSessionAndNothingElse) {
   EXPECT_TRUE(healthy_served) << "a live subscriber of the same channel stopped getting events";
   EXPECT_FALSE(healthy->closed());
   EXPECT_TRUE(later_served) << "replay did not work again once the store could be read";
+}
+
+// A replay page is bounded in bytes as well as in frames: a client that does not read holds at most the
+// send queue's byte bound however large the events (pages used to be 37 events here, ~600 KB).
+TEST_F(SeamTest, ReplayOfLargeEventsStaysWithinTheQueueByteBound) {
+  context_->limits.queue_max_bytes = 64 * 1024;
+  for (int n = 0; n < 30; ++n) append("c", n, 16 * 1024);
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_, /*hold_writes=*/true);
+    s->subscribe_from({"c"}, "earliest");
+    return s;
+  });
+  ASSERT_TRUE(wait_for([&] { return stats_.replayed_events.load() > 0; }));
+  std::this_thread::sleep_for(300ms);  // let the replay read whatever it would read
+  const std::size_t queued = on_io([&] { return session->queued_bytes(); });
+  const bool evicted = session->evicted();
+  on_io([&] { session->detach(); return 0; });
+  EXPECT_LE(queued, context_->limits.queue_max_bytes);
+  EXPECT_FALSE(evicted) << "replay itself must not look like a slow consumer";
 }
 
 }  // namespace
