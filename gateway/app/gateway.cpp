@@ -324,6 +324,8 @@ std::string Gateway::metrics_text() const {
   metric("kabar_frames_sent_total", "counter", "Frames written to clients", stats_.frames_sent.load());
   metric("kabar_bytes_sent_total", "counter", "Bytes written to clients", stats_.bytes_sent.load());
   metric("kabar_replayed_events_total", "counter", "Events sent from history", stats_.replayed_events.load());
+  metric("kabar_replay_failures_total", "counter", "Sessions closed because reading their history failed",
+         stats_.replay_failures.load());
   out << "# HELP kabar_resets_total Reset signals sent, by reason\n# TYPE kabar_resets_total counter\n"
       << "kabar_resets_total{reason=\"history_pruned\"} " << stats_.resets_history_pruned.load() << '\n'
       << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'

@@ -40,6 +40,7 @@ struct GatewayStats {
   std::atomic<std::uint64_t> evicted_slow{0};
   std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0};
   std::atomic<std::uint64_t> replayed_events{0};
+  std::atomic<std::uint64_t> replay_failures{0};  // sessions closed because reading history failed
   std::atomic<std::uint64_t> resets_history_pruned{0}, resets_epoch_changed{0}, resets_position_ahead{0},
       resets_bad_position{0};
   std::atomic<std::uint64_t> ws_bad_requests{0}, http_bad_requests{0}, forbidden_channels{0};
@@ -84,6 +85,9 @@ struct ServerContext {
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;
   std::atomic<bool> shutting_down{false};
+  // Tests only: runs on the shard thread right after a subscription read the store head (to commit an
+  // event at exactly that point).
+  std::function<void()> after_head_read_for_tests;
 };
 
 }  // namespace kabar

@@ -47,8 +47,14 @@ void StreamSession::detach_later() {
 
 // ---- subscriptions ----
 
+std::int64_t StreamSession::read_head() {
+  const std::int64_t head = context_.store.head_seq();
+  if (context_.after_head_read_for_tests) context_.after_head_read_for_tests();
+  return head;
+}
+
 void StreamSession::subscribe(const std::vector<std::string>& channels, const StartPoint& start,
-                              bool id_on_reset) {
+                              bool id_on_reset, std::optional<std::int64_t> known_head) {
   if (closing_) return;
   // A channel subscribed again restarts from the new start point: drop it from any pending catch-up.
   for (auto& catch_up : catch_ups_) {
@@ -58,7 +64,10 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
     context_.hub.subscribe(shard_, channel, this);
     channels_[channel] = ChannelState{};
   }
-  const std::int64_t head = context_.store.head_seq();
+  // Read (or given) before anything else of this handler: the store updates its head before it hands a
+  // commit to the hub, so the live frame of any event after `head` reaches this shard after this handler
+  // and the subscription just made; events up to `head` are history.
+  const std::int64_t head = known_head ? *known_head : read_head();
   const char* reset_reason = nullptr;
   switch (start.kind) {
     case StartPoint::Kind::Live:
@@ -90,7 +99,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
   } else if (start.kind == StartPoint::Kind::After) {
     catch_up.cursor = start.after.seq;
   } else if (start.kind == StartPoint::Kind::Earliest) {
-    catch_up.check_pruned = false;
+    catch_up.unanchored = channels;
   }
   catch_ups_.push_back(std::move(catch_up));
   if (catch_ups_.size() == 1) start_next_catch_up();
@@ -114,7 +123,10 @@ void StreamSession::send_reset(const std::string& channel, const char* reason, s
   const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
   const std::string json = std::string(R"({"type":"reset","channel":)") + json_quote(channel) +
                            R"(,"reason":")" + reason + R"(","position":")" + position + "\"}";
-  send_control(json, with_id ? position : std::string());
+  // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
+  // it likes.
+  if (closing_) return;
+  enqueue(Outgoing{nullptr, control_payload(json, with_id ? position : std::string())}, /*bounded=*/true);
 }
 
 // ---- live frames ----
@@ -150,6 +162,10 @@ void StreamSession::start_next_catch_up() {
 }
 
 namespace {
+bool contains(const std::vector<std::string>& channels, const std::string& channel) {
+  return std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
 std::size_t page_limit(const SessionLimits& limits) {
   // A page must fit comfortably in the send queue, or replay itself would look like a slow consumer.
   return std::max<std::size_t>(1, std::min(limits.replay_page, limits.queue_max_frames / 2));
@@ -164,23 +180,23 @@ void StreamSession::request_page() {
     auto floor = catch_up.floors.find(channel);
     const std::int64_t after =
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
-    cursors.push_back(ChannelCursor{channel, after, catch_up.check_pruned});
+    cursors.push_back(ChannelCursor{channel, after, !contains(catch_up.unanchored, channel)});
   }
-  context_.replay.read_page(std::move(cursors), page_limit(context_.limits),
+  const PageLimit limit{page_limit(context_.limits), std::max<std::size_t>(1, context_.limits.queue_max_bytes / 2)};
+  context_.replay.read_page(std::move(cursors), limit,
                             context_.hub.shard_context(shard_).get_executor(),
                             [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
 }
 
-namespace {
-bool contains(const std::vector<std::string>& channels, const std::string& channel) {
-  return std::find(channels.begin(), channels.end(), channel) != channels.end();
-}
-}  // namespace
-
 void StreamSession::on_page(ReplayPage page) {
   if (closing_ || catch_ups_.empty()) return;
+  if (!page.error.empty()) {
+    fail_replay(page.error);
+    return;
+  }
   CatchUp& catch_up = catch_ups_.front();
   handle_pruned(catch_up, page);
+  if (closing_) return;  // a reset overflowed the queue
   for (const auto& event : page.events) {
     // A channel unsubscribed, or subscribed again from another point, while this page was read has
     // left this catch-up: its events here are stale (the new subscription replays its own).
@@ -188,10 +204,16 @@ void StreamSession::on_page(ReplayPage page) {
     auto it = channels_.find(event.envelope.channel);
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
+    if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
     enqueue(Outgoing{encode_frame(event, context_.hub.epoch()), {}}, /*bounded=*/false);
   }
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
+  // A short page holds every event of these channels up to the head it was read at (or a reset covered
+  // them), so the cursor moves to that head. Without this, a live frame dropped during the catch-up whose
+  // event the page already covered (a reset's floor, or an event of a pruned channel) kept max_dropped
+  // above the cursor, and empty pages were read back to back until the channel's next event.
+  if (!page.full) catch_up.cursor = std::max(catch_up.cursor, page.head);
 
   const bool nothing_left = catch_up.channels.empty();  // all of them left while the page was read
   if (nothing_left || (!page.full && catch_up.max_dropped <= catch_up.cursor)) {
@@ -203,6 +225,27 @@ void StreamSession::on_page(ReplayPage page) {
   } else {
     request_page();
   }
+}
+
+// An SQLite read error (fd exhaustion, I/O error, corruption) ends this session only; everyone else is
+// served, and the client reconnects and resumes from its last position (docs/protocol.md).
+void StreamSession::fail_replay(const std::string& error) {
+  const std::vector<std::string> channels = catch_ups_.front().channels;
+  catch_ups_.clear();
+  context_.stats.replay_failures.fetch_add(1, std::memory_order_relaxed);
+  std::string names;
+  for (const auto& channel : channels) names += (names.empty() ? "" : ",") + channel.substr(0, 64);
+  spdlog::warn("replay of {} failed, closing the session on shard {}: {}", names, shard_, error);
+  close_replay_failed(channels.empty() ? std::string() : channels.front());
+}
+
+void StreamSession::close_replay_failed(const std::string& channel) {
+  std::string json = R"({"type":"error","code":"replay_failed","message":)" +
+                     json_quote("reading the history failed on the server; reconnect and resume from your last "
+                                "position");
+  if (!channel.empty()) json += R"(,"channel":)" + json_quote(channel);
+  send_control(json + "}");
+  close_after_flush();
 }
 
 // History no longer covers the cursor of these channels: the client must refetch; they continue from

@@ -64,24 +64,34 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   virtual void close_slow_consumer() = 0;
   // Called once the queue is empty after close_after_flush().
   virtual void close_now() = 0;
+  // Reading the history of `channel` failed (an SQLite error): the session cannot keep its promise, so
+  // it ends with a clear error. Default: an error frame (code replay_failed), then close after flush.
+  virtual void close_replay_failed(const std::string& channel);
 
   // --- for subclasses ---
   // Subscribes channels and starts their catch-up from `start`. `id_on_reset`: reset frames may carry
-  // an SSE id (only true when the reset covers every channel of the stream).
-  void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset);
+  // an SSE id (only true when the reset covers every channel of the stream). `head`: the store head
+  // the caller already told the client (read_head() in this same handler, e.g. /ws `subscribed`), so
+  // the subscription starts exactly there; without it the head is read here.
+  void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset,
+                 std::optional<std::int64_t> head = std::nullopt);
   void unsubscribe(const std::string& channel);
   bool is_subscribed(const std::string& channel) const { return channels_.count(channel) != 0; }
   std::size_t subscription_count() const { return channels_.size(); }
   void send_control(const std::string& json, const std::string& id = {});
   // A control message that counts against the queue bound like an event frame: overflow closes the
   // session as a slow consumer. For what other clients cause (relayed whispers, presence member events)
-  // and for replies to the client's own messages, which would otherwise let a stalled reader in a busy
-  // room, or a client flooding requests without reading, grow the queue without limit. /ws and /sse
-  // do not use it.
+  // and for replies to the client's own messages (/ws pong, error, subscribed...; resets), which would
+  // otherwise let a stalled reader in a busy room, or a client flooding requests without reading, grow
+  // the queue without limit. Only a few frames per connection bypass it (welcome, shutdown, a final
+  // refusal, the SSE head): send_control.
   void send_bounded(const std::string& json);
   // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
   void send_raw(std::string bytes);
   bool send_queue_empty() const { return queue_.empty(); }
+  std::size_t send_queue_bytes() const { return queue_bytes_; }
+  // The store head a subscription starts from (and the test hook after reading it).
+  std::int64_t read_head();
   void on_write_complete(const boost::system::error_code& error);
   void close_after_flush();
   // Leaves the hub and the shard registry; idempotent. Call when the transport closes.
@@ -110,7 +120,10 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::unordered_map<std::string, std::int64_t> floors;  // per-channel lower bound (after a reset)
     std::int64_t cursor = 0;
     std::int64_t max_dropped = 0;  // highest live seq dropped for these channels while catching up
-    bool check_pruned = true;      // false for "earliest"
+    // "earliest": the channels that have had no event yet. The pruned check is skipped for them (whatever
+    // is retained is what was asked for); once a channel's first event is out, events after the cursor
+    // removed while the replay runs are a gap like any other: reset.
+    std::vector<std::string> unanchored;
     bool reset_with_id = false;    // the channels are all of an SSE stream: a reset may carry an id
     bool started = false;
     bool waiting_for_drain = false;
@@ -130,6 +143,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void start_next_catch_up();
   void request_page();
   void on_page(ReplayPage page);
+  void fail_replay(const std::string& error);
   void handle_pruned(CatchUp& catch_up, const ReplayPage& page);
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;

@@ -20,6 +20,8 @@ constexpr std::uint16_t kCloseSlowConsumer = 4008;
 constexpr std::uint16_t kCloseServiceRestart = 1012;
 // The token given at connect was refused (the reason follows in the close reason and an error frame).
 constexpr std::uint16_t kCloseInvalidToken = 4001;
+// Reading the history for a replay failed (an SQLite error on the server): reconnect and resume.
+constexpr std::uint16_t kCloseInternalError = 1011;
 
 std::string with_ref(std::string object, const std::string& ref) {
   if (ref.empty()) return object;
@@ -87,7 +89,9 @@ void WsSession::on_read(const boost::system::error_code& error) {
     detach();
     return;
   }
-  if (ws_.got_binary()) {
+  if (closing() || close_sent_) {
+    // Closing: nothing more is answered.
+  } else if (ws_.got_binary()) {
     context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
     send_error("bad_request", "binary frames are not supported; send JSON text", {});
   } else {
@@ -96,6 +100,9 @@ void WsSession::on_read(const boost::system::error_code& error) {
   buffer_.consume(buffer_.size());
   // Idle connections should not keep a large buffer around after one big message.
   if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
+  // Once the close frame is on its way, Beast's close reads the peer's answer itself. Reading no more
+  // here means a flooder fills its own socket buffers instead of keeping this loop busy.
+  if (close_sent_) return;
   read_next();
 }
 
@@ -124,7 +131,7 @@ void WsSession::handle_message(const std::string& text) {
     case WsRequest::Type::Subscribe: handle_subscribe(request); break;
     case WsRequest::Type::Unsubscribe: handle_unsubscribe(request); break;
     case WsRequest::Type::Auth: handle_auth(request); break;
-    case WsRequest::Type::Ping: send_control(with_ref(R"({"type":"pong"})", request.ref)); break;
+    case WsRequest::Type::Ping: send_bounded(with_ref(R"({"type":"pong"})", request.ref)); break;
   }
 }
 
@@ -142,15 +149,20 @@ void WsSession::handle_subscribe(const WsRequest& request) {
                channel);
     return;
   }
-  const std::string head = context_.hub.epoch() + ":" + std::to_string(context_.store.head_seq());
-  send_control(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + head + "\"}",
+  // One read of the head for both the reply and the subscription: `subscribed.position` promises every
+  // event after it, so the subscription must start exactly there (a second read would skip whatever was
+  // committed in between).
+  const std::int64_t head = read_head();
+  const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
+  send_bounded(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + position +
+                            "\"}",
                         ref));
-  subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false);
+  subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false, head);
 }
 
 void WsSession::handle_unsubscribe(const WsRequest& request) {
   unsubscribe(request.channel);
-  send_control(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(request.channel) + "}", request.ref));
+  send_bounded(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(request.channel) + "}", request.ref));
 }
 
 bool WsSession::authenticate_at_connect() {
@@ -188,7 +200,7 @@ void WsSession::handle_auth(const WsRequest& request) {
   json reply = {{"type", "authenticated"},
                 {"sub", claims_.authenticated ? json(claims_.subject) : json(nullptr)},
                 {"expires_at", claims_.expires_at ? json(*claims_.expires_at) : json(nullptr)}};
-  send_control(with_ref(reply.dump(-1, ' ', false, json::error_handler_t::replace), ref));
+  send_bounded(with_ref(reply.dump(-1, ' ', false, json::error_handler_t::replace), ref));
 }
 
 // The error frame keeps its documented shape (docs/protocol.md); the machine-readable reason
@@ -206,7 +218,9 @@ void WsSession::send_error(const std::string& code, const std::string& message, 
                            const std::string& channel) {
   std::string object = R"({"type":"error","code":")" + code + R"(","message":)" + json_quote(message);
   if (!channel.empty()) object += R"(,"channel":)" + json_quote(channel);
-  send_control(with_ref(object + "}", ref));
+  // Replies echo what the client sent (ref, channel): counted against the queue bound, so a client that
+  // sends and never reads is cut instead of growing the server (architecture promise 4).
+  send_bounded(with_ref(object + "}", ref));
 }
 
 void WsSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
@@ -222,8 +236,27 @@ void WsSession::close_with(std::uint16_t code, const std::string& reason) {
   websocket::close_reason close_reason;
   close_reason.code = code;
   close_reason.reason = reason;
+  cut_if_not_closed_soon();
   ws_.async_close(close_reason, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                                    const boost::system::error_code&) { self->detach(); });
+                                    const boost::system::error_code&) {
+    if (self->close_deadline_) self->close_deadline_->cancel();
+    self->detach();
+  });
+}
+
+// A peer that does not read never lets the close frame out (it waits behind the write in flight), and a
+// peer that keeps sending is never idle: after a grace period the TCP connection is closed under the
+// WebSocket, which ends every pending operation.
+void WsSession::cut_if_not_closed_soon() {
+  if (close_deadline_) return;
+  close_deadline_ = std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
+  close_deadline_->expires_after(kCloseGrace);
+  close_deadline_->async_wait([self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                                  const boost::system::error_code& error) {
+    if (error) return;
+    boost::system::error_code ignored;
+    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  });
 }
 
 void WsSession::close_slow_consumer() { close_with(kCloseSlowConsumer, "slow consumer: send queue overflow"); }
@@ -233,7 +266,16 @@ void WsSession::close_now() {
     close_with(kCloseInvalidToken, token_refusal_);
     return;
   }
+  if (replay_failed_) {
+    close_with(kCloseInternalError, "replay failed: reconnect and resume");
+    return;
+  }
   close_with(kCloseServiceRestart, "server restarting; reconnect");
+}
+
+void WsSession::close_replay_failed(const std::string& channel) {
+  replay_failed_ = true;
+  StreamSession::close_replay_failed(channel);
 }
 
 void WsSession::shutdown() {

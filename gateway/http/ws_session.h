@@ -1,6 +1,7 @@
 #pragma once
 // WsSession: one native /ws WebSocket connection (docs/protocol.md). Reads JSON requests, answers them,
 // and streams the frames its StreamSession base queues.
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
@@ -8,6 +9,8 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <nlohmann/json_fwd.hpp>
 
+#include <chrono>
+#include <memory>
 #include <optional>
 
 #include "gateway/http/hardening.h"
@@ -32,6 +35,7 @@ class WsSession : public StreamSession {
   void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
   void close_slow_consumer() override;
   void close_now() override;
+  void close_replay_failed(const std::string& channel) override;
 
   void on_accept(const boost::system::error_code& error);
   void read_next();
@@ -47,6 +51,7 @@ class WsSession : public StreamSession {
   void send_error(const std::string& code, const std::string& message, const std::string& ref,
                   const std::string& channel = {});
   void close_with(std::uint16_t code, const std::string& reason);
+  void cut_if_not_closed_soon();
 
   boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
   boost::beast::flat_buffer buffer_;
@@ -54,8 +59,12 @@ class WsSession : public StreamSession {
   bool connect_query_refused_ = false;
   std::string token_refusal_;  // set when the connect token was refused: close 4001 with this reason
   bool close_sent_ = false;
+  bool replay_failed_ = false;  // close_now() then closes with 1011
   bool accepted_ = false;
   std::optional<MessageRateLimiter> rate_;  // http.ws_messages_per_s, made at the first message
+  // How long a closed peer has to take the close frame before the TCP connection is cut.
+  static constexpr std::chrono::seconds kCloseGrace{5};
+  std::unique_ptr<boost::asio::steady_timer> close_deadline_;  // armed by close_with()
 };
 
 }  // namespace kabar

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <spdlog/spdlog.h>
 
 namespace kabar {
 
@@ -12,7 +13,27 @@ namespace kabar {
 //    (The store publishes its head only after the commit, so every seq <= head is in every snapshot.)
 //  * A full group's rows all precede any row it did not return, so cutting the merge at `limit` loses
 //    nothing at or below the last row kept.
-ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit) {
+std::size_t encoded_size_estimate(const StoredEvent& event) {
+  const Envelope& e = event.envelope;
+  return 2 * e.data.size() + e.channel.size() + e.event.size() + e.id.size() + 160;
+}
+
+ReplayPage ReplayReader::read_page_safely(const std::vector<ChannelCursor>& cursors, PageLimit limit) {
+  ReplayPage failed;
+  try {
+    return read_page_now(cursors, limit);
+  } catch (const std::exception& error) {
+    failed.error = error.what();
+  } catch (...) {
+    failed.error = "unknown error";
+  }
+  spdlog::error("replay: reading history failed: {}", failed.error);
+  return failed;
+}
+
+ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, PageLimit page_limit) {
+  if (before_read_for_tests) before_read_for_tests(cursors);
+  const std::size_t limit = std::max<std::size_t>(1, page_limit.frames);
   ReplayPage page;
   page.head = store_.head_seq();
   std::map<std::int64_t, std::vector<std::string>> groups;
@@ -36,6 +57,17 @@ ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors
   if (page.events.size() > limit) {
     page.events.resize(limit);
     page.full = true;
+  }
+  // A prefix of the merged events is as exact as the count cut above. It keeps a page of large events
+  // within the send queue's byte bound (the session reads the next page once its queue has drained).
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < page.events.size(); ++i) {
+    bytes += encoded_size_estimate(page.events[i]);
+    if (i > 0 && bytes > page_limit.bytes) {
+      page.events.resize(i);
+      page.full = true;
+      break;
+    }
   }
   // Checked after the read: pruned_through only grows, so if it is still at or below the cursor now,
   // nothing this page needed had been removed when it was read.

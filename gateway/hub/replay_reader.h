@@ -5,6 +5,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,7 +18,9 @@ namespace kabar {
 struct ChannelCursor {
   std::string channel;
   std::int64_t after = 0;     // deliver events with seq > after
-  bool check_pruned = true;  // false for "earliest": whatever is retained is what was asked for
+  // false while an "earliest" replay has sent nothing of the channel yet: whatever is retained is what
+  // was asked for. From its first event on, a cursor like any other.
+  bool check_pruned = true;
 };
 
 struct ReplayPage {
@@ -26,7 +30,21 @@ struct ReplayPage {
   // pass racing the read is caught too). Their events are left out of `events`.
   std::vector<std::string> pruned;
   std::int64_t head = 0;  // store head before the read; nothing above it is in the page
+  // Not empty: the read failed (an SQLite error: I/O, corruption, no file descriptor left). Nothing else
+  // in the page is meaningful; the session closes with code replay_failed (docs/protocol.md).
+  std::string error;
 };
+
+// How much one page may hold: at most `frames` events and about `bytes` bytes of encoded frames (never
+// fewer than one event, so a single large event still moves the cursor).
+struct PageLimit {
+  std::size_t frames = 500;
+  std::size_t bytes = std::numeric_limits<std::size_t>::max();
+};
+
+// What an event costs in a send queue, in the largest of its encodings (the Pusher one escapes the data
+// inside a JSON string: up to twice its size) plus the fixed fields.
+std::size_t encoded_size_estimate(const StoredEvent& event);
 
 class ReplayReader {
  public:
@@ -38,12 +56,14 @@ class ReplayReader {
     pool_.join();
   }
 
-  // One page of the merged history of several channels, each from its own cursor.
+  // One page of the merged history of several channels, each from its own cursor. A read that fails
+  // becomes a page with `error` set: an exception must never escape into the pool, which would end the
+  // process.
   template <class Executor, class Handler>
-  void read_page(std::vector<ChannelCursor> cursors, std::size_t limit, Executor executor, Handler handler) {
+  void read_page(std::vector<ChannelCursor> cursors, PageLimit limit, Executor executor, Handler handler) {
     boost::asio::post(pool_, [this, cursors = std::move(cursors), limit, executor,
                               handler = std::move(handler)]() mutable {
-      ReplayPage page = read_page_now(cursors, limit);
+      ReplayPage page = read_page_safely(cursors, limit);
       boost::asio::post(executor, [page = std::move(page), handler = std::move(handler)]() mutable {
         handler(std::move(page));
       });
@@ -57,8 +77,13 @@ class ReplayReader {
     boost::asio::post(pool_, std::move(work));
   }
 
-  // Synchronous forms (any thread); public for tests.
-  ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, std::size_t limit);
+  // Synchronous forms (any thread); public for tests. read_page_now throws StoreError when a read fails.
+  ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, PageLimit limit);
+  ReplayPage read_page_safely(const std::vector<ChannelCursor>& cursors, PageLimit limit);
+
+  // Tests only: runs on the reader thread before every page read (to count reads, commit or prune
+  // between pages, or throw StoreError as a failing reader). Set before any read starts.
+  std::function<void(const std::vector<ChannelCursor>&)> before_read_for_tests;
 
  private:
   EventStore& store_;

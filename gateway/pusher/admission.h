@@ -16,6 +16,7 @@ inline constexpr std::uint16_t kBadVersion = 4006;
 inline constexpr std::uint16_t kUnsupportedProtocol = 4007;
 inline constexpr std::uint16_t kUnauthorized = 4009;  // origin refused; client event outside membership
 inline constexpr std::uint16_t kSlowConsumer = 4100;  // back off, reconnect, resume by replay if it can
+inline constexpr std::uint16_t kReplayFailed = 4101;  // reading history failed on the server: back off, reconnect
 inline constexpr std::uint16_t kReconnect = 4200;     // shutdown; also the code of bad-message errors
 inline constexpr std::uint16_t kClientEventRejected = 4301;
 }  // namespace pusher_code

@@ -159,6 +159,9 @@ void PusherSession::on_read(const boost::system::error_code& error) {
   if (!closing() && within_message_rate()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
   buffer_.consume(buffer_.size());
   if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
+  // Once the close frame is on its way, Beast's close reads the peer's answer itself; a flooder that does
+  // not read then fills its own socket buffers until the deadline cuts it.
+  if (close_sent_) return;
   read_next();
 }
 
@@ -488,6 +491,8 @@ void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
   close_reason.code = code;
   // A close frame's reason is at most 123 bytes.
   close_reason.reason = reason.substr(0, 120);
+  // Also for a slow consumer (4100): a client that does not read never lets the close out.
+  drop_if_not_closed_soon();
   ws_.async_close(close_reason, [self = self()](const boost::system::error_code&) {
     self->leave_all();
     self->detach();
@@ -496,6 +501,14 @@ void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
 
 void PusherSession::close_slow_consumer() {
   close_with(pusher_code::kSlowConsumer, "Slow consumer: send queue overflow");
+}
+
+// Reading the history for `since` failed: pusher:error then close 4101, so pusher-js backs off and
+// reconnects (docs/pusher.md).
+void PusherSession::close_replay_failed(const std::string& channel) {
+  refuse(PusherError{pusher_code::kReplayFailed,
+                     "Reading the history of " + channel.substr(0, 64) +
+                         " failed on the server; reconnect and resume from your last position"});
 }
 
 void PusherSession::close_now() { close_with(close_.code, close_.message); }

@@ -71,6 +71,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
   void close_slow_consumer() override;
   void close_now() override;
+  void close_replay_failed(const std::string& channel) override;
 
   PusherService& service() const { return *context_.pusher; }
   std::shared_ptr<PusherSession> self() {

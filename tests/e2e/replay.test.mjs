@@ -326,16 +326,22 @@ test('retention pruned past the cursor -> reset history_pruned (WS and SSE), nev
     ws.close();
   }
 
-  // since = the newest pruned event: everything after it is still there; either an exact replay or a
-  // reset is acceptable, but never a gap.
+  // since = the newest pruned event: every event after it is retained, so the history covers the cursor
+  // and the answer is an exact replay, never a reset (docs/protocol.md "Positions": a reset only when an
+  // event after the position is gone). The same for /sse with it as Last-Event-ID.
   {
     const ws = await WsClient.connect(pruning.wsUrl);
     await ws.subscribe(channel, pos['pr-14']);
-    await waitUntil(() => ws.frames.some((f) => f.type === 'reset') || ws.events(channel).some((f) => f.id === 'pr-19'),
-      { what: 'replay or reset for since=pr-14' });
+    await ws.waitEventId(channel, 'pr-19');
+    const sse = await SseClient.open(pruning.url(`/sse?channel=${channel}`), { headers: { 'Last-Event-ID': pos['pr-14'] } });
+    await sse.waitMessage((f) => f.id === 'pr-19', { what: 'SSE replay for Last-Event-ID=pr-14' });
     await sleep(SETTLE_MS);
-    if (!ws.frames.some((f) => f.type === 'reset')) assert.deepEqual(ids(ws.events(channel)), range('pr-', 15, 19));
+    assert.deepEqual(ws.frames.filter((f) => f.type === 'reset'), [], 'WS: no reset for since=pr-14');
+    assert.deepEqual(ids(ws.events(channel)), range('pr-', 15, 19), 'WS: exactly the events after pr-14');
+    assert.deepEqual(sse.messages.filter((m) => m.frame.type === 'reset').map((m) => m.frame), [], 'SSE: no reset');
+    assert.deepEqual(sse.events(channel).map((m) => m.frame.id), range('pr-', 15, 19), 'SSE: exactly the events after pr-14');
     ws.close();
+    sse.close();
   }
 
   // After the reset, live events follow (and no old history).

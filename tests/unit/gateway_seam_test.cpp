@@ -1,148 +1,9 @@
 // The replay seam, tested with the real store, hub and replay reader and a session whose transport
 // just records what it would send: while events keep being committed, a client that subscribes from a
 // position gets every later event of its channel exactly once, in order.
-#include <gtest/gtest.h>
+#include "seam_fixture.h"
 
-#include <atomic>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <chrono>
-#include <filesystem>
-#include <future>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <random>
-#include <thread>
-
-#include "gateway/http/stream_session.h"
-
-namespace kabar {
-namespace {
-using namespace std::chrono_literals;
-
-class RecordingSession : public StreamSession {
- public:
-  RecordingSession(ServerContext& context, bool hold_writes = false, std::size_t items_per_write = 1)
-      : StreamSession(context, 0), hold_writes_(hold_writes), items_per_write_(items_per_write) {}
-
-  void subscribe_from(const std::vector<std::string>& channels, const std::string& since) {
-    subscribe(channels, StartPoint::parse(since), true);
-  }
-  void heartbeat() override {}
-  void shutdown() override {}
-  using StreamSession::detach;
-
-  std::vector<nlohmann::json> frames() {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-  bool evicted() const { return evicted_; }
-
- private:
-  const std::string& frame_payload(const Frame& frame) const override { return frame.json; }
-  std::string control_payload(const std::string& json, const std::string&) const override { return json; }
-  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override {
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& payload : payloads) {
-        frames_.push_back(nlohmann::json::parse(std::string_view(static_cast<const char*>(payload.data()), payload.size())));
-      }
-    }
-    if (hold_writes_) return;  // a client that never reads: the write never completes
-    boost::asio::post(context_.hub.shard_context(0), [self = shared_from_this(), this] {
-      on_write_complete({});
-    });
-  }
-  std::size_t max_items_per_write() const override { return items_per_write_; }
-  void close_slow_consumer() override { evicted_ = true; }
-  void close_now() override {}
-
-  bool hold_writes_;
-  std::size_t items_per_write_;
-  std::atomic<bool> evicted_{false};
-  std::mutex mutex_;
-  std::vector<nlohmann::json> frames_;
-};
-
-class SeamTest : public ::testing::Test {
- protected:
-  void SetUp() override { open_store(0); }
-
-  void open_store(std::size_t keep_per_channel) {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kabar-seam-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
-    StoreOptions options;
-    options.data_dir = dir_;
-    options.retention_max_per_channel = keep_per_channel;
-    options.retention_max_age = 0s;
-    store_ = std::make_unique<EventStore>(options);
-    hub_ = std::make_unique<Hub>(std::vector<boost::asio::io_context*>{&io_}, store_->epoch());
-    replay_ = std::make_unique<ReplayReader>(*store_, 1);
-    SessionLimits limits;
-    limits.replay_page = 37;  // small pages: many seams inside one catch-up
-    context_ = std::make_unique<ServerContext>(*hub_, *replay_, *store_, limits, stats_);
-    context_->sessions_by_shard.resize(1);
-    store_->set_commit_listener([this](const std::vector<StoredEvent>& batch) { hub_->publish(batch); });
-    io_thread_ = std::thread([this] {
-      auto guard = boost::asio::make_work_guard(io_);
-      io_.run();
-    });
-  }
-
-  void TearDown() override {
-    io_.stop();
-    io_thread_.join();
-    replay_->stop();
-    store_->close();
-    std::filesystem::remove_all(dir_);
-  }
-
-  std::int64_t append(const std::string& channel, int n) {
-    Envelope envelope;
-    envelope.id = channel + "-" + std::to_string(n);
-    envelope.event = "test.event";
-    envelope.channel = channel;
-    envelope.data = "{\"n\":" + std::to_string(n) + "}";
-    envelope.time_ms = 1;
-    return store_->append(envelope).seq;
-  }
-
-  template <class F>
-  auto on_io(F f) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto result = task.get_future();
-    boost::asio::post(io_, [&task] { task(); });
-    return result.get();
-  }
-
-  static std::vector<nlohmann::json> of_type(const std::vector<nlohmann::json>& frames, const std::string& type) {
-    std::vector<nlohmann::json> out;
-    for (const auto& frame : frames) {
-      if (frame["type"] == type) out.push_back(frame);
-    }
-    return out;
-  }
-
-  bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(5ms);
-    }
-    return true;
-  }
-
-  std::filesystem::path dir_;
-  boost::asio::io_context io_;
-  std::thread io_thread_;
-  std::unique_ptr<EventStore> store_;
-  std::unique_ptr<Hub> hub_;
-  std::unique_ptr<ReplayReader> replay_;
-  GatewayStats stats_;
-  std::unique_ptr<ServerContext> context_;
-
-  void expect_exact_seam_while_publishing(std::size_t items_per_write);
-};
+namespace kabar::seam_test {
 
 // items_per_write > 1 is how SSE writes (a backlog goes out in one gathered write).
 void SeamTest::expect_exact_seam_while_publishing(std::size_t items_per_write) {
@@ -220,11 +81,6 @@ TEST_F(SeamTest, PositionFromAnotherStoreGetsEpochChangedResetThenLiveEvents) {
   on_io([&] { session->detach(); return 0; });
 }
 
-class PrunedSeamTest : public SeamTest {
- protected:
-  void SetUp() override { open_store(10); }
-};
-
 TEST_F(PrunedSeamTest, CursorOlderThanRetainedHistoryGetsHistoryPrunedResetThenOnlyNewerEvents) {
   const std::int64_t old_cursor = append("c", 0);
   for (int n = 1; n < 50; ++n) append("c", n);
@@ -286,5 +142,4 @@ TEST_F(SeamTest, ClientThatStopsReadingIsEvictedWithoutDelayingOthers) {
   on_io([&] { slow->detach(); healthy->detach(); return 0; });
 }
 
-}  // namespace
-}  // namespace kabar
+}  // namespace kabar::seam_test
