@@ -318,6 +318,8 @@ std::string Gateway::metrics_text() const {
   metric("kabar_ws_connections", "gauge", "Open /ws connections", stats_.ws_open.load());
   metric("kabar_sse_connections", "gauge", "Open /sse streams", stats_.sse_open.load());
   metric("kabar_ws_accepted_total", "counter", "/ws connections accepted", stats_.ws_accepted.load());
+  metric("kabar_accept_failures_total", "counter", "accept() failures (out of file descriptors...)",
+         stats_.accept_failures.load());
   metric("kabar_sse_accepted_total", "counter", "/sse streams accepted", stats_.sse_accepted.load());
   metric("kabar_evicted_slow_consumers_total", "counter", "Clients closed because their send queue overflowed",
          stats_.evicted_slow.load());

@@ -10,7 +10,7 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 Listener::Listener(ServerContext& context, asio::io_context& accept_context, const tcp::endpoint& endpoint)
-    : context_(context), acceptor_(accept_context) {
+    : context_(context), acceptor_(accept_context), retry_timer_(accept_context) {
   boost::system::error_code error;
   const std::string where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   acceptor_.open(endpoint.protocol(), error);
@@ -26,6 +26,7 @@ void Listener::run() { accept_next(); }
 void Listener::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  retry_timer_.cancel();
 }
 
 void Listener::accept_next() {
@@ -35,13 +36,30 @@ void Listener::accept_next() {
                                                                 const boost::system::error_code& error,
                                                                 tcp::socket socket) {
     if (error == asio::error::operation_aborted) return;  // stopped
-    if (error) {
-      // Out of file descriptors and similar: log and keep accepting; the kernel queues meanwhile.
-      spdlog::warn("accept failed: {}", error.message());
-    } else {
-      auto session = std::make_shared<HttpSession>(self->context_, shard, std::move(socket));
-      asio::post(self->context_.hub.shard_context(shard), [session] { session->run(); });
-    }
+    if (error) return self->on_accept_error(error);
+    auto session = std::make_shared<HttpSession>(self->context_, shard, std::move(socket));
+    asio::post(self->context_.hub.shard_context(shard), [session] { session->run(); });
+    self->accept_next();
+  });
+}
+
+// Out of file descriptors and similar: count it, log at most every 10 s, and try again after a pause
+// (an immediate retry fails the same way and spins a core while the table stays full).
+void Listener::on_accept_error(const boost::system::error_code& error) {
+  constexpr auto kRetryPause = std::chrono::milliseconds(100);
+  constexpr auto kLogEvery = std::chrono::seconds(10);
+  context_.stats.accept_failures.fetch_add(1, std::memory_order_relaxed);
+  ++errors_since_log_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_error_log_ >= kLogEvery) {
+    spdlog::warn("accept failed: {} ({} time(s) since the last such line); retrying every {} ms",
+                 error.message(), errors_since_log_, kRetryPause.count());
+    last_error_log_ = now;
+    errors_since_log_ = 0;
+  }
+  retry_timer_.expires_after(kRetryPause);
+  retry_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& waited) {
+    if (waited == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     self->accept_next();
   });
 }

@@ -2,6 +2,8 @@
 // Listener: accepts TCP connections and deals them round-robin to the I/O shards, where each lives
 // its whole life (its socket, its sessions and its hub subscriptions stay on that one thread).
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 
@@ -24,9 +26,16 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void accept_next();
+  void on_accept_error(const boost::system::error_code& error);
+
 
   ServerContext& context_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  // After a failed accept (EMFILE: out of file descriptors) the listener waits before the next one, so
+  // a full fd table is not a busy loop of failing accept() calls; the kernel queues meanwhile.
+  boost::asio::steady_timer retry_timer_;
+  std::chrono::steady_clock::time_point last_error_log_{};
+  std::uint64_t errors_since_log_ = 0;
   std::size_t next_shard_ = 0;
   unsigned short port_ = 0;
 };

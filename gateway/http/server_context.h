@@ -37,6 +37,7 @@ struct SessionLimits {
 struct GatewayStats {
   std::atomic<std::uint64_t> ws_open{0}, sse_open{0};
   std::atomic<std::uint64_t> ws_accepted{0}, sse_accepted{0};
+  std::atomic<std::uint64_t> accept_failures{0};  // accept() failed (EMFILE...); the listener pauses 100 ms
   std::atomic<std::uint64_t> evicted_slow{0};
   std::atomic<std::uint64_t> frames_sent{0}, bytes_sent{0};
   std::atomic<std::uint64_t> replayed_events{0};
