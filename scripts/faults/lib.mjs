@@ -78,7 +78,8 @@ export async function startBroker({ guarded }) {
   if (guarded) {
     if (!fs.existsSync(PLUGIN)) throw new Error(`--guarded needs ${PLUGIN}: cmake --build build --target kabar_auth_plugin`);
     lines.push('allow_anonymous false', `plugin ${PLUGIN}`, `plugin_opt_jwt_secret_file ${secretFile}`,
-      'plugin_opt_jwt_clock_skew_s 30', 'plugin_opt_username sub', 'connection_messages true');
+      'plugin_opt_jwt_clock_skew_s 30', 'plugin_opt_username sub', `plugin_opt_state_file ${persist}/kabar-auth.state`,
+      'connection_messages true');
   } else {
     lines.push('allow_anonymous true');
   }

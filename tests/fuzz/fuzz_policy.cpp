@@ -17,8 +17,10 @@ using nlohmann::json;
 const char* kFeaturePolicy = R"({
   "version": 1, "roles": ["kasir", "admin", "ops"], "role_claim": "role", "public_channels": "authenticated",
   "rules": [
-    {"name": "own", "roles": ["kasir"], "actions": ["read"], "channels": ["private-cabang.{cabang}", "presence-kasir.{cabang}.{sub}"],
-     "topics": ["cabang/{cabang}/+/{sub}", "cabang/{cabang}/#"], "where": {"cabang": {"in_claim": "cabang"}, "sub": {"in_claim": "sub"}}},
+    {"name": "own", "roles": ["kasir"], "actions": ["read"], "channels": ["private-cabang.{cabang}"],
+     "topics": ["cabang/{cabang}/#"], "where": {"cabang": {"in_claim": "cabang"}}},
+    {"name": "own-desk", "roles": ["kasir"], "actions": ["read"], "channels": ["presence-kasir.{cabang}.{sub}"],
+     "topics": ["cabang/{cabang}/+/{sub}"], "where": {"cabang": {"in_claim": "cabang"}, "sub": {"in_claim": "sub"}}},
     {"name": "users", "roles": ["*"], "actions": ["read", "publish"], "channels": ["private-user-{id}.*", "private-App.Models.User.{id}"],
      "where": {"id": {"in_claim": "sub"}}},
     {"name": "svc", "subjects": ["svc"], "actions": ["publish"], "topics": ["#", "$SYS/#"], "channels": ["*"]},
