@@ -6,8 +6,8 @@
 // The backend is MQTT.js: what was not acknowledged when the broker died is sent again after its
 // reconnect, under the same envelope id, so the broker may see it twice; kabar must store it once.
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
-import { Kabar, requireKabarBinary, sleep, useHarness, waitUntil } from './lib/harness.mjs';
+import { after, before, describe, test } from 'node:test';
+import { BROKER_MODES, Kabar, requireKabarBinary, sleep, useHarness, waitUntil } from './lib/harness.mjs';
 import { SseClient, WsClient, mqttConnect, publish } from './lib/clients.mjs';
 import { connected, makeEcho, subscribed } from './pusher-helpers.mjs';
 import { PacedPublisher, ResumingWs, describeTally, startPersistentBroker, tally } from './lib/faults.mjs';
@@ -19,17 +19,21 @@ const CHANNEL = 'faults.broker';
 const BEFORE_MS = 4000; // publishing before the kill
 const DOWN_MS = 1500; // the broker is away this long
 const AFTER_MS = 4000; // publishing after the restart
+for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
 let broker;
 let kabar;
 
 before(async () => {
   requireKabarBinary();
-  broker = await startPersistentBroker();
+  broker = await startPersistentBroker({ guarded: mode === 'guarded' });
   // heartbeat 5 s (the harness's 1 s makes Beast's idle timeout 2 s, which a loaded machine can trip
   // during the burst that follows the restart: not the fault under test)
-  kabar = await Kabar.create({ mqttPort: broker.port, config: { http: { heartbeat_ms: 5000 } } });
+  kabar = await Kabar.create({
+    mqttPort: broker.port, config: { http: { heartbeat_ms: 5000 }, broker: await broker.credentials('kabar-fb') },
+  });
   await kabar.start();
 });
+after(async () => { await kabar?.stop(); await broker?.stop(); });
 
 test(`broker SIGKILL + restart during ${RATE} QoS 1 events/s: every acknowledged event once at /sse, /ws and /app`, { timeout: 150000 }, async (t) => {
   // /ws resumes from its last position if its socket is closed (as an app does); EventSource resumes by
@@ -44,7 +48,7 @@ test(`broker SIGKILL + restart during ${RATE} QoS 1 events/s: every acknowledged
   channel.bind('fault.sentinel', (data) => pusherIds.push(data.id));
   await subscribed(echo.channel(CHANNEL));
 
-  const mq = await mqttConnect(broker.port, { reconnectPeriod: 100 });
+  const mq = await mqttConnect(broker.port, { reconnectPeriod: 100, ...(await broker.credentials('laravel')) });
   let reconnects = 0;
   mq.on('reconnect', () => { reconnects += 1; });
   const publisher = new PacedPublisher(mq, { topic: `kabar/c/${CHANNEL}`, rate: RATE, prefix: 'fb' }).start();
@@ -101,4 +105,5 @@ test(`broker SIGKILL + restart during ${RATE} QoS 1 events/s: every acknowledged
   for (const c of [ws, sse]) c.close();
   echo.disconnect();
   mq.end(true);
+});
 });

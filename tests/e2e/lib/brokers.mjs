@@ -57,7 +57,8 @@ export class Mosquitto {
 // The broker of the tests. `guarded: true` is the setup compose deploys (compose/mosquitto.conf): the
 // kabar plugin (built next to the kabar binary), allow_anonymous false, every client a JWT as its
 // password; persistence is on in both.
-export async function startMosquitto({ guarded = false } = {}) {
+// `settings` replace or add mosquitto.conf lines by their key (e.g. the fault tests' autosave settings).
+export async function startMosquitto({ guarded = false, settings = {} } = {}) {
   const dir = makeTempDir('kabar-e2e-mosq-');
   const port = await freePort();
   const persistence = path.join(dir, 'persist');
@@ -82,6 +83,10 @@ export async function startMosquitto({ guarded = false } = {}) {
     lines.unshift('per_listener_settings false');
     lines.push(`plugin ${plugin}`, `plugin_opt_jwt_secret_file ${secretFile}`, 'plugin_opt_jwt_clock_skew_s 30',
       'plugin_opt_username sub', `plugin_opt_state_file ${path.join(persistence, 'kabar-auth.state')}`);
+  }
+  for (const [key, value] of Object.entries(settings)) {
+    const at = lines.findIndex((line) => line.split(' ')[0] === key);
+    if (at >= 0) lines[at] = `${key} ${value}`; else lines.push(`${key} ${value}`);
   }
   if (process.getuid && process.getuid() === 0) lines.push('user root');
   const conf = path.join(dir, 'mosquitto.conf');

@@ -1,36 +1,17 @@
 // Fault-injection helpers for the faults_*.test.mjs files: a broker that persists its state the way the
-// compose broker does (so a SIGKILL loses at most the last autosave interval of broker state), a paced
+// compose broker does (saved after every change, so a SIGKILL loses nothing it acknowledged), a paced
 // QoS 1 publisher that knows which events got their PUBACK, a TCP relay on loopback that can go silent,
 // and a checker for "every acknowledged event arrived exactly once" at one client.
-import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
-import { Mosquitto, freePort, makeTempDir, track, waitUntil } from './harness.mjs';
+import { startMosquitto, track, waitUntil } from './harness.mjs';
 
-// mosquitto with persistence as compose/mosquitto.conf sets it (autosave_interval 1, a large queue),
-// anonymous on a loopback listener. `port` may be given to restart on the same one.
-export async function startPersistentBroker({ port } = {}) {
-  const dir = makeTempDir('kabar-e2e-fault-mosq-');
-  port ??= await freePort();
-  const persistence = path.join(dir, 'persist');
-  fs.mkdirSync(persistence);
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence true',
-    `persistence_location ${persistence}/`,
-    'autosave_interval 1',
-    'max_queued_messages 1000000',
-    'max_inflight_messages 100',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    'log_type notice',
-  ];
-  if (process.getuid && process.getuid() === 0) lines.push('user root');
-  const conf = path.join(dir, 'mosquitto.conf');
-  fs.writeFileSync(conf, lines.join('\n') + '\n');
-  return new Mosquitto(dir, port, conf).start();
+// mosquitto with persistence as compose/mosquitto.conf sets it (saved after every change, a large
+// queue), anonymous or guarded by kabar's plugin (startMosquitto({guarded})).
+export async function startPersistentBroker({ guarded = false } = {}) {
+  return startMosquitto({
+    guarded,
+    settings: { autosave_interval: 1, autosave_on_changes: 'true', max_queued_messages: 1000000, max_inflight_messages: 100 },
+  });
 }
 
 // Publishes `rate` envelopes a second, QoS 1, on one MQTT.js connection, without waiting for PUBACKs
