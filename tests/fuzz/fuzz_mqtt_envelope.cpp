@@ -81,7 +81,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   require(event.topic == topic);
   require(!payload.empty() && payload.size() <= limits.max_payload_bytes);
 
-  require(!event.event.empty() && event.event.size() <= 200);
+  // 1..200 characters (envelope.schema.json maxLength counts code points, docs/bridge.md), not bytes.
+  std::size_t code_points = 0;
+  for (unsigned char c : event.event) code_points += (c & 0xC0) != 0x80;
+  require(!event.event.empty() && code_points <= 200 && event.event.size() <= 800);
   const json value = json::parse(event.data);  // throws, and so fails, when the text is not JSON
   require(value.dump(-1, ' ', false, json::error_handler_t::replace) == event.data);
   require(value.dump(-1, ' ', false, json::error_handler_t::replace).size() == event.data.size());
