@@ -52,16 +52,7 @@ class BrokerPlugin : public ::testing::Test {
     fs::create_directories(dir_ / "persist");
     std::ofstream(dir_ / "jwt.secret") << kSecret << "\n";
     port_ = free_port();
-    std::ofstream conf(dir_ / "mosquitto.conf");
-    if (::getuid() == 0) conf << "user root\n";
-    conf << "per_listener_settings false\nallow_anonymous false\n"
-         << "listener " << port_ << " 127.0.0.1\n"
-         << "plugin " << KABAR_BINARY_DIR << "/kabar_auth_plugin.so\n"
-         << "plugin_opt_jwt_secret_file " << (dir_ / "jwt.secret").string() << "\n"
-         << "plugin_opt_jwt_clock_skew_s 0\n"
-         << "persistence true\npersistence_location " << (dir_ / "persist").string() << "/\n"
-         << "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n";
-    conf.close();
+    write_guarded_broker_conf(dir_, port_);
     broker_ = spawn({kMosquitto, "-c", (dir_ / "mosquitto.conf").string()}, dir_ / "mosquitto.log");
     ASSERT_GT(broker_, 0);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

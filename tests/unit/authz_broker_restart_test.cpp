@@ -50,19 +50,10 @@ class BrokerRestart : public ::testing::Test {
     fs::create_directories(dir_ / "persist");
     std::ofstream(dir_ / "jwt.secret") << kSecret << "\n";
     port_ = free_port();
-    std::ofstream conf(dir_ / "mosquitto.conf");
-    if (::getuid() == 0) conf << "user root\n";
-    // autosave_interval 1: mosquitto writes its persistence file every second, as compose's broker
-    // does, so the kill -9 test can wait for a save that holds the session instead of guessing.
-    conf << "per_listener_settings false\nallow_anonymous false\n"
-         << "listener " << port_ << " 127.0.0.1\n"
-         << "plugin " << KABAR_BINARY_DIR << "/kabar_auth_plugin.so\n"
-         << "plugin_opt_jwt_secret_file " << (dir_ / "jwt.secret").string() << "\n"
-         << "plugin_opt_jwt_clock_skew_s 0\n"
-         << "plugin_opt_state_file " << state_file().string() << "\n"
-         << "persistence true\npersistence_location " << (dir_ / "persist").string() << "/\n"
-         << "autosave_interval 1\n"
-         << "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n";
+    // autosave_interval 1 (timed: no autosave_on_changes here): mosquitto writes its persistence file
+    // every second, so the kill -9 test can wait for a save that holds the session instead of guessing.
+    write_guarded_broker_conf(dir_, port_,
+                              "plugin_opt_state_file " + state_file().string() + "\nautosave_interval 1\n");
   }
 
   void TearDown() override {

@@ -111,6 +111,20 @@ inline bool port_open(int port) {
   return open;
 }
 
+// The guarded broker of the plugin tests: kabar_auth_plugin.so (HS256 with dir/jwt.secret, no clock skew),
+// allow_anonymous false, persistence in dir/persist; `extra` lines go after the persistence settings.
+inline void write_guarded_broker_conf(const fs::path& dir, int port, const std::string& extra = "") {
+  std::ofstream conf(dir / "mosquitto.conf");
+  if (getuid() == 0) conf << "user root\n";
+  conf << "per_listener_settings false\nallow_anonymous false\n"
+       << "listener " << port << " 127.0.0.1\n"
+       << "plugin " << KABAR_BINARY_DIR << "/kabar_auth_plugin.so\n"
+       << "plugin_opt_jwt_secret_file " << (dir / "jwt.secret").string() << "\n"
+       << "plugin_opt_jwt_clock_skew_s 0\n"
+       << "persistence true\npersistence_location " << (dir / "persist").string() << "/\n"
+       << extra << "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n";
+}
+
 inline std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
