@@ -1,0 +1,39 @@
+// The only file of the dashboard that talks to kabar.js (served by kabar at /kabar.js), so a change in
+// its signature is adjusted here. Also the history call used after a reset.
+
+import { api } from '/assets/api.js';
+
+export const BACKOFF = { baseMs: 1000, capMs: 30_000, maxAttempts: 5 };
+export const HIDDEN_PAUSE_MS = 30_000;
+
+/**
+ * Opens one kabar.js client over /sse. onStatus(status, detail) receives connecting | live |
+ * reconnecting | paused | offline | polling. Returns {subscribe(channel, {since, onEvent, onReset}) ->
+ * unsubscribe, retry(), close()}. Frames are {type: 'event', channel, event, id, position, data, time}.
+ */
+export async function openLive({ getToken, onStatus }) {
+  const { Kabar } = await import('/kabar.js');
+  const kabar = new Kabar({
+    url: location.origin,
+    transport: 'sse',
+    getToken,
+    backoff: BACKOFF,
+    hiddenPauseMs: HIDDEN_PAUSE_MS,
+  });
+  kabar.onStatus(onStatus);
+  return {
+    subscribe(channel, { since, onEvent, onReset }) {
+      const options = { onEvent, onReset };
+      if (since !== undefined) options.since = since;
+      return kabar.subscribe(channel, options);
+    },
+    retry: () => kabar.retry(),
+    close: () => kabar.close(),
+  };
+}
+
+/** GET /api/history?channel=C&since=latest -> the frames (oldest first), for a refetch after a reset. */
+export async function latestFrames(channel, token) {
+  const answer = await api(`/api/history?channel=${encodeURIComponent(channel)}&since=latest`, { token });
+  return Array.isArray(answer?.frames) ? answer.frames : [];
+}
