@@ -10,7 +10,7 @@ import { api } from '/assets/api.js';
 import { h, setChildren, setText } from '/assets/dom.js';
 import { icon } from '/assets/icons.js';
 import { DemoSession } from '/assets/session.js';
-import { nameOf } from '/assets/format.js';
+import { nameOf, toDate } from '/assets/format.js';
 import { avatar, statusIndicator, userChip } from '/assets/ui.js';
 import { toast } from '/assets/toast.js';
 
@@ -250,6 +250,9 @@ export class DokumenFeed {
     const doc = event && event.dokumen;
     if (!doc || String(doc.id) !== id) return;
     const before = this.docs.get(id) || null;
+    // kabar-echo replays what was published since this browser's last visit: an event older than the
+    // list just fetched must not turn a row back.
+    if (before && compareVersion(doc, before) < 0) return;
     const after = { ...(before || {}), ...doc };
     this.docs.set(id, after);
     this.renderCount();
@@ -280,6 +283,25 @@ export class DokumenFeed {
   renderCount() {
     setPendingCount(this.counts().pending);
   }
+}
+
+function updatedAt(doc) {
+  const d = toDate(doc && doc.updated_at);
+  return d ? d.getTime() : null;
+}
+
+/**
+ * Which of two copies of a document is newer: by updated_at, then by the number of decisions. -1 when
+ * a is older than b, 0 when they look the same, 1 when a is newer (or they cannot be compared).
+ */
+export function compareVersion(a, b) {
+  const ta = updatedAt(a);
+  const tb = updatedAt(b);
+  if (ta !== null && tb !== null && ta !== tb) return ta < tb ? -1 : 1;
+  const na = Array.isArray(a.approvals) ? a.approvals.length : null;
+  const nb = Array.isArray(b.approvals) ? b.approvals.length : null;
+  if (na !== null && nb !== null && na !== nb) return na < nb ? -1 : 1;
+  return ta !== null && ta === tb && a.status === b.status ? 0 : 1;
 }
 
 /** "Budi (Manajer) menyetujui" for the newest approval entry, if the document has one. */

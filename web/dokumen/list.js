@@ -6,7 +6,7 @@ import { h, replay, setChildren, setText } from '/assets/dom.js';
 import { dateTime, relative } from '/assets/format.js';
 import { icon } from '/assets/icons.js';
 import {
-  DokumenFeed, connectEcho, judulOf, mountTopbar, nomorOf, pemohonOf, signedIn, statusBadge, toastChange,
+  DokumenFeed, compareVersion, connectEcho, judulOf, mountTopbar, nomorOf, pemohonOf, signedIn, statusBadge, toastChange,
 } from './common.js';
 
 const main = document.getElementById('main');
@@ -144,7 +144,7 @@ async function start() {
       renderAll();
     }
     renderCounts();
-    if (!before || before.status !== doc.status || before.updated_at !== doc.updated_at) toastChange(doc);
+    if (!before || compareVersion(doc, before) > 0) toastChange(doc); // not for a replayed copy of what is shown
   });
 
   try {

@@ -9,7 +9,7 @@ import { dateTime, nameOf, relative } from '/assets/format.js';
 import { icon } from '/assets/icons.js';
 import { avatar } from '/assets/ui.js';
 import {
-  DokumenFeed, connectEcho, judulOf, mountTopbar, nomorOf, pemohonOf, session, signedIn, statusBadge,
+  DokumenFeed, compareVersion, connectEcho, judulOf, mountTopbar, nomorOf, pemohonOf, session, signedIn, statusBadge,
   statusLabel, toastChange, unwrap,
 } from './common.js';
 
@@ -342,8 +342,10 @@ async function start() {
   echo.channel(`dokumen.${id}`)
     .listen('.dokumen.updated', (e) => {
       if (!e || !e.dokumen || String(e.dokumen.id) !== String(id)) return;
+      const order = compareVersion(e.dokumen, doc);
+      if (order < 0) return; // a replayed event older than what the page shows
       const next = { ...doc, ...e.dokumen };
-      const mine = ownStamp !== null && stamp(next) === ownStamp;
+      const mine = order === 0 || (ownStamp !== null && stamp(next) === ownStamp);
       if (!mine) el.result.hidden = true; // someone else's change: "Anda menyetujui…" is old news
       renderDoc(next);
       feed.put(next);

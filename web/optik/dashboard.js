@@ -10,7 +10,7 @@ import { amount, dateLong, nameOf, number, rupiah, time } from '/assets/format.j
 import { icon } from '/assets/icons.js';
 import { toast } from '/assets/toast.js';
 import { statusIndicator, userChip } from '/assets/ui.js';
-import { latestFrames, openLive } from './live.js';
+import { BACKOFF, latestFrames, openLive } from './live.js';
 import { ROLE_LABEL } from './login.js';
 
 const STATUS = {
@@ -101,6 +101,8 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
   const feed = h('ul', { class: 'feed', testid: 'notices' });
   const feedEmpty = h('div', { class: 'empty', testid: 'notices-empty' },
     isAdmin ? 'Transaksi baru dan pesanan siap akan muncul di sini.' : 'Pesanan yang siap diambil akan muncul di sini.');
+  const accessError = h('div', { class: 'callout', testid: 'access-error', dataset: { kind: 'danger' }, hidden: true,
+    style: { marginBottom: '16px' } });
   const strip = h('div', { class: 'branches', testid: 'cabang-strip' });
   const stripCards = new Map();
   const allTotal = h('div', { class: 'branch-total', testid: 'omset-semua' }, '—');
@@ -125,6 +127,7 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
     h('div', { class: 'page-header' },
       h('div', null, h('span', { class: 'eyebrow' }, ROLE_LABEL[role] ? `Dasbor ${ROLE_LABEL[role].toLowerCase()}` : 'Dasbor'),
         h('h1', { style: { marginTop: '4px' } }, 'Omset hari ini'), h('p', { testid: 'subtitle' }, subtitle))),
+    accessError,
     ids.length > 1 ? h('section', { style: { marginBottom: '8px' } }, strip) : null,
     h('div', { class: 'section-title' }, h('div', { style: { display: 'flex', gap: '10px', alignItems: 'center', flexWrap: 'wrap' } }, selectedTitle, staleNote), updatedAt),
     h('div', { class: 'stats' }, s.total.card, s.bpjs.card, s.umum.card, s.count.card),
@@ -288,7 +291,8 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
 
   // ---------------------------------------------------------------- live data
   function onFrame(id, frame) {
-    if (!frame || frame.type && frame.type !== 'event') return;
+    if (!frame || (frame.type && frame.type !== 'event')) return;
+    if (accessError.hidden === false && frame.event) accessError.hidden = true;
     const key = frame.id || frame.position;
     if (key) {
       if (seen.has(key)) return;
@@ -297,6 +301,15 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
     }
     if (frame.event === 'omset.updated') setFigures(id, frame.data, frame.time, true);
     else onNotice(id, frame);
+  }
+
+  // A refusal (403 forbidden_channel: the token may not read a channel, 401: the token was refused).
+  function onError(frame) {
+    if (!frame || (frame.code !== 'forbidden_channel' && frame.code !== 'invalid_token')) return;
+    accessError.hidden = false;
+    setChildren(accessError, icon('alert'), h('span', null, frame.code === 'forbidden_channel'
+      ? `Akses ditolak${frame.channel ? ` untuk ${frame.channel}` : ''}: ${frame.message || frame.reason || ''}`
+      : `Token ditolak server: ${frame.message || frame.reason || ''}`));
   }
 
   async function refetch(id, channel) {
@@ -312,8 +325,12 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
   function showStatus(status, detail) {
     const [label, tone, title] = STATUS[status] || [String(status), 'idle', ''];
     let hint = title;
-    if (status === 'reconnecting' && detail && typeof detail === 'object' && detail.attempt) {
-      hint = `${title} Percobaan ${detail.attempt}${detail.maxAttempts ? ` dari ${detail.maxAttempts}` : ''}.`;
+    const d = detail && typeof detail === 'object' ? detail : {};
+    if (status === 'reconnecting' && d.attempt) {
+      hint = `${title} Percobaan ke-${d.attempt} dari ${BACKOFF.maxAttempts}`
+        + (d.delayMs ? `, berikutnya dalam ${Math.ceil(d.delayMs / 1000)} detik.` : '.');
+    } else if (status === 'offline' && d.reason && d.reason !== 'max_attempts') {
+      hint = `${title} (${d.reason})`;
     }
     indicator.set(status, label, {
       tone, title: hint,
@@ -337,9 +354,11 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
         since: 'latest',
         onEvent: (frame) => onFrame(id, frame),
         onReset: () => refetch(id, channel),
+        onError,
       });
       if (isAdmin) {
-        live.subscribe(`${channel}.admin`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {} });
+        // Notices only: nothing to refetch after a reset.
+        live.subscribe(`${channel}.admin`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
       }
     }
     addEventListener('pagehide', () => live.close());

@@ -8,8 +8,10 @@ export const HIDDEN_PAUSE_MS = 30_000;
 
 /**
  * Opens one kabar.js client over /sse. onStatus(status, detail) receives connecting | live |
- * reconnecting | paused | offline | polling. Returns {subscribe(channel, {since, onEvent, onReset}) ->
- * unsubscribe, retry(), close()}. Frames are {type: 'event', channel, event, id, position, data, time}.
+ * reconnecting | paused | offline | polling, and detail {attempt, delayMs, reason, transport}. Returns
+ * {subscribe(channel, {since, onEvent, onReset, onError}) -> unsubscribe, retry(), close()}. Frames are
+ * {type: 'event', channel, event, id, position, data, time}. kabar.js keeps each channel's position in
+ * localStorage, so a reload resumes where the page left (since only counts on a browser's first visit).
  */
 export async function openLive({ getToken, onStatus }) {
   const { Kabar } = await import('/kabar.js');
@@ -22,8 +24,8 @@ export async function openLive({ getToken, onStatus }) {
   });
   kabar.onStatus(onStatus);
   return {
-    subscribe(channel, { since, onEvent, onReset }) {
-      const options = { onEvent, onReset };
+    subscribe(channel, { since, onEvent, onReset, onError }) {
+      const options = { onEvent, onReset, onError };
       if (since !== undefined) options.since = since;
       return kabar.subscribe(channel, options);
     },
