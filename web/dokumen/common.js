@@ -54,7 +54,7 @@ export function mountTopbar(user) {
     h('div', { class: 'topbar-spacer' }),
     h('div', { class: 'topbar-tools' },
       indicator && indicator.el,
-      user ? userChip(user.name, user.jabatan || 'Staf', logout) : null));
+      user ? userChip(user.name || user.request?.name || user.sub, nameOf(user.jabatan ?? user.request?.jabatan, 'Staf'), logout) : null));
 }
 
 export function logout() {

@@ -136,7 +136,7 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
         h('div', { class: 'card-header' }, h('div', null, h('h2', null, 'Transaksi terbaru'),
           h('p', null, 'Sepuluh transaksi terakhir cabang ini.'))),
         h('div', { class: 'table-wrap' }, h('table', { class: 'table', testid: 'transaksi-table' },
-          h('thead', null, h('tr', null, h('th', null, 'Waktu'), h('th', null, 'No. nota'), h('th', { class: 'hide-sm' }, 'Pelanggan'),
+          h('thead', null, h('tr', null, h('th', { class: 'hide-sm' }, 'Waktu'), h('th', null, 'No. nota'), h('th', { class: 'hide-sm' }, 'Pelanggan'),
             h('th', null, 'Jenis'), h('th', { class: 'hide-sm' }, 'Kasir'), h('th', { class: 'right' }, 'Total'))),
           tbody)),
         tableEmpty),
@@ -196,8 +196,9 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
       next.add(key);
       const jenis = String(t.jenis || '').toLowerCase();
       const tr = h('tr', { testid: 'transaksi-row', dataset: { id: key } },
-        h('td', { class: 'num muted' }, time(t.waktu ?? t.created_at)),
-        h('td', { class: 'mono small' }, nameOf(t.nomor, `#${key}`)),
+        h('td', { class: 'num muted hide-sm' }, time(t.waktu ?? t.created_at)),
+        h('td', { class: 'mono small nowrap' }, nameOf(t.nomor, `#${key}`),
+          h('span', { class: 'sub show-sm' }, time(t.waktu ?? t.created_at))),
         h('td', { class: 'hide-sm' }, nameOf(t.pelanggan, 'Pelanggan umum')),
         h('td', null, jenis ? h('span', { class: 'badge plain', dataset: { jenis } }, JENIS_LABEL[jenis] || nameOf(t.jenis)) : '—'),
         h('td', { class: 'hide-sm muted' }, nameOf(t.kasir, '—')),
