@@ -167,7 +167,7 @@ export async function connectEcho() {
   const tls = location.protocol === 'https:';
   const port = Number(location.port) || (tls ? 443 : 80);
   const headers = { Authorization: `Bearer ${token}` };
-  const key = document.querySelector('meta[name="kabar-pusher-key"]')?.content || 'local';
+  const key = document.querySelector('meta[name="kabar-pusher-key"]')?.content || 'local-key';
   const echo = new Echo({
     broadcaster: 'reverb',
     key,

@@ -185,7 +185,7 @@ function renderVersions() {
     h('tbody', null, versions.map((v, i) => h('tr', null,
       h('td', { class: 'num' }, `v${nameOf(v.versi ?? v.version ?? v.nomor, String(i + 1))}`),
       h('td', null, nameOf(v.nama_file ?? v.file_name ?? v.filename ?? v.nama ?? v.file, '—')),
-      h('td', { class: 'hide-sm muted' }, dateTime(v.created_at))))))));
+      h('td', { class: 'hide-sm muted' }, dateTime(v.uploaded_at ?? v.created_at))))))));
 }
 
 let busy = false;
