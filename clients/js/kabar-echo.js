@@ -23,8 +23,8 @@
 // bind_global) sees it. The first per-instance place where the raw frame is visible is the transport of
 // the live connection (`pusher.connection.connection.transport`), whose onMessage() receives every frame
 // of the socket. The add-on wraps that method on the transport object of each new connection (on every
-// 'connected'), and `send_event` on the Pusher instance; nothing global, so a Pusher without the add-on
-// in the same page behaves as before.
+// 'connected', and before each subscribe leaves), and `send_event` on the Pusher instance; nothing
+// global, so a Pusher without the add-on in the same page behaves as before.
 
 const RESET_EVENT = 'kabar:reset';
 const POSITION_RE = /^([^:\s]+):(\d+)$/;
