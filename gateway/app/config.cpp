@@ -114,8 +114,14 @@ bool has_jwt_key(const AuthConfig& auth) {
 //  * an app with that secret, configured on purpose, is refused when kabar listens beyond the loopback.
 void settle_development_app(Config& config, bool apps_given) {
   const bool loopback = is_loopback(config.http.listen);
+  if (config.demo.enabled && !loopback) {
+    throw ConfigError("kabar demo signs development logins and serves the development Pusher app: it listens on "
+                      "the loopback only, and http.listen is " + config.http.listen +
+                      " (use --listen 127.0.0.1, or `kabar serve` with your own keys)");
+  }
   if (!apps_given) {
-    config.development_app = loopback && !has_jwt_key(config.auth);
+    // `kabar demo` has a JWT key (its own development key) and is still a laptop toy: loopback only.
+    config.development_app = loopback && (!has_jwt_key(config.auth) || config.demo.enabled);
     if (!config.development_app) {
       config.apps.clear();
       config.document["apps"] = json::array();
@@ -418,6 +424,7 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   } catch (const RouteError& error) {
     throw ConfigError(std::string("invalid routes: ") + error.what());
   }
+  config.demo.enabled = sources.demo;
   settle_development_app(config, apps_given);
   check_apps(config.apps);
   check_auth(config.auth);

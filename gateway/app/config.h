@@ -119,6 +119,13 @@ struct PusherAppConfig {
   std::vector<WebhookConfig> webhooks{};
 };
 
+// `kabar demo` (docs/demo.md): set by that command only, never by a file or a variable, so a deployed
+// gateway cannot turn on development logins by accident.
+struct DemoConfig {
+  bool enabled = false;
+  bool traffic = true;  // sample sales and approvals; `kabar demo --no-traffic` for tests
+};
+
 struct Config {
   HttpConfig http;
   BrokerConfig broker;
@@ -132,6 +139,7 @@ struct Config {
   // auth.jwt key. Without `apps` otherwise no app is served (docs/configuration.md "Pusher apps").
   bool development_app = false;
   std::string schemas_dir;    // extra/overriding JSON Schemas
+  DemoConfig demo;
   nlohmann::json document;    // the merged, validated document (for `check-config` and diagnostics)
 };
 
@@ -142,6 +150,7 @@ struct ConfigSources {
   std::optional<std::filesystem::path> file;
   std::map<std::string, std::string> environment;  // usually the process environment
   nlohmann::json overrides = nlohmann::json::object();  // from flags, same shape as the file
+  bool demo = false;  // `kabar demo`: loopback only; the development Pusher app beside the demo's JWT key
 };
 
 // Throws ConfigError with a message naming the file, the JSON path, or the variable that is wrong.

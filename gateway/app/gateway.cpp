@@ -9,7 +9,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "authz/token.h"
 #include "gateway/app/embedded_broker_auth.h"
+#include "gateway/demo/demo_service.h"
 #include "gateway/http/stream_session.h"
 #include "gateway/pusher/pusher_service.h"
 
@@ -171,6 +173,7 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
     routes_ = std::make_unique<RouteTable>(config_.routes);
     bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
     bridge_->start();
+    if (config_.demo.enabled) start_demo();
     listener_->run();
   } catch (...) {
     shutdown();  // joins the I/O threads and closes the store before the exception leaves
@@ -178,6 +181,21 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   }
   spdlog::info("kabar listening on http://{}:{} ({} I/O threads)", config_.http.listen, listener_->port(), threads);
   warn_of_development_apps();
+}
+
+// `kabar demo` (docs/demo.md): logins signed with the demo's development key, the document app's backend
+// and sample traffic, published through the broker like any backend's.
+void Gateway::start_demo() {
+  DemoOptions options;
+  options.jwt_secret = authz::hmac_key(authz::read_key_file(config_.auth.jwt.secret_file, "demo JWT secret file"),
+                                       "demo JWT secret file " + config_.auth.jwt.secret_file)
+                           .material;
+  options.publisher = mqtt_client_options<PublisherOptions>(config_.broker, config_.broker.client_id + "-demo");
+  options.traffic = config_.demo.traffic;
+  demo_ = std::make_unique<DemoService>(std::move(options));
+  context_->demo = demo_.get();
+  spdlog::info("demo: development logins at POST /demo/login (key {}), sample apps at /dokumen/ and /optik/{}",
+               config_.auth.jwt.secret_file, config_.demo.traffic ? ", sample traffic on" : "");
 }
 
 // The development app (public secret "local-secret") is served only on the loopback without token
@@ -249,6 +267,7 @@ void Gateway::shutdown() {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  if (demo_) demo_->stop();  // publishes nothing more; its answers in flight are dropped with their sessions
   // The bridge stops before the store: unacknowledged messages stay with the broker's session. It also
   // stops before the Pusher service's MQTT clients: if it had to leave a message for a failing store
   // unacknowledged in Paho's callback (parked), every other Paho call would block forever.

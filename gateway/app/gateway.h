@@ -21,6 +21,7 @@ namespace kabar {
 
 class StoreSink;
 class PusherService;
+class DemoService;
 
 class Gateway {
  public:
@@ -40,6 +41,7 @@ class Gateway {
 
  private:
   void warn_of_development_apps() const;
+  void start_demo();
   void start_io_threads();
   void schedule_heartbeat(std::size_t shard);
   std::string metrics_text() const;
@@ -61,6 +63,7 @@ class Gateway {
   std::unique_ptr<StoreSink> sink_;
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<MqttBridge> bridge_;
+  std::unique_ptr<DemoService> demo_;  // `kabar demo` only
   std::shared_ptr<Listener> listener_;
   bool stopped_ = false;
 };

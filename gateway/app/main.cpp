@@ -16,6 +16,7 @@
 #include "bridge/schema_registry.h"
 #include "gateway/app/authz_commands.h"
 #include "gateway/app/config.h"
+#include "gateway/app/demo_key.h"
 #include "gateway/app/gateway.h"
 #include "gateway/app/logging.h"
 
@@ -29,8 +30,10 @@ struct CommonFlags {
   bool debug = false;
 };
 
-kabar::Config load(const CommonFlags& flags, const json& overrides, const kabar::SchemaRegistry& schemas) {
+kabar::Config load(const CommonFlags& flags, const json& overrides, const kabar::SchemaRegistry& schemas,
+                   bool demo = false) {
   kabar::ConfigSources sources;
+  sources.demo = demo;
   if (!flags.config_file.empty()) sources.file = flags.config_file;
   sources.environment = kabar::kabar_environment();
   sources.overrides = overrides;
@@ -48,9 +51,18 @@ std::string random_event_id() {
   return buffer;
 }
 
-int serve(const CommonFlags& flags, const json& overrides) {
+int serve(const CommonFlags& flags, const json& overrides, bool demo = false, bool demo_traffic = true) {
   kabar::SchemaRegistry schemas;
-  kabar::Config config = load(flags, overrides, schemas);
+  kabar::Config config = load(flags, overrides, schemas, demo);
+  if (demo) {
+    // The demo signs its logins with its own development key, kept in the data folder so tokens stay
+    // valid across restarts; any key of the configuration is set aside (docs/demo.md).
+    json with_key = overrides;
+    with_key["auth"]["jwt"] = {{"secret_file", kabar::ensure_demo_key(config.store.data_dir)},
+                               {"public_key_file", ""}, {"jwks_file", ""}};
+    config = load(flags, with_key, schemas, demo);
+    config.demo.traffic = demo_traffic;
+  }
   if (flags.debug) config.log.level = "debug";
   kabar::configure_logging(config.log.level, config.log.format);
   try {
@@ -70,6 +82,32 @@ int embedded_broker_port(const kabar::Config& config) {
   int port = 0;
   return config.broker.embedded && (in >> port) && port > 0 && port < 65536 ? port : config.broker.port;
 }
+
+// The flags `kabar serve` and `kabar demo` share, as configuration overrides.
+struct ServeFlags {
+  std::string listen, data_dir;
+  int http_port = -1, broker_port = -1;
+  bool external_broker = false;
+
+  void add_to(CLI::App& command, CommonFlags& common) {
+    command.add_option("-c,--config", common.config_file, "JSON config file (docs/configuration.md)");
+    command.add_flag("--debug", common.debug, "Log at debug level (shows traffic)");
+    command.add_option("--listen", listen, "HTTP address to bind (http.listen)");
+    command.add_option("-p,--port", http_port, "HTTP port (http.port)")->check(CLI::Range(0, 65535));
+    command.add_option("--data-dir", data_dir, "Data folder (store.data_dir)");
+    command.add_option("--broker-port", broker_port, "MQTT broker port (broker.port)")->check(CLI::Range(1, 65535));
+    command.add_flag("--external-broker", external_broker, "Use a running broker instead of starting one");
+  }
+  json overrides() const {
+    json out = json::object();
+    if (!listen.empty()) out["http"]["listen"] = listen;
+    if (http_port >= 0) out["http"]["port"] = http_port;
+    if (!data_dir.empty()) out["store"]["data_dir"] = data_dir;
+    if (broker_port > 0) out["broker"]["port"] = broker_port;
+    if (external_broker) out["broker"]["embedded"] = false;
+    return out;
+  }
+};
 
 struct PublishFlags {
   std::string host, topic, payload, channel, event, data, id;
@@ -166,18 +204,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("kabar ") + KABAR_VERSION);
   CommonFlags common;
 
-  json serve_overrides = json::object();
+  ServeFlags serve_flags;
   auto* serve_cmd = app.add_subcommand("serve", "Run the gateway (starts its own mosquitto unless told otherwise)");
-  serve_cmd->add_option("-c,--config", common.config_file, "JSON config file (docs/configuration.md)");
-  serve_cmd->add_flag("--debug", common.debug, "Log at debug level (shows traffic)");
-  std::string listen, data_dir;
-  int http_port = -1, broker_port = -1;
-  bool external_broker = false;
-  serve_cmd->add_option("--listen", listen, "HTTP address to bind (http.listen)");
-  serve_cmd->add_option("-p,--port", http_port, "HTTP port (http.port)")->check(CLI::Range(0, 65535));
-  serve_cmd->add_option("--data-dir", data_dir, "Data folder (store.data_dir)");
-  serve_cmd->add_option("--broker-port", broker_port, "MQTT broker port (broker.port)")->check(CLI::Range(1, 65535));
-  serve_cmd->add_flag("--external-broker", external_broker, "Use a running broker instead of starting one");
+  serve_flags.add_to(*serve_cmd, common);
+  ServeFlags demo_flags;
+  bool no_traffic = false;
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Run the gateway on the loopback with the two sample apps, development logins and sample traffic");
+  demo_flags.add_to(*demo_cmd, common);
+  demo_cmd->add_flag("--no-traffic", no_traffic, "Do not publish sample traffic (logins and the apps still work)");
 
   PublishFlags publish_flags;
   auto* publish_cmd = app.add_subcommand("publish", "Publish one event to the broker (QoS 1 by default)");
@@ -207,13 +242,11 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*serve_cmd) {
-      if (!listen.empty()) serve_overrides["http"]["listen"] = listen;
-      if (http_port >= 0) serve_overrides["http"]["port"] = http_port;
-      if (!data_dir.empty()) serve_overrides["store"]["data_dir"] = data_dir;
-      if (broker_port > 0) serve_overrides["broker"]["port"] = broker_port;
-      if (external_broker) serve_overrides["broker"]["embedded"] = false;
-      return serve(common, serve_overrides);
+    if (*serve_cmd) return serve(common, serve_flags.overrides());
+    if (*demo_cmd) {
+      json overrides = demo_flags.overrides();
+      if (demo_flags.listen.empty()) overrides["http"]["listen"] = "127.0.0.1";
+      return serve(common, overrides, /*demo=*/true, !no_traffic);
     }
     if (*publish_cmd) return publish(common, publish_flags);
     if (*check_cmd) {

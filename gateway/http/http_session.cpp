@@ -10,13 +10,14 @@
 #include "bridge/channel.h"
 #include "gateway/http/access.h"
 #include "gateway/http/dead_letters_view.h"
+#include "gateway/http/demo_door.h"
 #include "gateway/http/sse_request.h"
 #include "gateway/http/sse_session.h"
 #include "gateway/http/ws_session.h"
 #include "gateway/pusher/channel_auth_endpoint.h"
 #include "gateway/pusher/pusher_service.h"
 #include "gateway/pusher/pusher_session.h"
-#include "gateway/web/embedded_web.h"
+#include "gateway/http/static_files.h"
 
 namespace kabar {
 namespace beast = boost::beast;
@@ -152,6 +153,10 @@ void HttpSession::route(Request&& request) {
     if (check_origin(request, "pusher-auth")) pusher_channel_auth(request, *target);
     return;
   }
+  if (path.starts_with("/demo/")) {
+    serve_demo(request, *target);
+    return;
+  }
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     send(error_response(http::status::method_not_allowed, "method_not_allowed", "only GET is served here"));
     return;
@@ -172,14 +177,46 @@ void HttpSession::route(Request&& request) {
     send(std::move(response));
   } else if (path == "/api/dead-letters") {
     serve_dead_letters(request, *target);
-  } else if (path == "/" || path == "/index.html") {
-    Response response{http::status::ok, request.version()};
-    response.set(http::field::content_type, "text/html; charset=utf-8");
-    response.body() = std::string(embedded_web::find("index.html"));
-    send(std::move(response));
   } else {
-    send(error_response(http::status::not_found, "not_found", "no such endpoint: " + path));
+    serve_static(request, path);
   }
+}
+
+// /demo/... of `kabar demo` (gateway/http/demo_door.h): answered on the demo's thread, sent from here.
+void HttpSession::serve_demo(const Request& request, const RequestTarget& target) {
+  answer_demo(context_, request, target, [self = shared_from_this()](DemoAnswer answer) {
+    boost::asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)] {
+      self->send(self->json_response(static_cast<http::status>(answer.status), answer.body));
+    });
+  });
+}
+
+// The site and the client libraries (gateway/http/static_files.h). Revalidated on every load (no-cache
+// with an ETag): a new kabar binary brings new pages, and a browser must not keep the old ones.
+void HttpSession::serve_static(const Request& request, const std::string& path) {
+  const StaticAnswer answer = find_static_file(path);
+  if (answer.kind == StaticAnswer::Kind::Redirect) {
+    Response response{http::status::permanent_redirect, 11};
+    response.set(http::field::location, answer.location);
+    send(std::move(response));
+    return;
+  }
+  if (answer.kind == StaticAnswer::Kind::NotFound) {
+    send(error_response(http::status::not_found, "not_found", "no such endpoint or page: " + path));
+    return;
+  }
+  Response response{http::status::ok, 11};
+  response.set(http::field::content_type, std::string(answer.file.content_type));
+  response.set(http::field::cache_control, "no-cache");
+  response.set(http::field::etag, answer.file.etag);
+  response.set("X-Content-Type-Options", "nosniff");
+  if (auto match = request.find(http::field::if_none_match);
+      match != request.end() && match->value().find(answer.file.etag) != beast::string_view::npos) {
+    response.result(http::status::not_modified);
+  } else if (request.method() != http::verb::head) {
+    response.body() = std::string(answer.file.body);
+  }
+  send(std::move(response));
 }
 
 void HttpSession::start_sse(const Request& request, const RequestTarget& target) {

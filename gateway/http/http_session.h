@@ -48,6 +48,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   Response error_response(boost::beast::http::status status, const std::string& code,
                           const std::string& message) const;
   void serve_dead_letters(const Request& request, const RequestTarget& target);
+  void serve_demo(const Request& request, const RequestTarget& target);
+  void serve_static(const Request& request, const std::string& path);
   Response refusal(boost::beast::http::status status, const std::string& error, const std::string& reason,
                    const std::string& message, const std::string& channel = {}) const;
 

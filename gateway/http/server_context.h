@@ -63,6 +63,7 @@ struct Readiness {
 
 class StreamSession;
 class PusherService;
+class DemoService;
 
 struct ServerContext {
   ServerContext(Hub& hub_, ReplayReader& replay_, EventStore& store_, SessionLimits limits_, GatewayStats& stats_)
@@ -82,6 +83,7 @@ struct ServerContext {
   std::vector<std::string> allowed_origins{"*"};
   ConnectionLimiter* connections = nullptr;  // http.max_connections_per_ip; null: no limit (tests)
   PusherService* pusher = nullptr;  // the Pusher door; null when the gateway runs without it (tests)
+  DemoService* demo = nullptr;      // `kabar demo` only (docs/demo.md); null: /demo/... answers demo_disabled
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;

@@ -39,7 +39,7 @@ test('headless Chromium: demo page loads; EventSource and WebSocket in the page 
   const page = await browser.newPage();
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
-  const response = await page.goto(kabar.url('/'), { timeout: 15000 });
+  const response = await page.goto(kabar.url('/console.html'), { timeout: 15000 });
   assert.equal(response.status(), 200);
   assert.match(response.headers()['content-type'] || '', /^text\/html/);
 

@@ -102,6 +102,18 @@ TEST_F(BuiltinPolicy, RefusalNamesTheBranchTheClaimAndTheRule) {
   EXPECT_EQ(decision.rule, "kasir-omset");
 }
 
+TEST_F(BuiltinPolicy, DocumentStaffJoinADocumentsPresenceAndNothingPrivate) {
+  const Claims staf = token("staf", json::array(), "u1");
+  EXPECT_TRUE(policy.decide(staf, Action::Read, Resource::channel("presence-dokumen.42")).allowed);
+  EXPECT_TRUE(policy.decide(staf, Action::Read, Resource::channel("dokumen.42")).allowed);
+  EXPECT_FALSE(policy.decide(staf, Action::Read, Resource::channel("private-cabang.3")).allowed);
+  EXPECT_FALSE(policy.decide(staf, Action::Read, Resource::channel("presence-cabang.3")).allowed);
+  EXPECT_FALSE(policy.decide(staf, Action::Publish, Resource::channel("dokumen.42")).allowed);
+  EXPECT_TRUE(policy.decide(token("admin", {3}), Action::Read, Resource::channel("presence-dokumen.42")).allowed);
+  EXPECT_FALSE(policy.decide(token("kasir", {3}), Action::Read, Resource::channel("presence-dokumen.42")).allowed);
+  EXPECT_FALSE(policy.decide(Claims::anonymous(), Action::Read, Resource::channel("presence-dokumen.42")).allowed);
+}
+
 TEST_F(BuiltinPolicy, UnknownRoleGetsPublicChannelsOnly) {
   const Claims stranger = token("manager", {3});
   EXPECT_TRUE(policy.decide(stranger, Action::Read, Resource::channel("dokumen.1")).allowed);

@@ -1,0 +1,11 @@
+#pragma once
+#include <string>
+
+namespace kabar {
+
+// The development JWT key of `kabar demo`: <data_dir>/demo/jwt.secret, 64 random hex characters made on
+// the first run (mode 0600) and kept, so the demo's tokens survive a restart. Returns its path. Throws
+// std::runtime_error when the folder cannot be written.
+std::string ensure_demo_key(const std::string& data_dir);
+
+}  // namespace kabar
