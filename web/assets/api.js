@@ -67,6 +67,8 @@ export function problemView(error, { retry, testid = 'problem' } = {}) {
     iconName = 'info';
   } else if (code === 'network') {
     title = 'Server tidak dapat dihubungi';
+  } else if (code === 'client') {
+    title = 'Pustaka klien kabar tidak tersedia';
   } else if (error && error.status === 401) {
     title = 'Sesi berakhir';
   }
