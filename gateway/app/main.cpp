@@ -51,17 +51,17 @@ std::string random_event_id() {
   return buffer;
 }
 
-int serve(const CommonFlags& flags, const json& overrides, bool demo = false, bool demo_traffic = true) {
+int serve(const CommonFlags& flags, const json& overrides, kabar::DemoConfig demo = {}) {
   kabar::SchemaRegistry schemas;
-  kabar::Config config = load(flags, overrides, schemas, demo);
-  if (demo) {
+  kabar::Config config = load(flags, overrides, schemas, demo.enabled);
+  if (demo.enabled) {
     // The demo signs its logins with its own development key, kept in the data folder so tokens stay
     // valid across restarts; any key of the configuration is set aside (docs/demo.md).
     json with_key = overrides;
     with_key["auth"]["jwt"] = {{"secret_file", kabar::ensure_demo_key(config.store.data_dir)},
                                {"public_key_file", ""}, {"jwks_file", ""}};
-    config = load(flags, with_key, schemas, demo);
-    config.demo.traffic = demo_traffic;
+    config = load(flags, with_key, schemas, true);
+    config.demo = demo;
   }
   if (flags.debug) config.log.level = "debug";
   kabar::configure_logging(config.log.level, config.log.format);
@@ -213,6 +213,9 @@ int main(int argc, char** argv) {
       "demo", "Run the gateway on the loopback with the two sample apps, development logins and sample traffic");
   demo_flags.add_to(*demo_cmd, common);
   demo_cmd->add_flag("--no-traffic", no_traffic, "Do not publish sample traffic (logins and the apps still work)");
+  int sale_interval_ms = 2500;
+  demo_cmd->add_option("--sale-interval-ms", sale_interval_ms, "Mean time between two sample sales (default 2500)")
+      ->check(CLI::Range(50, 600000));
 
   PublishFlags publish_flags;
   auto* publish_cmd = app.add_subcommand("publish", "Publish one event to the broker (QoS 1 by default)");
@@ -246,7 +249,7 @@ int main(int argc, char** argv) {
     if (*demo_cmd) {
       json overrides = demo_flags.overrides();
       if (demo_flags.listen.empty()) overrides["http"]["listen"] = "127.0.0.1";
-      return serve(common, overrides, /*demo=*/true, !no_traffic);
+      return serve(common, overrides, kabar::DemoConfig{true, !no_traffic, sale_interval_ms});
     }
     if (*publish_cmd) return publish(common, publish_flags);
     if (*check_cmd) {
