@@ -299,6 +299,7 @@ export class Kabar {
     };
     ws.onmessage = (e) => this._msg(c, e.data);
     ws.onclose = (e) => this._fail(c, 'closed', e.code == 4001, e.code);
+    ws.onerror = () => {}; // close follows (and Node's ws throws an 'error' nobody listens to)
   }
 
   _sub(c, ch) {
@@ -429,8 +430,9 @@ export class Kabar {
         return;
       case 'unsubscribed':
         c?.st.delete(ch);
-        // the token ran out or no longer allows it: a fresh token, then subscribed again
-        if (s && f.reason) this._renew();
+        // the token ran out or no longer allows it: a fresh token, then subscribed again (/sse: the
+        // stream is about to end, so it is reopened at once; the status stays as it is meanwhile)
+        if (s && f.reason) c?.k == 'sse' ? (this._drop(), this._open()) : this._renew();
         return;
       case 'authenticated':
         this.ta = 0;
