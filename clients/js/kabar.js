@@ -250,20 +250,22 @@ export class Kabar {
   _sched(exp) {
     clearTimeout(this.rt);
     this.rt = 0;
-    if (typeof exp != 'number') return;
     const left = exp * 1000 - Date.now();
+    // nothing to renew: no expiry, expired already (refused, then replaced with backoff), or stopped
+    if (!(left > 0) || this.st != 1 || /paused|offline/.test(this.status)) return;
     const life = this.iat < exp ? (exp - this.iat) * 1000 : left;
     this.rt = setTimeout(() => this._renew(), Math.max(1000, left - Math.min(30000, life / 10)));
   }
 
   async _renew() {
     const c = this.c;
+    if (!c && this.mode != 'poll') return; // (re)connecting: that gets a fresh token anyway
     let t;
     try {
       t = await this._token();
     } catch (e) {
       this._warn('getToken failed', e);
-      this.rt = setTimeout(() => this._renew(), this._delay(this.ta++));
+      if (this.st == 1) this.rt = setTimeout(() => this._renew(), this._delay(this.ta++));
       return;
     }
     if (!c || c != this.c) return; // nothing open (polling sends the new token with its next request)

@@ -200,3 +200,17 @@ test('close() stops everything: no reconnect, status offline', async () => {
   assert.equal(f.sockets.length, 2, 'connect() does');
   k.close();
 });
+
+test('a connection that is not live within connectTimeoutMs counts as failed (a proxy holding the stream back)', async () => {
+  const f = fakes();
+  const k = f.kabar({ transport: 'sse', connectTimeoutMs: 5000, fallback: false });
+  k.subscribe('a');
+  await flush();
+  await advance(4900, 100);
+  assert.equal(k.status, 'connecting');
+  await advance(200, 100);
+  assert.equal(k.status, 'reconnecting');
+  assert.equal(f.statuses.at(-1).reason, 'timeout');
+  assert.ok(f.streams[0].closed);
+  k.close();
+});

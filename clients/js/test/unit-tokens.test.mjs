@@ -228,3 +228,35 @@ test('getToken may return null (anonymous) and may throw (a failed attempt, retr
   assert.deepEqual(f.ws.ofType('auth'), [], 'no auth message without a token');
   k.close();
 });
+
+test('no renewal after close() or while paused, and none scheduled for a token that has expired already', async () => {
+  const f = fakes();
+  const { issued, getToken } = tokens(100);
+  const k = f.kabar({ transport: 'ws', getToken, hiddenPauseMs: 1000 });
+  k.subscribe('a');
+  await flush();
+  f.ws.open();
+  f.ws.welcome();
+  f.setHidden(true);
+  await advance(1100, 50);
+  assert.equal(k.status, 'paused');
+  await advance(300_000, 5000);
+  assert.equal(issued.length, 1, 'nothing while paused');
+  f.setHidden(false);
+  await flush();
+  assert.equal(issued.length, 2, 'a fresh token to reconnect');
+  k.close();
+  await advance(300_000, 5000);
+  assert.equal(issued.length, 2, 'nothing after close()');
+
+  const f2 = fakes();
+  let calls = 0;
+  const k2 = f2.kabar({ transport: 'ws', getToken: async () => (++calls, jwt({ sub: 'u', exp: nowS() - 10 })) });
+  k2.subscribe('a');
+  await flush();
+  f2.ws.open();
+  f2.ws.welcome();
+  await advance(10_000, 100);
+  assert.equal(calls, 1, 'an expired token is not "renewed" in a loop; the refusal paths handle it');
+  k2.close();
+});
