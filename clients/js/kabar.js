@@ -289,7 +289,8 @@ export class Kabar {
     try {
       k == 'ws' ? this._ws(c, t) : this._sse(c, t);
     } catch (e) {
-      this._fail(c, 'error', 0, e);
+      this._warn(e);
+      this._fail(c, 'error');
     }
   }
 

@@ -214,3 +214,14 @@ test('a connection that is not live within connectTimeoutMs counts as failed (a 
   assert.ok(f.streams[0].closed);
   k.close();
 });
+
+test('a transport the environment lacks (the constructor throws) is a failed attempt, logged', async () => {
+  const f = fakes();
+  const k = f.kabar({ transport: 'ws', WebSocket: function NoWebSocket() { throw new Error('no WebSocket here'); }, fallback: false });
+  k.subscribe('a');
+  await flush();
+  assert.equal(k.status, 'reconnecting');
+  assert.equal(f.statuses.at(-1).reason, 'error');
+  assert.equal(f.warnings.length, 1);
+  k.close();
+});
