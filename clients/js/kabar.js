@@ -67,7 +67,7 @@ export class Kabar {
     this.c = null; // the connection: {k: 'ws'|'sse', s: socket, live, st: ws subscription states}
     this.lsn = {
       visibilitychange: () => this._vis(),
-      online: () => this.st == 1 && this.retry(),
+      online: () => this.st == 1 && /off|rec/.test(this.status) && this.retry(), // a live stream is kept
       offline: () => this.st == 1 && (this._stop(), this._set('offline', { reason: 'network' })),
     };
   }

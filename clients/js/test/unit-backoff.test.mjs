@@ -175,6 +175,10 @@ test('window offline: stop trying, status offline; online: reconnect at once', a
   f.ws.open();
   f.ws.welcome();
   assert.equal(k.status, 'live');
+  f.window.dispatch('online'); // again while live (a network change): the working socket is kept
+  await flush();
+  assert.equal(f.sockets.length, 2);
+  assert.equal(k.status, 'live');
   k.close();
   assert.equal(f.window.listeners.online.size, 0, 'close() removes its listeners');
 });
