@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "authz/token.h"
 #include "bridge/mqtt_publisher.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/authz_commands.h"
@@ -109,15 +110,33 @@ struct ServeFlags {
   }
 };
 
+// Next to a `kabar demo` (its development key in the data folder) the embedded broker is the guarded one:
+// `kabar publish` logs in as a backend with a five-minute token of that key, so trying it takes no
+// token minting (docs/demo.md).
+void use_demo_key(const kabar::Config& config, kabar::PublisherOptions& options) {
+  const auto key_file = std::filesystem::path(config.store.data_dir) / "demo" / "jwt.secret";
+  if (!config.broker.embedded || !std::filesystem::exists(key_file)) return;
+  const auto key = kabar::authz::hmac_key(kabar::authz::read_key_file(key_file.string(), "demo JWT secret file"),
+                                          "demo JWT secret file " + key_file.string());
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  options.username = "kabar-publish";
+  options.password = kabar::authz::sign_token(
+      json{{"sub", options.username}, {"role", "backend"}, {"iat", now}, {"exp", now + 300}},
+      kabar::authz::Algorithm::HS256, key.material);
+}
+
 struct PublishFlags {
-  std::string host, topic, payload, channel, event, data, id;
+  std::string host, topic, payload, channel, event, data, id, data_dir;
   int port = 0;
   int qos = 1;
 };
 
 int publish(const CommonFlags& flags, const PublishFlags& publish) {
   kabar::SchemaRegistry schemas;
-  const kabar::Config config = load(flags, json::object(), schemas);
+  json overrides = json::object();
+  if (!publish.data_dir.empty()) overrides["store"]["data_dir"] = publish.data_dir;
+  const kabar::Config config = load(flags, overrides, schemas);
   std::string topic = publish.topic;
   std::string payload = publish.payload;
   if (!publish.channel.empty()) {
@@ -137,6 +156,7 @@ int publish(const CommonFlags& flags, const PublishFlags& publish) {
                        std::to_string(publish.port ? publish.port : embedded_broker_port(config));
   options.username = config.broker.username;
   options.password = config.broker.password;
+  if (options.username.empty()) use_demo_key(config, options);
   kabar::MqttPublisher publisher(options);
   publisher.publish(topic, payload, publish.qos);
   std::cout << "published to " << topic << "\n";
@@ -223,6 +243,8 @@ int main(int argc, char** argv) {
   publish_cmd->add_option("--broker-host", publish_flags.host, "Broker host (default: broker.host)");
   publish_cmd->add_option("--broker-port", publish_flags.port,
                           "Broker port (default: the running embedded broker's, else broker.port)");
+  publish_cmd->add_option("--data-dir", publish_flags.data_dir,
+                          "Data folder of the running kabar (its embedded broker's port, the demo's key)");
   publish_cmd->add_option("--topic", publish_flags.topic, "MQTT topic, e.g. dokumen/42/updated");
   publish_cmd->add_option("--payload", publish_flags.payload, "Payload to send as is (JSON)");
   publish_cmd->add_option("--channel", publish_flags.channel, "Publish to a channel (topic kabar/c/<channel>)");

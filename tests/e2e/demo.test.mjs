@@ -173,5 +173,21 @@ test('scripts/run.sh with no command runs kabar demo: its own guarded broker, lo
   const stream = await SseClient.open(node.url(`/sse?channel=private-cabang.1.admin&channel=private-cabang.2.admin&token=${admin.token}`));
   await stream.waitMessage((f) => f.type === 'event' && f.event === 'transaksi.created', { timeout: 20000, what: 'a new transaction for the admin' });
   stream.close();
+  // The README's publish commands work against it: kabar publish with the demo's key, mosquitto_pub with
+  // a backend token minted from it.
+  const doc = await SseClient.open(node.url('/sse?channel=dokumen.1'));
+  const dataDir = path.join(dir, 'data');
+  const cli = (args) => new Promise((resolve) => execFile(args[0], args.slice(1), { timeout: 15000 },
+    (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr })));
+  const published = await cli([KABAR_BIN, 'publish', '--data-dir', dataDir, '--channel', 'dokumen.1', '--event', 'dokumen.updated',
+    '--data', '{"dokumen":{"id":1,"status":"readme-1"}}']);
+  assert.equal(published.code, 0, published.stderr);
+  const token = (await cli([KABAR_BIN, 'token', '--secret-file', path.join(dataDir, 'demo/jwt.secret'), '--sub', 'me', '--role', 'backend', '--ttl', '3600'])).stdout.trim();
+  const pub = await cli(['mosquitto_pub', '-p', String(brokerPort), '-u', 'me', '-P', token, '-q', '1', '-t', 'dokumen/1/updated',
+    '-m', '{"dokumen":{"id":1,"status":"readme-2"}}']);
+  assert.equal(pub.code, 0, pub.stderr);
+  await doc.waitMessage((f) => f.type === 'event' && f.data.dokumen.status === 'readme-2', { timeout: 10000, what: 'the mosquitto_pub event' });
+  assert.deepEqual(doc.events('dokumen.1').map((m) => m.frame.data.dokumen.status).filter((x) => x.startsWith('readme')), ['readme-1', 'readme-2']);
+  doc.close();
   assert.deepEqual(await run.stop('SIGTERM', 15000), { code: 0, signal: null });
 });
