@@ -50,6 +50,8 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/d
 fi
 if $with_tests && [[ -f tests/e2e/package.json ]]; then
   (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)
+  # esbuild, to measure kabar.js against its size budget (clients/js/test/size.test.mjs)
+  npm --prefix clients/js ci --no-audit --no-fund --loglevel=error
 fi
 if $with_bench; then
   npm --prefix bench/peers ci --no-audit --no-fund --loglevel=error

@@ -124,6 +124,7 @@ struct PusherAppConfig {
 struct DemoConfig {
   bool enabled = false;
   bool traffic = true;  // sample sales and approvals; `kabar demo --no-traffic` for tests
+  int sale_interval_ms = 2500;  // mean time between two sample sales (--sale-interval-ms)
 };
 
 struct Config {

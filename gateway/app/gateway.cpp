@@ -192,6 +192,7 @@ void Gateway::start_demo() {
                            .material;
   options.publisher = mqtt_client_options<PublisherOptions>(config_.broker, config_.broker.client_id + "-demo");
   options.traffic = config_.demo.traffic;
+  options.sale_interval = std::chrono::milliseconds(config_.demo.sale_interval_ms);
   demo_ = std::make_unique<DemoService>(std::move(options));
   context_->demo = demo_.get();
   spdlog::info("demo: development logins at POST /demo/login (key {}), sample apps at /dokumen/ and /optik/{}",

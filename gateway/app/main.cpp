@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "authz/token.h"
 #include "bridge/mqtt_publisher.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/authz_commands.h"
@@ -51,17 +52,17 @@ std::string random_event_id() {
   return buffer;
 }
 
-int serve(const CommonFlags& flags, const json& overrides, bool demo = false, bool demo_traffic = true) {
+int serve(const CommonFlags& flags, const json& overrides, kabar::DemoConfig demo = {}) {
   kabar::SchemaRegistry schemas;
-  kabar::Config config = load(flags, overrides, schemas, demo);
-  if (demo) {
+  kabar::Config config = load(flags, overrides, schemas, demo.enabled);
+  if (demo.enabled) {
     // The demo signs its logins with its own development key, kept in the data folder so tokens stay
     // valid across restarts; any key of the configuration is set aside (docs/demo.md).
     json with_key = overrides;
     with_key["auth"]["jwt"] = {{"secret_file", kabar::ensure_demo_key(config.store.data_dir)},
                                {"public_key_file", ""}, {"jwks_file", ""}};
-    config = load(flags, with_key, schemas, demo);
-    config.demo.traffic = demo_traffic;
+    config = load(flags, with_key, schemas, true);
+    config.demo = demo;
   }
   if (flags.debug) config.log.level = "debug";
   kabar::configure_logging(config.log.level, config.log.format);
@@ -109,15 +110,33 @@ struct ServeFlags {
   }
 };
 
+// Next to a `kabar demo` (its development key in the data folder) the embedded broker is the guarded one:
+// `kabar publish` logs in as a backend with a five-minute token of that key, so trying it takes no
+// token minting (docs/demo.md).
+void use_demo_key(const kabar::Config& config, kabar::PublisherOptions& options) {
+  const auto key_file = std::filesystem::path(config.store.data_dir) / "demo" / "jwt.secret";
+  if (!config.broker.embedded || !std::filesystem::exists(key_file)) return;
+  const auto key = kabar::authz::hmac_key(kabar::authz::read_key_file(key_file.string(), "demo JWT secret file"),
+                                          "demo JWT secret file " + key_file.string());
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  options.username = "kabar-publish";
+  options.password = kabar::authz::sign_token(
+      json{{"sub", options.username}, {"role", "backend"}, {"iat", now}, {"exp", now + 300}},
+      kabar::authz::Algorithm::HS256, key.material);
+}
+
 struct PublishFlags {
-  std::string host, topic, payload, channel, event, data, id;
+  std::string host, topic, payload, channel, event, data, id, data_dir;
   int port = 0;
   int qos = 1;
 };
 
 int publish(const CommonFlags& flags, const PublishFlags& publish) {
   kabar::SchemaRegistry schemas;
-  const kabar::Config config = load(flags, json::object(), schemas);
+  json overrides = json::object();
+  if (!publish.data_dir.empty()) overrides["store"]["data_dir"] = publish.data_dir;
+  const kabar::Config config = load(flags, overrides, schemas);
   std::string topic = publish.topic;
   std::string payload = publish.payload;
   if (!publish.channel.empty()) {
@@ -137,6 +156,7 @@ int publish(const CommonFlags& flags, const PublishFlags& publish) {
                        std::to_string(publish.port ? publish.port : embedded_broker_port(config));
   options.username = config.broker.username;
   options.password = config.broker.password;
+  if (options.username.empty()) use_demo_key(config, options);
   kabar::MqttPublisher publisher(options);
   publisher.publish(topic, payload, publish.qos);
   std::cout << "published to " << topic << "\n";
@@ -213,6 +233,9 @@ int main(int argc, char** argv) {
       "demo", "Run the gateway on the loopback with the two sample apps, development logins and sample traffic");
   demo_flags.add_to(*demo_cmd, common);
   demo_cmd->add_flag("--no-traffic", no_traffic, "Do not publish sample traffic (logins and the apps still work)");
+  int sale_interval_ms = 2500;
+  demo_cmd->add_option("--sale-interval-ms", sale_interval_ms, "Mean time between two sample sales (default 2500)")
+      ->check(CLI::Range(50, 600000));
 
   PublishFlags publish_flags;
   auto* publish_cmd = app.add_subcommand("publish", "Publish one event to the broker (QoS 1 by default)");
@@ -220,6 +243,8 @@ int main(int argc, char** argv) {
   publish_cmd->add_option("--broker-host", publish_flags.host, "Broker host (default: broker.host)");
   publish_cmd->add_option("--broker-port", publish_flags.port,
                           "Broker port (default: the running embedded broker's, else broker.port)");
+  publish_cmd->add_option("--data-dir", publish_flags.data_dir,
+                          "Data folder of the running kabar (its embedded broker's port, the demo's key)");
   publish_cmd->add_option("--topic", publish_flags.topic, "MQTT topic, e.g. dokumen/42/updated");
   publish_cmd->add_option("--payload", publish_flags.payload, "Payload to send as is (JSON)");
   publish_cmd->add_option("--channel", publish_flags.channel, "Publish to a channel (topic kabar/c/<channel>)");
@@ -246,7 +271,7 @@ int main(int argc, char** argv) {
     if (*demo_cmd) {
       json overrides = demo_flags.overrides();
       if (demo_flags.listen.empty()) overrides["http"]["listen"] = "127.0.0.1";
-      return serve(common, overrides, /*demo=*/true, !no_traffic);
+      return serve(common, overrides, kabar::DemoConfig{true, !no_traffic, sale_interval_ms});
     }
     if (*publish_cmd) return publish(common, publish_flags);
     if (*check_cmd) {

@@ -127,8 +127,8 @@ test('a broker that is not ours on broker.port: the embedded one takes a free po
 test('scripts/run.sh (setup and build skipped) comes up next to a broker on its port and delivers', async () => {
   const foreign = await startMosquitto();
   const kabar = await embeddedKabar(foreign.port);
-  // run.sh execs `kabar serve "$@"`: the pid we hold becomes kabar's, and stop() reaches it.
-  kabar.child = startChild('run.sh', path.join(KABAR_SOURCE_DIR, 'scripts/run.sh'), ['--config', kabar.configFile], {
+  // run.sh serve execs `kabar serve "$@"`: the pid we hold becomes kabar's, and stop() reaches it.
+  kabar.child = startChild('run.sh', path.join(KABAR_SOURCE_DIR, 'scripts/run.sh'), ['serve', '--config', kabar.configFile], {
     env: { ...process.env, KABAR_RUN_SKIP_BUILD: '1', KABAR_BIN },
     logFile: path.join(kabar.dir, 'run.log'),
   });

@@ -223,7 +223,8 @@ let kabarCounter = 0;
 export class Kabar {
   // `operator`: kabar verifies tokens (an HS256 secret of its own) and token() mints them, e.g. a super
   // admin's for the views behind the policy (/api/dead-letters).
-  static async create({ mqttPort, config = {}, env = {}, dataDir, operator = false } = {}) {
+  // `command`: the subcommand and its flags before --config (default ['serve']; ['demo', '--no-traffic']...).
+  static async create({ mqttPort, config = {}, env = {}, dataDir, operator = false, command = ['serve'] } = {}) {
     const dir = makeTempDir('kabar-e2e-node-');
     if (operator) {
       const secretFile = path.join(dir, 'jwt.secret');
@@ -243,6 +244,7 @@ export class Kabar {
       log: { level: 'info' },
     };
     const kabar = new Kabar(dir, deepMerge(base, config), env, n);
+    kabar.command = command;
     return kabar;
   }
 
@@ -269,7 +271,7 @@ export class Kabar {
   async start({ readyTimeout = 20000 } = {}) {
     if (this.running) throw new Error('kabar already running');
     this.starts += 1;
-    this.child = startChild(`kabar#${this.n}.${this.starts}`, KABAR_BIN, ['serve', '--config', this.configFile], {
+    this.child = startChild(`kabar#${this.n}.${this.starts}`, KABAR_BIN, [...(this.command || ['serve']), '--config', this.configFile], {
       env: { ...process.env, ...this.env },
       logFile: path.join(this.dir, 'kabar.log'),
     });
