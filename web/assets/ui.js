@@ -18,13 +18,13 @@ export function statusIndicator(initialLabel = 'Menghubungkan') {
   return {
     el,
     set(state, text, { tone = 'wait', title = '', action = null } = {}) {
-      el.dataset.status = state;
       el.dataset.tone = tone;
       el.title = title;
       label.textContent = text;
       setChildren(slot, action
         ? h('button', { class: 'btn btn-sm', type: 'button', testid: action.testid || 'btn-retry', onclick: action.onclick }, action.label)
         : null);
+      el.dataset.status = state; // last: a test that waits for it finds the label and button in place
     },
   };
 }
