@@ -15,7 +15,7 @@ namespace kabar {
 
 struct SseRequest {
   std::vector<std::string> channels;
-  std::string since;  // "", "earliest" or a position; StartPoint::parse turns garbage into a reset
+  std::string since;  // "", "earliest", "latest" or a position; StartPoint::parse turns garbage into a reset
 };
 
 struct SseRequestError {
