@@ -23,6 +23,11 @@ struct SseRequestError {
   std::string message;
 };
 
+// The ?channel= list alone (sorted, no duplicates, valid names, at most `max_channels`): /api/history
+// takes its channels exactly as /sse does.
+std::variant<std::vector<std::string>, SseRequestError> parse_channels(const RequestTarget& target,
+                                                                       std::size_t max_channels);
+
 // `last_event_id`: the header, when the request has one. It wins over ?last_event_id= and ?since=, which
 // are only how a page passes a position it kept itself on its first connect.
 std::variant<SseRequest, SseRequestError> parse_sse_request(const RequestTarget& target,
