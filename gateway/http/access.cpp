@@ -1,11 +1,11 @@
 #include "gateway/http/access.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <boost/range/iterator_range.hpp>
 #include <cctype>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "gateway/http/server_context.h"
 
@@ -159,8 +159,9 @@ ChannelReadAccess authorize_reading(ServerContext& context, const http::request<
     access.status = 401;
     access.error = "invalid_token";
     access.reason = "query_token_disabled";
-    access.message = "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
-                     "kabar_token cookie";
+    access.message =
+        "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
+        "kabar_token cookie";
     return access;
   }
   Authentication who = authenticate(context, found.token, door);

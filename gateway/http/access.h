@@ -89,10 +89,9 @@ struct ChannelReadAccess {
   std::string message;
   std::string channel;  // the channel refused (403)
 };
-ChannelReadAccess authorize_reading(ServerContext& context,
-                                    const boost::beast::http::request<boost::beast::http::string_body>& request,
-                                    const RequestTarget& target, const std::vector<std::string>& channels,
-                                    std::string_view door);
+ChannelReadAccess authorize_reading(
+    ServerContext& context, const boost::beast::http::request<boost::beast::http::string_body>& request,
+    const RequestTarget& target, const std::vector<std::string>& channels, std::string_view door);
 
 // The JSON body of a refusal, the same at every HTTP door: {"error","reason","message"[,"channel"]}.
 std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,

@@ -1,9 +1,10 @@
 #include "gateway/http/history_view.h"
 
-#include <algorithm>
-#include <optional>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <optional>
 
 #include "gateway/http/access.h"
 #include "gateway/http/server_context.h"
@@ -19,16 +20,20 @@ std::string dump(const nlohmann::json& value) {
 }
 
 std::optional<std::int64_t> whole_number(const std::string& text) {
-  if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return std::nullopt;
   return std::stoll(text);
 }
 
-std::string position_of(const std::string& epoch, std::int64_t seq) { return epoch + ":" + std::to_string(seq); }
+std::string position_of(const std::string& epoch, std::int64_t seq) {
+  return epoch + ":" + std::to_string(seq);
+}
 
 // The answer's text, frames as the streams carry them, byte for byte.
 std::string answer_body(const std::string& frames, const std::string& position, bool more) {
-  return R"({"frames":[)" + frames + R"(],"position":")" + position + R"(","more":)" + (more ? "true" : "false") + "}";
+  return R"({"frames":[)" + frames + R"(],"position":")" + position + R"(","more":)" +
+         (more ? "true" : "false") + "}";
 }
 
 void append_frame(std::string& frames, const std::string& frame) {
@@ -41,7 +46,8 @@ void append_frame(std::string& frames, const std::string& frame) {
 std::variant<HistoryRequest, HistoryRequestError> parse_history_request(const RequestTarget& target,
                                                                         std::size_t max_channels) {
   auto channels = parse_channels(target, max_channels);
-  if (auto* problem = std::get_if<SseRequestError>(&channels)) return HistoryRequestError{problem->code, problem->message};
+  if (auto* problem = std::get_if<SseRequestError>(&channels))
+    return HistoryRequestError{problem->code, problem->message};
   HistoryRequest request;
   request.channels = std::move(std::get<std::vector<std::string>>(channels));
   if (auto since = target.first("since")) request.since = *since;
@@ -77,11 +83,13 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
       } else if (start.after.seq > head) {
         reset_reason = "position_ahead";
       } else {
-        for (const auto& channel : request.channels) cursors.push_back(ChannelCursor{channel, start.after.seq, true});
+        for (const auto& channel : request.channels)
+          cursors.push_back(ChannelCursor{channel, start.after.seq, true});
       }
       break;
     case StartPoint::Kind::Earliest:
-      for (const auto& channel : request.channels) cursors.push_back(ChannelCursor{channel, 0, /*check_pruned=*/false});
+      for (const auto& channel : request.channels)
+        cursors.push_back(ChannelCursor{channel, 0, /*check_pruned=*/false});
       break;
     case StartPoint::Kind::Latest:
       for (const auto& channel : request.channels) {
@@ -91,7 +99,8 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
   }
   std::string frames;
   if (reset_reason) {
-    for (const auto& channel : request.channels) append_frame(frames, encode_reset(channel, reset_reason, position_of(epoch, head)));
+    for (const auto& channel : request.channels)
+      append_frame(frames, encode_reset(channel, reset_reason, position_of(epoch, head)));
     return answer_body(frames, position_of(epoch, head), false);
   }
 
@@ -99,7 +108,8 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
   for (const auto& channel : page.pruned) {
     append_frame(frames, encode_reset(channel, "history_pruned", position_of(epoch, page.head)));
   }
-  for (const auto& event : page.events) append_frame(frames, encode_event_json(event, position_of(epoch, event.seq)));
+  for (const auto& event : page.events)
+    append_frame(frames, encode_event_json(event, position_of(epoch, event.seq)));
   // A full page goes on after the last event it read (also when that one was a pruned channel's, left
   // out above); the other pages hold everything up to the head they were read at, so the next call starts
   // there. A full page with nothing read at or below its head (the only events were committed while it
@@ -108,7 +118,8 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
   return answer_body(frames, position_of(epoch, more ? page.through : page.head), more);
 }
 
-void answer_history(ServerContext& context, const boost::beast::http::request<boost::beast::http::string_body>& request,
+void answer_history(ServerContext& context,
+                    const boost::beast::http::request<boost::beast::http::string_body>& request,
                     const RequestTarget& target, std::function<void(HistoryAnswer)> done) {
   auto parsed = parse_history_request(target, context.limits.max_subscriptions);
   if (auto* problem = std::get_if<HistoryRequestError>(&parsed)) {
@@ -120,7 +131,8 @@ void answer_history(ServerContext& context, const boost::beast::http::request<bo
   // The same questions, answers and logs as /sse (docs/authorization.md "/sse").
   ChannelReadAccess access = authorize_reading(context, request, target, history.channels, "history");
   if (!access.ok) {
-    done(HistoryAnswer{access.status, refusal_body(access.error, access.reason, access.message, access.channel),
+    done(HistoryAnswer{access.status,
+                       refusal_body(access.error, access.reason, access.message, access.channel),
                        access.status == 401 ? www_authenticate_for(access.error) : ""});
     return;
   }
@@ -130,7 +142,8 @@ void answer_history(ServerContext& context, const boost::beast::http::request<bo
       answer.body = read_history_page(context.store, context.replay, history);
     } catch (const std::exception& error) {  // StoreError, or out of memory: this request fails, not kabar
       spdlog::warn("history could not be read: {}", error.what());
-      answer = HistoryAnswer{503, dump({{"error", "store_unavailable"}, {"message", "the history could not be read"}}), {}};
+      answer = HistoryAnswer{
+          503, dump({{"error", "store_unavailable"}, {"message", "the history could not be read"}}), {}};
     }
     done(std::move(answer));
   });

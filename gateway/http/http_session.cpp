@@ -329,7 +329,8 @@ void HttpSession::serve_history(const Request& request, const RequestTarget& tar
   answer_history(context_, request, target, [self = shared_from_this()](HistoryAnswer answer) {
     boost::asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)] {
       Response response = self->json_response(static_cast<http::status>(answer.status), answer.body);
-      if (!answer.www_authenticate.empty()) response.set(http::field::www_authenticate, answer.www_authenticate);
+      if (!answer.www_authenticate.empty())
+        response.set(http::field::www_authenticate, answer.www_authenticate);
       self->send(std::move(response));
     });
   });
@@ -348,7 +349,8 @@ HttpSession::Response HttpSession::refusal(http::status status, const std::strin
                                            const std::string& reason, const std::string& message,
                                            const std::string& channel) const {
   Response response = json_response(status, refusal_body(error, reason, message, channel));
-  if (status == http::status::unauthorized) response.set(http::field::www_authenticate, www_authenticate_for(error));
+  if (status == http::status::unauthorized)
+    response.set(http::field::www_authenticate, www_authenticate_for(error));
   return response;
 }
 

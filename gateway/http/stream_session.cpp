@@ -167,7 +167,8 @@ void StreamSession::request_page() {
   cursors.reserve(catch_up.channels.size());
   for (const auto& channel : catch_up.channels) {
     if (contains(catch_up.unresolved_latest, channel)) {
-      cursors.push_back(ChannelCursor{channel, catch_up.latest_through, /*check_pruned=*/true, /*latest=*/true});
+      cursors.push_back(
+          ChannelCursor{channel, catch_up.latest_through, /*check_pruned=*/true, /*latest=*/true});
       continue;
     }
     auto floor = catch_up.floors.find(channel);

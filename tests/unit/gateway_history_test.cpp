@@ -27,7 +27,8 @@ constexpr std::string_view kSecret = "0123456789abcdef0123456789abcdef-history";
 
 HistoryRequest parsed(const std::string& target) {
   auto result = parse_history_request(*parse_request_target(target), 10);
-  if (auto* error = std::get_if<HistoryRequestError>(&result)) ADD_FAILURE() << target << ": " << error->message;
+  if (auto* error = std::get_if<HistoryRequestError>(&result))
+    ADD_FAILURE() << target << ": " << error->message;
   return std::get<HistoryRequest>(result);
 }
 
@@ -48,7 +49,8 @@ TEST(HistoryRequestParse, ChannelsSinceAndLimit) {
   EXPECT_EQ(defaults.limit, kHistoryDefaultLimit);
   EXPECT_EQ(parsed("/api/history?channel=a&limit=1").limit, 1u);
   EXPECT_EQ(parsed("/api/history?channel=a&limit=1000").limit, 1000u);
-  EXPECT_EQ(parsed("/api/history?channel=a&limit=5000").limit, kHistoryMaxLimit) << "more is taken as the maximum";
+  EXPECT_EQ(parsed("/api/history?channel=a&limit=5000").limit, kHistoryMaxLimit)
+      << "more is taken as the maximum";
   EXPECT_EQ(parsed("/api/history?channel=a&since=garbage").since, "garbage") << "a reset, not a 400";
 }
 
@@ -128,7 +130,8 @@ class History : public ::testing::Test {
   std::future<Answered> ask(const std::string& target, const std::string& bearer = {}) {
     auto promise = std::make_shared<std::promise<Answered>>();
     auto future = promise->get_future();
-    boost::beast::http::request<boost::beast::http::string_body> request{boost::beast::http::verb::get, target, 11};
+    boost::beast::http::request<boost::beast::http::string_body> request{boost::beast::http::verb::get,
+                                                                         target, 11};
     if (!bearer.empty()) request.set(boost::beast::http::field::authorization, "Bearer " + bearer);
     answer_history(*context_, request, *parse_request_target(target), [promise](HistoryAnswer answer) {
       promise->set_value({std::move(answer), std::this_thread::get_id()});
@@ -219,12 +222,15 @@ TEST_F(History, LatestGivesTheNewestEventOfEachChannelInPositionOrder) {
 
 TEST_F(History, PositionsTheHistoryDoesNotCoverGetTheStreamsResets) {
   const std::int64_t head = append("a", 0);
-  for (const auto& [since, reason] : std::vector<std::pair<std::string, std::string>>{
-           {"ffffffffffff:1", "epoch_changed"}, {at(head + 1000), "position_ahead"}, {"garbage", "bad_position"}}) {
+  for (const auto& [since, reason] :
+       std::vector<std::pair<std::string, std::string>>{{"ffffffffffff:1", "epoch_changed"},
+                                                        {at(head + 1000), "position_ahead"},
+                                                        {"garbage", "bad_position"}}) {
     const json answer = page({"a", "b"}, since);
     json frames = json::array();
     for (const char* channel : {"a", "b"}) {
-      frames.push_back(json::object({{"type", "reset"}, {"channel", channel}, {"reason", reason}, {"position", at(head)}}));
+      frames.push_back(json::object(
+          {{"type", "reset"}, {"channel", channel}, {"reason", reason}, {"position", at(head)}}));
     }
     const json expected = json::object({{"frames", frames}, {"position", at(head)}, {"more", false}});
     EXPECT_EQ(answer, expected) << since;
@@ -295,7 +301,8 @@ TEST_F(History, TokenPolicyAndParametersAreCheckedBeforeAnyRead) {
   EXPECT_EQ(json::parse(forged.body).at("reason"), "bad_signature");
   EXPECT_EQ(forged.www_authenticate, R"(Bearer error="invalid_token")");
 
-  HistoryAnswer other_branch = answer("/api/history?channel=private-cabang.3&channel=private-cabang.7", token("kasir", 3));
+  HistoryAnswer other_branch =
+      answer("/api/history?channel=private-cabang.3&channel=private-cabang.7", token("kasir", 3));
   EXPECT_EQ(other_branch.status, 403u);
   EXPECT_EQ(json::parse(other_branch.body).at("reason"), "claim_mismatch");
   EXPECT_EQ(json::parse(other_branch.body).at("channel"), "private-cabang.7");
@@ -328,7 +335,9 @@ TEST_F(History, TheReadRunsOnAReplayThreadNotOnTheCaller) {
 
 TEST_F(History, AStoreReadErrorAnswers503) {
   append("a", 0);
-  replay_->before_read_for_tests = [](const std::vector<ChannelCursor>&) { throw StoreError("disk I/O error"); };
+  replay_->before_read_for_tests = [](const std::vector<ChannelCursor>&) {
+    throw StoreError("disk I/O error");
+  };
   const HistoryAnswer failed = answer("/api/history?channel=a&since=earliest");
   EXPECT_EQ(failed.status, 503u);
   EXPECT_EQ(json::parse(failed.body).at("error"), "store_unavailable");

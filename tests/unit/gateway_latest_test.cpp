@@ -35,7 +35,10 @@ TEST_F(SeamTest, LatestDeliversTheNewestEventThenLiveEvents) {
   append("c", 100);
   ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 2; }));
   std::this_thread::sleep_for(50ms);  // anything extra would show up now
-  on_io([&] { session->detach(); return 0; });
+  on_io([&] {
+    session->detach();
+    return 0;
+  });
   EXPECT_EQ(numbers(of_type(session->frames(), "event")), (std::vector<int>{99, 100}));
   EXPECT_TRUE(of_type(session->frames(), "reset").empty());
 }
@@ -51,7 +54,10 @@ TEST_F(SeamTest, LatestOnAnEmptyChannelSendsNothingAndNoResetThenLiveEvents) {
   append("empty", 1);
   ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 1; }));
   std::this_thread::sleep_for(50ms);
-  on_io([&] { session->detach(); return 0; });
+  on_io([&] {
+    session->detach();
+    return 0;
+  });
   EXPECT_EQ(session->frames().size(), 1u) << "no reset, no other frame";
   EXPECT_EQ(numbers(of_type(session->frames(), "event")), std::vector<int>{1});
 }
@@ -73,7 +79,10 @@ TEST_F(SeamTest, LatestOverSeveralChannelsSendsTheNewestOfEachInPositionOrder) {
   append("a", 7);
   ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 4; }));
   std::this_thread::sleep_for(50ms);
-  on_io([&] { session->detach(); return 0; });
+  on_io([&] {
+    session->detach();
+    return 0;
+  });
   EXPECT_EQ(session->frames().size(), 4u) << "no reset, no other frame";
   EXPECT_EQ(numbers(of_type(session->frames(), "event")), (std::vector<int>{3, 5, 6, 7}));
 }
@@ -101,7 +110,10 @@ TEST_F(SeamTest, LatestWhileEventsFlowHasNoGapAndNoDuplicateAtTheSeam) {
     return !events.empty() && events.back()["data"]["n"] == 1499;
   }));
   std::this_thread::sleep_for(50ms);
-  on_io([&] { session->detach(); return 0; });
+  on_io([&] {
+    session->detach();
+    return 0;
+  });
   const std::vector<int> got = numbers(of_type(session->frames(), "event"));
   ASSERT_FALSE(got.empty());
   EXPECT_GE(got.front(), 299) << "the newest event at the subscription, which came after 300 was stored";
