@@ -183,7 +183,8 @@ std::vector<Route> RouteTable::builtin() {
       {"dokumen/{id}/updated", "dokumen.{id}", "dokumen.updated", "dokumen.updated"},
       {"cabang/{id}/omset", "private-cabang.{id}", "omset.updated", "omset.updated"},
       {"cabang/{id}/transaksi", "private-cabang.{id}.admin", "transaksi.created", "transaksi.created"},
-      {"cabang/{id}/pesanan-siap", "private-cabang.{id}.admin", "pesanan.siap", "pesanan.siap"},
+      // The branch channel, not the admin feed: the cashier at the counter hands the order over.
+      {"cabang/{id}/pesanan-siap", "private-cabang.{id}", "pesanan.siap", "pesanan.siap"},
       {"kabar/c/{channel}", "{channel}", "", ""},
   };
 }

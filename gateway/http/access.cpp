@@ -5,6 +5,7 @@
 #include <boost/range/iterator_range.hpp>
 #include <cctype>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "gateway/http/server_context.h"
 
@@ -147,6 +148,56 @@ authz::Decision authorize(ServerContext& context, const authz::Claims& claims, a
                  who(claims), decision.code, decision.reason);
   }
   return decision;
+}
+
+ChannelReadAccess authorize_reading(ServerContext& context, const http::request<http::string_body>& request,
+                                    const RequestTarget& target, const std::vector<std::string>& channels,
+                                    std::string_view door) {
+  ChannelReadAccess access;
+  const FoundToken found = find_token(context, request, target, context.allow_query_token);
+  if (found.query_refused) {
+    access.status = 401;
+    access.error = "invalid_token";
+    access.reason = "query_token_disabled";
+    access.message =
+        "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
+        "kabar_token cookie";
+    return access;
+  }
+  Authentication who = authenticate(context, found.token, door);
+  if (!who.ok) {
+    access.status = 401;
+    access.error = "invalid_token";
+    access.reason = std::move(who.code);
+    access.message = std::move(who.message);
+    return access;
+  }
+  for (const auto& channel : channels) {
+    authz::Decision decision = authorize(context, who.claims, authz::Action::Read, channel, door);
+    if (decision.allowed) continue;
+    // 403 for every policy refusal, token or not; "reason": "token_required" says a token would help.
+    // 401 is kept for tokens that were given and refused.
+    access.status = 403;
+    access.error = "forbidden_channel";
+    access.reason = std::move(decision.code);
+    access.message = std::move(decision.reason);
+    access.channel = channel;
+    return access;
+  }
+  access.ok = true;
+  access.claims = std::move(who.claims);
+  return access;
+}
+
+std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
+                         const std::string& channel) {
+  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
+  if (!channel.empty()) body["channel"] = channel;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+const char* www_authenticate_for(const std::string& error) {
+  return error == "invalid_token" ? R"(Bearer error="invalid_token")" : "Bearer";
 }
 
 bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic) {

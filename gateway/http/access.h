@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "authz/authorizer.h"
 #include "gateway/http/request_target.h"
@@ -74,6 +75,29 @@ authz::Decision decide(const ServerContext& context, const authz::Claims& claims
 // Whether `claims` may read an MQTT topic (the policy's topic rules; without an Authorizer: nobody).
 // Neither logged nor counted: views filter with it (/api/dead-letters), they do not refuse.
 bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic);
+
+// The browser doors that read channels (/sse, /api/history) ask both questions at once: the token as
+// find_token() finds it (?token= unless auth.query_token is off), then `read` on every channel. Either
+// the claims, or the refusal to answer with: 401 invalid_token (a token given and refused, or ?token=
+// turned off: reason query_token_disabled) or 403 forbidden_channel for the first channel refused.
+struct ChannelReadAccess {
+  bool ok = false;
+  authz::Claims claims;
+  unsigned status = 0;  // when refused: 401 or 403
+  std::string error;    // when refused: invalid_token or forbidden_channel
+  std::string reason;   // the token check's or the policy's reason code
+  std::string message;
+  std::string channel;  // the channel refused (403)
+};
+ChannelReadAccess authorize_reading(
+    ServerContext& context, const boost::beast::http::request<boost::beast::http::string_body>& request,
+    const RequestTarget& target, const std::vector<std::string>& channels, std::string_view door);
+
+// The JSON body of a refusal, the same at every HTTP door: {"error","reason","message"[,"channel"]}.
+std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
+                         const std::string& channel = {});
+// WWW-Authenticate of a 401 with that error, so HTTP clients know a bearer token helps.
+const char* www_authenticate_for(const std::string& error);
 
 // True once the token behind `claims` has expired (allowing the configured clock skew).
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);

@@ -11,6 +11,7 @@
 #include "gateway/http/access.h"
 #include "gateway/http/dead_letters_view.h"
 #include "gateway/http/demo_door.h"
+#include "gateway/http/history_view.h"
 #include "gateway/http/sse_request.h"
 #include "gateway/http/sse_session.h"
 #include "gateway/http/ws_session.h"
@@ -139,7 +140,8 @@ void HttpSession::route(Request&& request) {
     forward_to_rest(std::move(request), *target);
     return;
   }
-  const bool browser_door = path == "/sse" || (context_.pusher && is_pusher_auth(path));
+  const bool browser_door =
+      path == "/sse" || path == kHistoryPath || (context_.pusher && is_pusher_auth(path));
   cors_ = browser_door;  // every answer of these doors, errors included, is readable by allowed pages
   if (browser_door && request.method() == http::verb::options) {
     answer_preflight(request);
@@ -177,6 +179,8 @@ void HttpSession::route(Request&& request) {
     send(std::move(response));
   } else if (path == "/api/dead-letters") {
     serve_dead_letters(request, *target);
+  } else if (path == kHistoryPath) {
+    if (check_origin(request, "history")) serve_history(request, *target);
   } else {
     serve_static(request, path);
   }
@@ -231,30 +235,16 @@ void HttpSession::start_sse(const Request& request, const RequestTarget& target)
   }
   const auto& [channels, since] = std::get<SseRequest>(parsed);
   // Who is asking, then whether they may read every channel asked for (docs/authorization.md).
-  const FoundToken found = find_token(context_, request, target, context_.allow_query_token);
-  if (found.query_refused) {
-    send(refusal(http::status::unauthorized, "invalid_token", "query_token_disabled",
-                 "?token= is turned off here (auth.query_token): send Authorization: Bearer or the "
-                 "kabar_token cookie"));
-    return;
-  }
-  Authentication who = authenticate(context_, found.token, "sse");
-  if (!who.ok) {
-    send(refusal(http::status::unauthorized, "invalid_token", who.code, who.message));
-    return;
-  }
-  for (const auto& channel : channels) {
-    const authz::Decision decision = authorize(context_, who.claims, authz::Action::Read, channel, "sse");
-    if (decision.allowed) continue;
-    // 403 for every policy refusal, token or not; "reason": "token_required" says a token would help.
-    // 401 is kept for tokens that were given and refused.
-    send(refusal(http::status::forbidden, "forbidden_channel", decision.code, decision.reason, channel));
+  ChannelReadAccess access = authorize_reading(context_, request, target, channels, "sse");
+  if (!access.ok) {
+    send(refusal(static_cast<http::status>(access.status), access.error, access.reason, access.message,
+                 access.channel));
     return;
   }
   stream_.expires_never();
   auto session = std::make_shared<SseSession>(context_, shard_, stream_.release_socket());
   if (context_.connections) context_.connections->transfer(address_, this, session);
-  session->set_claims(std::move(who.claims));
+  session->set_claims(std::move(access.claims));
   session->start(channels, StartPoint::parse(since), cors_header_lines());
 }
 
@@ -371,6 +361,18 @@ void HttpSession::serve_dead_letters(const Request& request, const RequestTarget
   });
 }
 
+// GET /api/history (gateway/http/history_view.h): checked here, read on a replay thread, answered here.
+void HttpSession::serve_history(const Request& request, const RequestTarget& target) {
+  answer_history(context_, request, target, [self = shared_from_this()](HistoryAnswer answer) {
+    boost::asio::post(self->stream_.get_executor(), [self, answer = std::move(answer)] {
+      Response response = self->json_response(static_cast<http::status>(answer.status), answer.body);
+      if (!answer.www_authenticate.empty())
+        response.set(http::field::www_authenticate, answer.www_authenticate);
+      self->send(std::move(response));
+    });
+  });
+}
+
 HttpSession::Response HttpSession::json_response(http::status status, const std::string& body) const {
   Response response{status, 11};
   response.set(http::field::content_type, "application/json");
@@ -383,14 +385,9 @@ HttpSession::Response HttpSession::json_response(http::status status, const std:
 HttpSession::Response HttpSession::refusal(http::status status, const std::string& error,
                                            const std::string& reason, const std::string& message,
                                            const std::string& channel) const {
-  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
-  if (!channel.empty()) body["channel"] = channel;
-  Response response =
-      json_response(status, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  if (status == http::status::unauthorized) {
-    response.set(http::field::www_authenticate,
-                 error == "invalid_token" ? R"(Bearer error="invalid_token")" : "Bearer");
-  }
+  Response response = json_response(status, refusal_body(error, reason, message, channel));
+  if (status == http::status::unauthorized)
+    response.set(http::field::www_authenticate, www_authenticate_for(error));
   return response;
 }
 

@@ -50,6 +50,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void serve_dead_letters(const Request& request, const RequestTarget& target);
   void serve_demo(const Request& request, const RequestTarget& target);
   void serve_static(const Request& request, const std::string& path);
+  void serve_history(const Request& request, const RequestTarget& target);
   Response refusal(boost::beast::http::status status, const std::string& error, const std::string& reason,
                    const std::string& message, const std::string& channel = {}) const;
 
@@ -61,7 +62,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool admitted_ = true;       // false: over http.max_connections_per_ip; the request gets 429
   bool served_any_ = false;    // a keep-alive connection waiting for its next request is not slow
   std::string origin_;         // the request's Origin header (CORS answers echo it)
-  bool cors_ = false;          // the request is for /sse or /pusher/auth: answers carry CORS headers
+  bool cors_ = false;          // a browser door (/sse, /api/history, /pusher/auth): CORS headers
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   bool keep_alive_ = false;

@@ -15,13 +15,18 @@ namespace kabar {
 
 struct SseRequest {
   std::vector<std::string> channels;
-  std::string since;  // "", "earliest" or a position; StartPoint::parse turns garbage into a reset
+  std::string since;  // "", "earliest", "latest" or a position; StartPoint::parse turns garbage into a reset
 };
 
 struct SseRequestError {
   std::string code;  // bad_request, too_many_subscriptions, invalid_channel
   std::string message;
 };
+
+// The ?channel= list alone (sorted, no duplicates, valid names, at most `max_channels`): /api/history
+// takes its channels exactly as /sse does.
+std::variant<std::vector<std::string>, SseRequestError> parse_channels(const RequestTarget& target,
+                                                                       std::size_t max_channels);
 
 // `last_event_id`: the header, when the request has one. It wins over ?last_event_id= and ?since=, which
 // are only how a page passes a position it kept itself on its first connect.

@@ -6,22 +6,6 @@
 
 namespace kabar {
 
-StartPoint StartPoint::parse(const std::string& text) {
-  StartPoint start;
-  if (text.empty()) return start;
-  if (text == "earliest") {
-    start.kind = Kind::Earliest;
-    return start;
-  }
-  if (auto position = parse_position(text)) {
-    start.kind = Kind::After;
-    start.after = *position;
-  } else {
-    start.kind = Kind::BadPosition;
-  }
-  return start;
-}
-
 StreamSession::StreamSession(ServerContext& context, std::size_t shard) : context_(context), shard_(shard) {}
 
 StreamSession::~StreamSession() { detach(); }
@@ -87,6 +71,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
       }
       break;
     case StartPoint::Kind::Earliest:
+    case StartPoint::Kind::Latest:
       break;
   }
   CatchUp catch_up;
@@ -100,6 +85,11 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
     catch_up.cursor = start.after.seq;
   } else if (start.kind == StartPoint::Kind::Earliest) {
     catch_up.unanchored = channels;
+  } else if (start.kind == StartPoint::Kind::Latest) {
+    // The same seam as any replay, from just before each channel's newest event as of `head` (found by
+    // the first page on a replay thread); an empty channel starts at `head`, without a reset.
+    catch_up.unresolved_latest = channels;
+    catch_up.latest_through = head;
   }
   catch_ups_.push_back(std::move(catch_up));
   if (catch_ups_.size() == 1) start_next_catch_up();
@@ -121,8 +111,7 @@ void StreamSession::go_live(const std::string& channel, std::int64_t through) {
 void StreamSession::send_reset(const std::string& channel, const char* reason, std::int64_t head,
                                bool with_id) {
   const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
-  const std::string json = std::string(R"({"type":"reset","channel":)") + json_quote(channel) +
-                           R"(,"reason":")" + reason + R"(","position":")" + position + "\"}";
+  const std::string json = encode_reset(channel, reason, position);
   // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
   // it likes.
   if (closing_) return;
@@ -177,6 +166,11 @@ void StreamSession::request_page() {
   std::vector<ChannelCursor> cursors;
   cursors.reserve(catch_up.channels.size());
   for (const auto& channel : catch_up.channels) {
+    if (contains(catch_up.unresolved_latest, channel)) {
+      cursors.push_back(
+          ChannelCursor{channel, catch_up.latest_through, /*check_pruned=*/true, /*latest=*/true});
+      continue;
+    }
     auto floor = catch_up.floors.find(channel);
     const std::int64_t after =
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
@@ -195,6 +189,7 @@ void StreamSession::on_page(ReplayPage page) {
     return;
   }
   CatchUp& catch_up = catch_ups_.front();
+  apply_resolved_starts(catch_up, page);
   handle_pruned(catch_up, page);
   if (closing_) return;  // a reset overflowed the queue
   for (const auto& event : page.events) {
@@ -246,6 +241,17 @@ void StreamSession::close_replay_failed(const std::string& channel) {
   if (!channel.empty()) json += R"(,"channel":)" + json_quote(channel);
   send_control(json + "}");
   close_after_flush();
+}
+
+// since=latest: where the first page started each channel becomes its floor, so the pages after it (and
+// the switch to live) never go back to the channel's older events.
+void StreamSession::apply_resolved_starts(CatchUp& catch_up, const ReplayPage& page) {
+  for (const auto& start : page.starts) {
+    if (!contains(catch_up.unresolved_latest, start.channel)) continue;
+    std::erase(catch_up.unresolved_latest, start.channel);
+    std::int64_t& floor = catch_up.floors[start.channel];
+    floor = std::max(floor, start.after);
+  }
 }
 
 // History no longer covers the cursor of these channels: the client must refetch; they continue from

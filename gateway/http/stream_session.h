@@ -22,18 +22,10 @@
 
 #include "authz/claims.h"
 #include "gateway/http/server_context.h"
+#include "gateway/http/start_point.h"
 #include "gateway/store/position.h"
 
 namespace kabar {
-
-// Where a subscription starts.
-struct StartPoint {
-  enum class Kind { Live, Earliest, After, BadPosition };
-  Kind kind = Kind::Live;
-  Position after;  // for Kind::After
-
-  static StartPoint parse(const std::string& text);  // "", "earliest", "<epoch>:<seq>", or garbage
-};
 
 class StreamSession : public Subscriber, public std::enable_shared_from_this<StreamSession> {
  public:
@@ -124,6 +116,11 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     // is retained is what was asked for); once a channel's first event is out, events after the cursor
     // removed while the replay runs are a gap like any other: reset.
     std::vector<std::string> unanchored;
+    // "latest": the channels whose start the first page has not resolved yet (ChannelCursor::latest),
+    // against `latest_through`, the head the subscription was made at. The page's ResolvedStart becomes
+    // the channel's floor: its newest event at or below that head comes first, then everything after.
+    std::vector<std::string> unresolved_latest;
+    std::int64_t latest_through = 0;
     bool reset_with_id = false;    // the channels are all of an SSE stream: a reset may carry an id
     bool started = false;
     bool waiting_for_drain = false;
@@ -145,6 +142,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void on_page(ReplayPage page);
   void fail_replay(const std::string& error);
   void handle_pruned(CatchUp& catch_up, const ReplayPage& page);
+  void apply_resolved_starts(CatchUp& catch_up, const ReplayPage& page);
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;
 

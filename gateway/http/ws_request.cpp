@@ -34,8 +34,8 @@ std::variant<WsRequest, WsRequestError> subscribe_request(const json& request, W
                           ok->channel};
   if (auto since = request.find("since"); since != request.end() && !since->is_null()) {
     if (!since->is_string())
-      return WsRequestError{"bad_request", "\"since\" must be a position string or \"earliest\"", ok->ref,
-                            ok->channel};
+      return WsRequestError{"bad_request", "\"since\" must be a position string, \"earliest\" or \"latest\"",
+                            ok->ref, ok->channel};
     ok->since = since->get<std::string>();
   }
   return parsed;

@@ -13,7 +13,7 @@ struct WsRequest {
   Type type = Type::Ping;
   std::string ref;      // the client's "ref" as JSON text (a string or a number), echoed back; "" if none
   std::string channel;  // subscribe: a valid channel name; unsubscribe: any string
-  std::string since;    // subscribe: "", "earliest" or a position (garbage is a reset, not an error)
+  std::string since;    // subscribe: "", "earliest", "latest" or a position (garbage is a reset, not an error)
   std::string token;    // auth: the token ("" continues anonymously)
 };
 

@@ -35,16 +35,10 @@ std::string encode_pusher_event(const Envelope& e, const std::string& position) 
   return out;
 }
 
-FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
+std::string encode_event_json(const StoredEvent& event, const std::string& position) {
   const Envelope& e = event.envelope;
-  const std::string position = epoch + ":" + std::to_string(event.seq);
-  auto frame = std::make_shared<Frame>();
-  frame->seq = event.seq;
-  frame->channel = e.channel;
-  frame->socket_id = e.socket_id;
-  frame->app = e.app;
-  std::string& json = frame->json;
-  json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + 96);
+  std::string json;
+  json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + position.size() + 96);
   json.append(R"({"type":"event","channel":)").append(json_quote(e.channel));
   json.append(R"(,"event":)").append(json_quote(e.event));
   json.append(R"(,"id":)").append(json_quote(e.id));
@@ -52,8 +46,24 @@ FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   // data was produced by the bridge as compact JSON; it is embedded verbatim, never re-serialised.
   json.append(R"(,"data":)").append(e.data.empty() ? "null" : e.data);
   json.append(R"(,"time":)").append(std::to_string(e.time_ms)).append("}");
-  frame->sse = sse_message(json, position);
-  frame->pusher = encode_pusher_event(e, position);
+  return json;
+}
+
+std::string encode_reset(const std::string& channel, const char* reason, const std::string& position) {
+  return std::string(R"({"type":"reset","channel":)") + json_quote(channel) + R"(,"reason":")" + reason +
+         R"(","position":")" + position + "\"}";
+}
+
+FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
+  const std::string position = epoch + ":" + std::to_string(event.seq);
+  auto frame = std::make_shared<Frame>();
+  frame->seq = event.seq;
+  frame->channel = event.envelope.channel;
+  frame->socket_id = event.envelope.socket_id;
+  frame->app = event.envelope.app;
+  frame->json = encode_event_json(event, position);
+  frame->sse = sse_message(frame->json, position);
+  frame->pusher = encode_pusher_event(event.envelope, position);
   return frame;
 }
 

@@ -23,6 +23,11 @@ struct Frame {
 using FramePtr = std::shared_ptr<const Frame>;
 
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch);
+// The `json` member alone: the protocol.md "event" object (/api/history lists these).
+std::string encode_event_json(const StoredEvent& event, const std::string& position);
+// The protocol.md "reset" object: history does not cover what was asked for `channel` (`reason`:
+// history_pruned, epoch_changed, position_ahead, bad_position); go on from `position`.
+std::string encode_reset(const std::string& channel, const char* reason, const std::string& position);
 // The `pusher` member alone (exposed for tests).
 std::string encode_pusher_event(const Envelope& envelope, const std::string& position);
 

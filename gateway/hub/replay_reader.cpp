@@ -31,11 +31,21 @@ ReplayPage ReplayReader::read_page_safely(const std::vector<ChannelCursor>& curs
   return failed;
 }
 
-ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors, PageLimit page_limit) {
-  if (before_read_for_tests) before_read_for_tests(cursors);
+ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& requested, PageLimit page_limit) {
+  if (before_read_for_tests) before_read_for_tests(requested);
   const std::size_t limit = std::max<std::size_t>(1, page_limit.frames);
   ReplayPage page;
   page.head = store_.head_seq();
+  // since=latest: resolved against the head the caller started from (cursor.after), never this page's
+  // head, which may be newer: starting before an event committed after the caller's head would skip the
+  // events between the two.
+  std::vector<ChannelCursor> cursors = requested;
+  for (auto& cursor : cursors) {
+    if (!cursor.latest) continue;
+    if (auto newest = store_.latest_seq(cursor.channel, cursor.after)) cursor.after = *newest - 1;
+    cursor.latest = false;
+    page.starts.push_back(ResolvedStart{cursor.channel, cursor.after});
+  }
   std::map<std::int64_t, std::vector<std::string>> groups;
   for (const auto& cursor : cursors) groups[cursor.after].push_back(cursor.channel);
 
@@ -69,6 +79,7 @@ ReplayPage ReplayReader::read_page_now(const std::vector<ChannelCursor>& cursors
       break;
     }
   }
+  if (!page.events.empty()) page.through = page.events.back().seq;
   // Checked after the read: pruned_through only grows, so if it is still at or below the cursor now,
   // nothing this page needed had been removed when it was read.
   for (const auto& cursor : cursors) {

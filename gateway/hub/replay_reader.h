@@ -21,6 +21,16 @@ struct ChannelCursor {
   // false while an "earliest" replay has sent nothing of the channel yet: whatever is retained is what
   // was asked for. From its first event on, a cursor like any other.
   bool check_pruned = true;
+  // since=latest, not resolved yet: `after` is the head the subscription (or history page) starts from,
+  // and the read starts just before the channel's newest event at or below it, or at `after` when the
+  // channel has none. The page reports where it started (ReplayPage::starts); the caller keeps that.
+  bool latest = false;
+};
+
+// Where a `latest` cursor was resolved to start: the channel's events with seq > after follow.
+struct ResolvedStart {
+  std::string channel;
+  std::int64_t after = 0;
 };
 
 struct ReplayPage {
@@ -30,6 +40,11 @@ struct ReplayPage {
   // pass racing the read is caught too). Their events are left out of `events`.
   std::vector<std::string> pruned;
   std::int64_t head = 0;  // store head before the read; nothing above it is in the page
+  // The seq of the last event the page holds before the events of `pruned` channels were left out (0:
+  // none). A full page covers every event of every cursor's channel up to here: the next page of a
+  // shared cursor starts after it, even when the events at its end belonged to a pruned channel.
+  std::int64_t through = 0;
+  std::vector<ResolvedStart> starts;  // one per `latest` cursor, in the cursors' order
   // Not empty: the read failed (an SQLite error: I/O, corruption, no file descriptor left). Nothing else
   // in the page is meaningful; the session closes with code replay_failed (docs/protocol.md).
   std::string error;
@@ -77,7 +92,8 @@ class ReplayReader {
     boost::asio::post(pool_, std::move(work));
   }
 
-  // Synchronous forms (any thread); public for tests. read_page_now throws StoreError when a read fails.
+  // Synchronous forms (any thread but an I/O thread): /api/history reads its page with read_page_now
+  // from inside run(), tests call them directly. read_page_now throws StoreError when a read fails.
   ReplayPage read_page_now(const std::vector<ChannelCursor>& cursors, PageLimit limit);
   ReplayPage read_page_safely(const std::vector<ChannelCursor>& cursors, PageLimit limit);
 

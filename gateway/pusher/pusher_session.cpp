@@ -303,14 +303,17 @@ void PusherSession::join(const std::string& channel, Subscription subscription,
 }
 
 // Which stored events the new subscriber gets before live ones: those after `since` (kabar's replay
-// extension), or for a cache channel its last event (or pusher:cache_miss), or none.
+// extension), or for `since: "latest"` and a cache channel its last event (or, on a cache channel,
+// pusher:cache_miss), or none. The last event is the last one this app may see (docs/pusher.md "Apps"),
+// hence a lookup of its own rather than StartPoint::Kind::Latest, which knows no apps.
 void PusherSession::start_delivery(const std::string& channel, const std::string& since,
                                    std::uint64_t generation) {
-  if (!since.empty()) {
+  const bool latest = since == "latest";
+  if (!since.empty() && !latest) {
     subscribe({channel}, StartPoint::parse(since), /*id_on_reset=*/false);
     return;
   }
-  if (!is_cache_channel(channel)) {
+  if (!latest && !is_cache_channel(channel)) {
     subscribe({channel}, StartPoint{}, /*id_on_reset=*/false);
     return;
   }
@@ -324,7 +327,7 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
         StartPoint start;
         start.kind = StartPoint::Kind::After;
         start.after = Position{self->context_.hub.epoch(), lookup.latest ? *lookup.latest - 1 : lookup.head};
-        if (!lookup.latest) {
+        if (!lookup.latest && is_cache_channel(channel)) {
           self->send_bounded(pusher_frame::cache_miss(channel));
           self->service().webhook(*self->app_, WebhookEvent::about_channel("cache_miss", channel));
         }

@@ -293,6 +293,10 @@ std::optional<StoredEvent> EventStore::latest(const std::string& channel, const 
   return impl_->readers.latest(channel, visible_to_app);
 }
 
+std::optional<std::int64_t> EventStore::latest_seq(const std::string& channel, std::int64_t through_seq) {
+  return impl_->readers.latest_seq(channel, through_seq);
+}
+
 ChannelBounds EventStore::channel_bounds(const std::string& channel) {
   return impl_->readers.channel_bounds(channel);
 }

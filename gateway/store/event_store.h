@@ -123,6 +123,10 @@ class EventStore {
   // The latest event of a channel, if any (for "last value" / cache channels). With visible_to_app, the
   // latest one that Pusher app may see: its own or one without an app (docs/pusher.md "Apps").
   std::optional<StoredEvent> latest(const std::string& channel, const std::string& visible_to_app = {});
+  // since=latest: the seq of the newest event of `channel` with seq <= through_seq (a head read before),
+  // if it has one. Bounded by a head so that the start of a subscription or a history page never moves
+  // past an event committed after that head.
+  std::optional<std::int64_t> latest_seq(const std::string& channel, std::int64_t through_seq);
   ChannelBounds channel_bounds(const std::string& channel);
   std::int64_t head_seq() const;
 

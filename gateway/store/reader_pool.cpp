@@ -70,6 +70,7 @@ struct ReaderPool::Connection {
   explicit Connection(const std::filesystem::path& file)
       : db(store_schema::open_for_reading(file)),
         latest(db, store_sql::kLatestOfChannel),
+        latest_seq(db, store_sql::kLatestSeqOfChannel),
         bounds(db, store_sql::kChannelBounds),
         dead_letters(db, store_sql::kNewestDeadLetters),
         dead_letter_topics(db, store_sql::kDeadLetterTopics),
@@ -101,6 +102,7 @@ struct ReaderPool::Connection {
 
   SQLite::Database db;
   SQLite::Statement latest;
+  SQLite::Statement latest_seq;
   SQLite::Statement bounds;
   SQLite::Statement dead_letters;
   SQLite::Statement dead_letter_topics;
@@ -191,6 +193,17 @@ std::optional<StoredEvent> ReaderPool::latest(const std::string& channel, const 
     }
     if (!connection.latest.executeStep()) return std::nullopt;
     return event_from_row(connection.latest);
+  });
+}
+
+std::optional<std::int64_t> ReaderPool::latest_seq(const std::string& channel, std::int64_t through_seq) {
+  return with_connection([&](Connection& connection) -> std::optional<std::int64_t> {
+    auto& query = connection.latest_seq;
+    ResetOnExit reset(query);
+    query.bindNoCopy(1, channel);
+    query.bind(2, through_seq);
+    if (!query.executeStep()) return std::nullopt;
+    return query.getColumn(0).getInt64();
   });
 }
 

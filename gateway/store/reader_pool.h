@@ -27,6 +27,7 @@ class ReaderPool {
   std::vector<StoredEvent> read_after(const std::vector<std::string>& channels, std::int64_t after_seq,
                                       std::size_t limit);
   std::optional<StoredEvent> latest(const std::string& channel, const std::string& visible_to_app);
+  std::optional<std::int64_t> latest_seq(const std::string& channel, std::int64_t through_seq);
   ChannelBounds channel_bounds(const std::string& channel);
   std::vector<DeadLetter> dead_letters(std::size_t limit);
   std::vector<DeadLetterTopic> dead_letter_topics(std::int64_t before_id, std::size_t limit);

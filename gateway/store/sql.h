@@ -92,6 +92,11 @@ inline constexpr const char* kEventColumns = "seq, id, channel, event, data, soc
 inline constexpr const char* kLatestOfChannel =
     "SELECT seq, id, channel, event, data, socket_id, time_ms, topic, app FROM events WHERE channel = ?1 "
     "AND (?2 IS NULL OR app IS NULL OR app = ?2) ORDER BY seq DESC LIMIT 1";
+// since=latest: the seq of the newest event of a channel at or below ?2 (the head a subscription or a
+// history page starts from), so an event committed after that head is never taken for the "latest" and
+// skipped over. The index holds (channel, seq): answered from the index alone, walking it backwards.
+inline constexpr const char* kLatestSeqOfChannel =
+    "SELECT seq FROM events WHERE channel = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1";
 inline constexpr const char* kChannelBounds = "SELECT pruned_through, last_seq FROM channels WHERE name = ?1";
 inline constexpr const char* kNewestDeadLetters =
     "SELECT id, time_ms, topic, payload, reason, payload_bytes FROM dead_letters ORDER BY id DESC LIMIT ?1";

@@ -59,6 +59,10 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
       {"kasir", kasir, read, topic("cabang/+/omset"), false, "claim_mismatch"},
       {"kasir", kasir, read, topic("cabang/3/#"), false, "role_not_allowed"},
       {"kasir", kasir, read, topic("cabang/3/transaksi"), false, "role_not_allowed"},
+      // ...and the orders ready for pickup of her branch (the branch channel; the app reads the topic)
+      {"kasir", kasir, read, topic("cabang/3/pesanan-siap"), true, "rule"},
+      {"kasir", kasir, read, topic("cabang/7/pesanan-siap"), false, "claim_mismatch"},
+      {"kasir", kasir, read, topic("cabang/+/pesanan-siap"), false, "claim_mismatch"},
       {"kasir", kasir, publish, topic("cabang/3/omset"), false, "action_not_allowed"},
       {"kasir", kasir, read, topic("dokumen/42/updated"), true, "rule"},
       // admin: assigned branches, admin feed included
@@ -68,10 +72,12 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
       {"admin", admin, read, channel("private-cabang.7.admin"), false, "claim_mismatch"},
       {"admin", admin, read, topic("cabang/3/transaksi"), true, "rule"},
       {"admin", admin, read, topic("cabang/7/pesanan-siap"), false, "claim_mismatch"},
+      {"admin", admin, read, topic("cabang/4/pesanan-siap"), true, "rule"},
       {"admin", admin, publish, topic("cabang/3/omset"), false, "action_not_allowed"},
       // super admin: everything, read only
       {"super_admin", super_admin, read, channel("private-cabang.7.admin"), true, "rule"},
       {"super_admin", super_admin, read, topic("cabang/#"), true, "rule"},
+      {"super_admin", super_admin, read, topic("cabang/7/pesanan-siap"), true, "rule"},
       {"super_admin", super_admin, publish, topic("cabang/7/omset"), false, "action_not_allowed"},
       // backend: publishes everywhere
       {"backend", backend, publish, topic("cabang/7/omset"), true, "rule"},

@@ -288,6 +288,26 @@ TEST_F(EventStoreTest, LatestAndBoundsDescribeAChannel) {
   EXPECT_EQ(store->channel_bounds("ch").pruned_through, 0);
 }
 
+// since=latest starts just before the newest event of a channel as of a head read earlier: an event
+// committed after that head must not count, or the events between the head and it would be skipped.
+TEST_F(EventStoreTest, LatestSeqIsTheNewestEventOfTheChannelAtOrBelowTheGivenHead) {
+  auto store = open();
+  EXPECT_FALSE(store->latest_seq("ch", 1000).has_value()) << "an empty channel has no latest event";
+
+  const auto first = store->append(make_event("1", "ch")).seq;
+  store->append(make_event("2", "elsewhere"));
+  const auto second = store->append(make_event("3", "ch")).seq;
+  const auto head = store->head_seq();
+  const auto later = store->append(make_event("4", "ch")).seq;  // after `head`: not the latest at `head`
+
+  EXPECT_EQ(store->latest_seq("ch", head), second);
+  EXPECT_EQ(store->latest_seq("ch", second), second) << "the bound is inclusive";
+  EXPECT_EQ(store->latest_seq("ch", second - 1), first);
+  EXPECT_FALSE(store->latest_seq("ch", first - 1).has_value());
+  EXPECT_EQ(store->latest_seq("ch", store->head_seq()), later);
+  EXPECT_FALSE(store->latest_seq("nothing.here", store->head_seq()).has_value());
+}
+
 TEST_F(EventStoreTest, ConcurrentAppendsAreGroupCommittedAndDeliveredInSeqOrder) {
   auto store = open();
   std::mutex delivered_mutex;

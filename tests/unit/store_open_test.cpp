@@ -213,12 +213,21 @@ TEST_F(QueryPlan, ReadAfterIsAnIndexRangeScanPerChannelWithoutSorting) {
 }
 
 TEST_F(QueryPlan, ChannelLookupsUseTheChannelIndex) {
-  for (const char* sql :
-       {store_sql::kLatestOfChannel, store_sql::kNthOldestOfChannel, store_sql::kDeleteChannelThrough}) {
+  for (const char* sql : {store_sql::kLatestOfChannel, store_sql::kLatestSeqOfChannel,
+                          store_sql::kNthOldestOfChannel, store_sql::kDeleteChannelThrough}) {
     const std::string steps = joined(plan(sql));
     EXPECT_THAT(steps, HasSubstr("events_by_channel")) << sql;
     EXPECT_THAT(steps, ::testing::Not(HasSubstr("TEMP B-TREE"))) << sql;
   }
+}
+
+// since=latest reads one index entry: no row of the table, no sort.
+TEST_F(QueryPlan, LatestSeqIsOneStepBackwardsInTheChannelIndex) {
+  const std::string steps = joined(plan(store_sql::kLatestSeqOfChannel));
+  EXPECT_THAT(steps,
+              HasSubstr("SEARCH events USING COVERING INDEX events_by_channel (channel=? AND rowid<?)"))
+      << steps;
+  EXPECT_THAT(steps, ::testing::Not(HasSubstr("TEMP B-TREE"))) << steps;
 }
 
 }  // namespace
