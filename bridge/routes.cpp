@@ -184,7 +184,7 @@ std::vector<Route> RouteTable::builtin() {
       {"cabang/{id}/omset", "private-cabang.{id}", "omset.updated", "omset.updated"},
       {"cabang/{id}/transaksi", "private-cabang.{id}.admin", "transaksi.created", "transaksi.created"},
       // The branch channel, not the admin feed: the cashier at the counter hands the order over.
-      {"cabang/{id}/pesanan-siap", "private-cabang.{id}", "pesanan.siap", "pesanan.siap"},
+      {"cabang/{id}/pesanan-siap", "private-cabang.{id}.pesanan", "pesanan.siap", "pesanan.siap"},
       {"kabar/c/{channel}", "{channel}", "", ""},
   };
 }

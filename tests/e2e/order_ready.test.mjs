@@ -1,6 +1,7 @@
 // Order-ready notices (pesanan.siap, docs/bridge.md "Routing") reach the cashier at the counter: the
-// built-in route takes cabang/{id}/pesanan-siap to the branch channel private-cabang.{id}, which the
-// branch's cashiers, its admins and the super admin read; the built-in policy lets a cashier's mobile app
+// built-in route takes cabang/{id}/pesanan-siap to private-cabang.{id}.pesanan, which the branch's
+// cashiers, its admins and the super admin read (a channel of its own, so the branch channel's newest event
+// stays the day's figures, what since=latest opens a dashboard with); the built-in policy lets a cashier's mobile app
 // subscribe to the topic of her branches, not of others. A broker guarded by kabar's plugin, as compose
 // deploys it; kabar and the plugin share the signing secret.
 import assert from 'node:assert/strict';
@@ -43,12 +44,14 @@ before(async () => {
 });
 
 test('an order-ready notice of branch 3 reaches its cashier (/sse and MQTT), its admin and the super admin, no one else', async () => {
-  const sse = (token) => SseClient.open(kabar.url('/sse?channel=private-cabang.3'), { headers: { Authorization: `Bearer ${token}` } });
+  const sse = (token) => SseClient.open(kabar.url('/sse?channel=private-cabang.3.pesanan'), { headers: { Authorization: `Bearer ${token}` } });
   const kasir = await sse(tokens.kasir3);
   const admin = await sse(tokens.admin3);
   const boss = await sse(tokens.boss);
   await assert.rejects(sse(tokens.kasir7), (error) => error.status === 403, 'a cashier of branch 7 may not read branch 3');
   const adminFeed = await SseClient.open(kabar.url('/sse?channel=private-cabang.3.admin'), { headers: { Authorization: `Bearer ${tokens.admin3}` } });
+  // The figures' channel stays the figures': its newest event is what a dashboard opens with (since=latest).
+  const figures = await SseClient.open(kabar.url('/sse?channel=private-cabang.3'), { headers: { Authorization: `Bearer ${tokens.kasir3}` } });
 
   // The cashier's mobile app, on the broker with her token.
   const app = await mqttWithToken(`mqtt://127.0.0.1:${broker.port}`, tokens.kasir3);
@@ -66,7 +69,7 @@ test('an order-ready notice of branch 3 reaches its cashier (/sse and MQTT), its
 
   for (const [who, client] of [['cashier', kasir], ['admin', admin], ['super admin', boss]]) {
     const message = await client.waitMessage((f) => f.type === 'event', { what: `the notice at the ${who}` });
-    assert.equal(message.frame.channel, 'private-cabang.3', who);
+    assert.equal(message.frame.channel, 'private-cabang.3.pesanan', who);
     assert.equal(message.frame.event, 'pesanan.siap', who);
     assert.deepEqual(message.frame.data, order, who);
   }
@@ -75,5 +78,6 @@ test('an order-ready notice of branch 3 reaches its cashier (/sse and MQTT), its
   assert.deepEqual(received, [{ topic: 'cabang/3/pesanan-siap', payload: order }], 'her branch only');
   for (const client of [kasir, admin, boss]) assert.equal(client.events().length, 1, 'branch 7\'s notice went elsewhere');
   assert.deepEqual(adminFeed.events(), [], 'no longer on the admin feed');
-  for (const client of [kasir, admin, boss, adminFeed]) client.close();
+  assert.deepEqual(figures.events(), [], 'not on the figures\' channel');
+  for (const client of [kasir, admin, boss, adminFeed, figures]) client.close();
 });

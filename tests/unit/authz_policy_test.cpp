@@ -59,7 +59,10 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
       {"kasir", kasir, read, topic("cabang/+/omset"), false, "claim_mismatch"},
       {"kasir", kasir, read, topic("cabang/3/#"), false, "role_not_allowed"},
       {"kasir", kasir, read, topic("cabang/3/transaksi"), false, "role_not_allowed"},
-      // ...and the orders ready for pickup of her branch (the branch channel; the app reads the topic)
+      // ...and the orders ready for pickup of her branch (a channel of their own, so the branch channel's
+      // newest event stays the day's figures; the app reads the topic)
+      {"kasir", kasir, read, channel("private-cabang.3.pesanan"), true, "rule"},
+      {"kasir", kasir, read, channel("private-cabang.7.pesanan"), false, "claim_mismatch"},
       {"kasir", kasir, read, topic("cabang/3/pesanan-siap"), true, "rule"},
       {"kasir", kasir, read, topic("cabang/7/pesanan-siap"), false, "claim_mismatch"},
       {"kasir", kasir, read, topic("cabang/+/pesanan-siap"), false, "claim_mismatch"},
@@ -71,6 +74,8 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
       {"admin", admin, read, channel("private-cabang.7"), false, "claim_mismatch"},
       {"admin", admin, read, channel("private-cabang.7.admin"), false, "claim_mismatch"},
       {"admin", admin, read, topic("cabang/3/transaksi"), true, "rule"},
+      {"admin", admin, read, channel("private-cabang.4.pesanan"), true, "rule"},
+      {"admin", admin, read, channel("private-cabang.7.pesanan"), false, "claim_mismatch"},
       {"admin", admin, read, topic("cabang/7/pesanan-siap"), false, "claim_mismatch"},
       {"admin", admin, read, topic("cabang/4/pesanan-siap"), true, "rule"},
       {"admin", admin, publish, topic("cabang/3/omset"), false, "action_not_allowed"},

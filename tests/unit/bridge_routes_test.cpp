@@ -131,7 +131,7 @@ TEST(BuiltinRoutes, MapTheAppsTopics) {
       {"dokumen/42/updated", "dokumen.42", "dokumen.updated", "dokumen.updated"},
       {"cabang/3/omset", "private-cabang.3", "omset.updated", "omset.updated"},
       {"cabang/3/transaksi", "private-cabang.3.admin", "transaksi.created", "transaksi.created"},
-      {"cabang/3/pesanan-siap", "private-cabang.3", "pesanan.siap", "pesanan.siap"},
+      {"cabang/3/pesanan-siap", "private-cabang.3.pesanan", "pesanan.siap", "pesanan.siap"},
       {"kabar/c/presence-room.1", "presence-room.1", "", ""},
   };
   for (const auto& c : cases) {

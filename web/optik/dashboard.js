@@ -1,8 +1,8 @@
 // The takings dashboard. Channels (the built-in policy decides who may read them):
-//   private-cabang.{id}        omset.updated (today's full figures) and pesanan.siap; since 'latest', so
-//                              the page opens with the branch's newest event
-//   private-cabang.{id}.admin  transaksi.created (and pesanan.siap where a route still sends it there);
-//                              admins and the owner only, live
+//   private-cabang.{id}          omset.updated (today's full figures); since 'latest', so the page opens
+//                                with the day's figures
+//   private-cabang.{id}.pesanan  pesanan.siap (an order ready for pickup); every role, live
+//   private-cabang.{id}.admin    transaksi.created; admins and the owner only, live
 // A reset (history missed) refetches /api/history?channel=...&since=latest.
 
 import { h, replay, setChildren, setText } from '/assets/dom.js';
@@ -357,8 +357,9 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
         onReset: () => refetch(id, channel),
         onError,
       });
+      // Notices only: nothing to refetch after a reset.
+      live.subscribe(`${channel}.pesanan`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
       if (isAdmin) {
-        // Notices only: nothing to refetch after a reset.
         live.subscribe(`${channel}.admin`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
       }
     }
