@@ -27,6 +27,7 @@
 // global, so a Pusher without the add-on in the same page behaves as before.
 
 const RESET_EVENT = 'kabar:reset';
+const SUCCEEDED_EVENT = 'pusher_internal:subscription_succeeded';
 const POSITION_RE = /^([^:\s]+):(\d+)$/;
 
 // true when position `a` comes after `b`, or when that cannot be told (unreadable, other epoch: the
@@ -133,6 +134,14 @@ function install(pusher, { storage, prefix: givenPrefix }) {
       positions.delete(channel);
       remove(channel);
       if (data && typeof data.position === 'string' && data.position !== '') remember(channel, data.position);
+      return true;
+    }
+    if (frame.event === SUCCEEDED_EVENT) {
+      // kabar says where a subscription starts: a channel that has no position yet (first visit, no event
+      // so far) resumes from there, so what is published before its first event is not lost.
+      if (typeof frame.position === 'string' && frame.position !== '' && since(channel) === null) {
+        remember(channel, frame.position);
+      }
       return true;
     }
     if (typeof frame.position !== 'string' || !isStoredEvent(frame.event)) return true;

@@ -41,6 +41,13 @@ std::string presence_subscription_succeeded(std::string_view channel, std::strin
   return with_string_data("pusher_internal:subscription_succeeded", data, channel);
 }
 
+std::string with_position(std::string frame, std::string_view position) {
+  if (frame.size() < 2 || frame.front() != '{' || frame.back() != '}') return frame;
+  frame.pop_back();
+  frame.append(R"(,"position":)").append(quote(position)).append("}");
+  return frame;
+}
+
 std::string member_added(std::string_view channel, std::string_view user_id_json,
                          std::string_view user_info_json) {
   std::string data = R"({"user_id":)" + std::string(user_id_json);

@@ -16,6 +16,9 @@ std::string ping();
 std::string subscription_succeeded(std::string_view channel);
 // presence_json: {"ids":[...],"hash":{...},"count":N}
 std::string presence_subscription_succeeded(std::string_view channel, std::string_view presence_json);
+// The frame (a JSON object) with a top-level "position" member added: kabar's replay extension on
+// subscription_succeeded. A frame that is not an object is returned as it is.
+std::string with_position(std::string frame, std::string_view position);
 // user_id_json / user_info_json: JSON texts (user_info may be empty: left out).
 std::string member_added(std::string_view channel, std::string_view user_id_json,
                          std::string_view user_info_json);

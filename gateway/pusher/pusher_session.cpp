@@ -296,10 +296,14 @@ void PusherSession::join(const std::string& channel, Subscription subscription,
   }
   if (identity) service().presence_changed();
   subscription.presence_version = joined.snapshot_version;
-  send_bounded(joined.reply);
+  // kabar's replay extension: the store head the subscription starts from, as a top-level `position`
+  // (pusher-js ignores it), so a kabar-aware client has a position to resume from before the channel's
+  // first event (docs/pusher.md "Replay extension"). A live subscription starts exactly there.
+  const std::int64_t head = read_head();
+  send_bounded(pusher_frame::with_position(joined.reply, Position{context_.hub.epoch(), head}.to_string()));
   const std::uint64_t generation = subscription.generation;
   subscriptions_.emplace(channel, std::move(subscription));
-  start_delivery(channel, since, generation);
+  start_delivery(channel, since, generation, head);
 }
 
 // Which stored events the new subscriber gets before live ones: those after `since` (kabar's replay
@@ -307,14 +311,14 @@ void PusherSession::join(const std::string& channel, Subscription subscription,
 // pusher:cache_miss), or none. The last event is the last one this app may see (docs/pusher.md "Apps"),
 // hence a lookup of its own rather than StartPoint::Kind::Latest, which knows no apps.
 void PusherSession::start_delivery(const std::string& channel, const std::string& since,
-                                   std::uint64_t generation) {
+                                   std::uint64_t generation, std::int64_t head) {
   const bool latest = since == "latest";
   if (!since.empty() && !latest) {
     subscribe({channel}, StartPoint::parse(since), /*id_on_reset=*/false);
     return;
   }
   if (!latest && !is_cache_channel(channel)) {
-    subscribe({channel}, StartPoint{}, /*id_on_reset=*/false);
+    subscribe({channel}, StartPoint{}, /*id_on_reset=*/false, head);
     return;
   }
   service().find_latest(

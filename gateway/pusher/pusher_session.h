@@ -96,7 +96,8 @@ class PusherSession : public StreamSession, public RelayTarget {
   bool refused_by_policy(const std::string& channel);
   void join(const std::string& channel, Subscription subscription, const PresenceIdentity* identity,
             const std::string& since);
-  void start_delivery(const std::string& channel, const std::string& since, std::uint64_t generation);
+  void start_delivery(const std::string& channel, const std::string& since, std::uint64_t generation,
+                      std::int64_t head);
   void resend_success(const std::string& channel, const Subscription& subscription);
   void leave(const std::string& channel);
   void leave_all();

@@ -162,6 +162,21 @@ test('(2) the same outage without the add-on: stock Echo loses the missed events
   assert.deepEqual(ids(clients[1].got), [live, ...missed, after], 'with the add-on: none lost');
 });
 
+test('(2b) a quiet channel: missed events are replayed even before its first event (subscription_succeeded carries the position)', async () => {
+  const channelName = 'dokumen.120';
+  const echo = makeEcho(kabar, { replay: { storage: memoryStorage() } });
+  await connected(echo);
+  const channel = echo.channel(channelName);
+  const got = listen(channel);
+  const subs = subscriptions(channel);
+  await subscribed(channel);
+  assert.ok(pusherOf(echo).kabarReplay.position(channelName), 'the subscription\'s start is kept before any event');
+  const missed = await outage([{ echo, subs }], channelName, 3);
+  const after = await viaMqtt(channelName, uid('after'));
+  await waitIds(got, after, 'the event after the reconnect');
+  assert.deepEqual(ids(got), [...missed, after], 'the events of the outage, once, in order');
+});
+
 test('(3) a page reload: a new Pusher/Echo with the same storage resumes from the stored position', async () => {
   const channelName = 'dokumen.103';
   const storage = memoryStorage();  // stands for the page's localStorage
@@ -280,10 +295,11 @@ test('(6) whispers pass untouched between add-on clients and leave the positions
   anaChat.listenForWhisper('typing', (e) => anaHeard.push(e));
   const budiGot = listen(budiChat, '.dokumen.changed');
 
+  const start = pusherOf(budi).kabarReplay.position('private-chat.106');  // where the subscription began
   anaChat.whisper('typing', { name: 'Ana', typing: true });
   await waitUntil(() => budiHeard.length === 1, { what: 'Budi hears Ana' });
   assert.deepEqual(budiHeard, [{ name: 'Ana', typing: true }]);
-  assert.equal(pusherOf(budi).kabarReplay.position('private-chat.106'), null, 'a whisper has no position');
+  assert.equal(pusherOf(budi).kabarReplay.position('private-chat.106'), start, 'a whisper has no position');
 
   const event = await viaRest('private-chat.106', uid('e'));
   await waitIds(budiGot, event, 'an event');
