@@ -6,7 +6,7 @@
 // Skipped, with the reason, when /usr/bin/chromium is not installed.
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { Kabar, requireKabarBinary, sleep, startMosquitto, useHarness, waitUntil } from './lib/harness.mjs';
+import { Kabar, requireKabarBinary, sleep, startMosquitto, useHarness } from './lib/harness.mjs';
 import { mqttConnect, publish } from './lib/clients.mjs';
 import {
   XSS, chromiumSkipReason, launchChromium, newAppPage, startDemo, statuses, texts, toasts, waitPage, waitStatus, waitTestIdAttr,
@@ -40,7 +40,7 @@ before(async () => {
   await decide(first, 'reject', 'u4', 'pemanasan', 20000);
   process.stderr.write(`apps_dokumen.test.mjs: the demo's first publish took ${Date.now() - started} ms\n`);
   settled = first;
-});
+}, { timeout: 120000 });
 
 // ---- the demo backend, from the test's side -----------------------------------------------------------
 

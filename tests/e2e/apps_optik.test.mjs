@@ -8,7 +8,7 @@
 // the gateway has no GET /api/history yet (asked at run time).
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { Kabar, requireKabarBinary, sleep, startMosquitto, useHarness } from './lib/harness.mjs';
+import { Kabar, requireKabarBinary, sleep, startMosquitto, useHarness, withTimeout } from './lib/harness.mjs';
 import { SseClient, mqttConnect, publish } from './lib/clients.mjs';
 import {
   XSS, chromiumSkipReason, launchChromium, newAppPage, startDemo, statuses, texts, toasts, waitPage, waitStatus,
@@ -33,7 +33,7 @@ before(async () => {
   await startDemo(kabar);
   mq = await mqttConnect(broker.port);
   browser = await launchChromium();
-});
+}, { timeout: 120000 });
 
 // ---- the traffic, as the shop's backend publishes it ------------------------------------------------
 
@@ -176,7 +176,7 @@ test("a cashier of branch 3: her figures follow the sales; nothing of branch 7 r
   assert.deepEqual(witnessed, ['omset.updated', 'omset.updated', 'transaksi.created', 'transaksi.created'], 'the witness got the branch-7 sales');
   witness.close();
   await sleep(1000); // anything of branch 7 still on its way would be here by now
-  await Promise.all(pending);
+  await withTimeout(Promise.all(pending), 5000, 'the response bodies');
 
   const markers = ['RAHASIA7', 'Zubaidah', '7654321', '7.654.321', '97531000', '97.531.000', '105185321', 'private-cabang.7', 'cabang.7'];
   const dom = await page.evaluate(() => `${document.documentElement.outerHTML}\n${document.body.innerText}\n${document.title}`);
