@@ -51,8 +51,10 @@ DemoService::DemoService(DemoOptions options) : options_(std::move(options)), do
     });
   }
   thread_ = std::thread([this, guard]() mutable {
-    guard.reset();  // the timers (or stop()) keep the loop alive from here
+    // Its own guard first: were the start-up guard released with nothing posted yet (no traffic), the
+    // work count would reach zero, asio would stop the io_context and run() would return at once.
     auto keep = asio::make_work_guard(io_);
+    guard.reset();  // the timers (or stop()) keep the loop alive from here
     io_.run();
   });
 }

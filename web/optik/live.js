@@ -4,7 +4,10 @@
 import { api } from '/assets/api.js';
 
 export const BACKOFF = { baseMs: 1000, capMs: 30_000, maxAttempts: 5 };
-export const HIDDEN_PAUSE_MS = 30_000;
+// How long the tab may be hidden before the stream is closed (`paused`): 30 s, or `?pause_ms=N` in the page's
+// address (N ms; 0: never), so a test or a curious user need not wait half a minute.
+const pauseParam = new URLSearchParams(location.search).get('pause_ms');
+export const HIDDEN_PAUSE_MS = pauseParam !== null && /^\d{1,9}$/.test(pauseParam) ? Number(pauseParam) : 30_000;
 
 /**
  * Opens one kabar.js client over /sse. onStatus(status, detail) receives connecting | live |
