@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "authz/token.h"
+
 namespace kabar {
 
 std::string ensure_demo_key(const std::string& data_dir) {
@@ -35,6 +37,10 @@ std::string ensure_demo_key(const std::string& data_dir) {
   if (!written || ::rename(temporary.c_str(), file.c_str()) != 0)
     throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
   return file.string();
+}
+
+std::string read_demo_key(const std::string& path) {
+  return authz::hmac_key(authz::read_key_file(path, "demo JWT secret file"), "demo JWT secret file " + path).material;
 }
 
 }  // namespace kabar

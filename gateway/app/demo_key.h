@@ -8,4 +8,7 @@ namespace kabar {
 // std::runtime_error when the folder cannot be written.
 std::string ensure_demo_key(const std::string& data_dir);
 
+// The HS256 signing material of that key file (checked as any JWT secret file is). Throws on a bad file.
+std::string read_demo_key(const std::string& path);
+
 }  // namespace kabar

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "authz/token.h"
+#include "gateway/app/demo_key.h"
 #include "gateway/app/embedded_broker_auth.h"
 #include "gateway/demo/demo_service.h"
 #include "gateway/http/stream_session.h"
@@ -187,9 +188,7 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
 // and sample traffic, published through the broker like any backend's.
 void Gateway::start_demo() {
   DemoOptions options;
-  options.jwt_secret = authz::hmac_key(authz::read_key_file(config_.auth.jwt.secret_file, "demo JWT secret file"),
-                                       "demo JWT secret file " + config_.auth.jwt.secret_file)
-                           .material;
+  options.jwt_secret = read_demo_key(config_.auth.jwt.secret_file);
   options.publisher = mqtt_client_options<PublisherOptions>(config_.broker, config_.broker.client_id + "-demo");
   options.traffic = config_.demo.traffic;
   options.sale_interval = std::chrono::milliseconds(config_.demo.sale_interval_ms);

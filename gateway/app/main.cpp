@@ -116,14 +116,13 @@ struct ServeFlags {
 void use_demo_key(const kabar::Config& config, kabar::PublisherOptions& options) {
   const auto key_file = std::filesystem::path(config.store.data_dir) / "demo" / "jwt.secret";
   if (!config.broker.embedded || !std::filesystem::exists(key_file)) return;
-  const auto key = kabar::authz::hmac_key(kabar::authz::read_key_file(key_file.string(), "demo JWT secret file"),
-                                          "demo JWT secret file " + key_file.string());
+  const std::string key = kabar::read_demo_key(key_file.string());
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch()).count();
   options.username = "kabar-publish";
   options.password = kabar::authz::sign_token(
       json{{"sub", options.username}, {"role", "backend"}, {"iat", now}, {"exp", now + 300}},
-      kabar::authz::Algorithm::HS256, key.material);
+      kabar::authz::Algorithm::HS256, key);
 }
 
 struct PublishFlags {
