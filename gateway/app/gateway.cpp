@@ -9,7 +9,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "authz/token.h"
 #include "gateway/app/demo_key.h"
 #include "gateway/app/embedded_broker_auth.h"
 #include "gateway/demo/demo_service.h"
