@@ -3,7 +3,7 @@
 # listener, driven by the same load generator (kabar-loadgen) in the same run, so every figure can be
 # read as a kabar/peer ratio. Starts and stops its own mosquitto and kabar (by pid), prints a table and
 # writes bench/results/latest.md (+ latest.jsonl, the raw results). Bounded: each loadgen run has a
-# timeout and the whole script stays under 10 minutes on the reference machine (2 cores).
+# timeout and the whole script stays under 15 minutes on the reference machine (2 cores).
 #
 #   scripts/bench.sh              full run
 #   scripts/bench.sh --quick      small sizes, under a minute (smoke test of the harness)
@@ -15,8 +15,8 @@
 # IDLE_CONNS (10000), IDLE_MAX (19000; 0 = skip), THREADS (2), OUT_DIR (bench/results),
 # QUIET_WAIT (60: seconds to wait for other work on the machine to stop before starting),
 # QUIET_WAIT_RUN (15: the same before each fan-out run), NICE (-10 as root: priority of every process
-# the benchmark starts, so other work on a shared machine disturbs it less), BUDGET (540: seconds after
-# which remaining runs are skipped, so the script ends within 10 minutes whatever happens).
+# the benchmark starts, so other work on a shared machine disturbs it less), BUDGET (840: seconds after
+# which remaining runs are skipped, so the script ends within 15 minutes whatever happens).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,7 +40,7 @@ QUIET_WAIT_RUN=${QUIET_WAIT_RUN:-15}
 # Servers and loadgen run at this niceness (negative needs root): background work on a shared machine
 # then gets a small share of the cores during a run. The same for every peer.
 NICE=${NICE:--10}
-BUDGET=${BUDGET:-540}
+BUDGET=${BUDGET:-840}
 [[ $(id -u) == 0 ]] || NICE=0
 PEER_ONLY=0
 
@@ -191,13 +191,16 @@ fanout_round() {  # rate [label suffix]
   fanout sse "baseline: 1 send()/delivery$suffix" "$BASELINE_PORT" "$BASELINE_PID" "$rate" --role baseline
   stop_pid "$BASELINE_PID"
   [[ $PEER_ONLY == 1 ]] && return 0
-  for kind in ws sse; do
+  for kind in ws pusher sse; do
     start_kabar
     wait_quiet_briefly
-    fanout "$kind" "kabar ${kind^^}$suffix" "$HTTP_PORT" "$KABAR_PID" "$rate"
+    fanout "$kind" "$(kabar_label "$kind")$suffix" "$HTTP_PORT" "$KABAR_PID" "$rate"
   done
   stop_pid "$KABAR_PID"
 }
+
+# kabar's doors as the report names them: /ws, /sse and the Pusher door /app/{key} (pusher-js's frames).
+kabar_label() { case "$1" in pusher) echo "kabar APP" ;; *) echo "kabar ${1^^}" ;; esac; }
 
 # Idle memory, each run on a freshly started server: memory freed by an earlier run would hide growth.
 idle_round() {
@@ -207,9 +210,9 @@ idle_round() {
     start_mosquitto
     idle mqtt-ws "mosquitto WS" "$MQTT_WS_PORT" "$MOSQ_PID" "$n"
     [[ $PEER_ONLY == 1 ]] && continue
-    for kind in ws sse; do
+    for kind in ws pusher sse; do
       start_kabar
-      idle "$kind" "kabar ${kind^^}" "$HTTP_PORT" "$KABAR_PID" "$n"
+      idle "$kind" "$(kabar_label "$kind")" "$HTTP_PORT" "$KABAR_PID" "$n"
     done
     stop_pid "$KABAR_PID"
   done

@@ -24,11 +24,11 @@ declare -A corpus_of=(
   [authz_fuzz_token]=token [authz_fuzz_policy]=policy
   [gateway_fuzz_sse_query]=sse_query [gateway_fuzz_ws_message]=ws_message
   [gateway_fuzz_pusher_message]=pusher_message [gateway_fuzz_rest_body]=rest_body
-  [bridge_fuzz_mqtt_envelope]=mqtt_envelope
+  [bridge_fuzz_mqtt_envelope]=mqtt_envelope [gateway_fuzz_ws_frame]=ws_frame
 )
 declare -A max_len_of=([authz_fuzz_token]=9000 [authz_fuzz_policy]=12000)
 all_targets=(authz_fuzz_token authz_fuzz_policy gateway_fuzz_sse_query gateway_fuzz_ws_message
-             gateway_fuzz_pusher_message gateway_fuzz_rest_body bridge_fuzz_mqtt_envelope)
+             gateway_fuzz_pusher_message gateway_fuzz_rest_body bridge_fuzz_mqtt_envelope gateway_fuzz_ws_frame)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 for target in "${targets[@]}"; do

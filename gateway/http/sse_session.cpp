@@ -65,6 +65,7 @@ void SseSession::heartbeat() {
     return;
   }
   if (!send_queue_empty()) return;  // a busy stream needs no keep-alive
+  release_idle_memory();
   send_raw(": hb\n\n");
 }
 

@@ -111,11 +111,16 @@ void StreamSession::go_live(const std::string& channel, std::int64_t through) {
 void StreamSession::send_reset(const std::string& channel, const char* reason, std::int64_t head,
                                bool with_id) {
   const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
-  const std::string json = encode_reset(channel, reason, position);
   // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
   // it likes.
   if (closing_) return;
-  enqueue(Outgoing{nullptr, control_payload(json, with_id ? position : std::string())}, /*bounded=*/true);
+  enqueue(Outgoing{nullptr, reset_payload(channel, reason, position, with_id ? position : std::string())},
+          /*bounded=*/true);
+}
+
+std::string StreamSession::reset_payload(const std::string& channel, const char* reason, const std::string& position,
+                                         const std::string& id) const {
+  return control_payload(encode_reset(channel, reason, position), id);
 }
 
 // ---- live frames ----
@@ -138,6 +143,7 @@ void StreamSession::on_frame(const FramePtr& frame) {
   }
   if (frame->seq <= state.delivered_through) return;
   state.delivered_through = frame->seq;
+  if (!wants(*frame)) return;
   enqueue(Outgoing{frame, {}}, /*bounded=*/true);
 }
 
@@ -200,7 +206,8 @@ void StreamSession::on_page(ReplayPage page) {
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
     if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
-    enqueue(Outgoing{encode_frame(event, context_.hub.epoch()), {}}, /*bounded=*/false);
+    FramePtr frame = encode_frame(event, context_.hub.epoch());
+    if (wants(*frame)) enqueue(Outgoing{std::move(frame), {}}, /*bounded=*/false);
   }
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
@@ -291,7 +298,7 @@ bool StreamSession::queue_above(std::size_t divisor) const {
 // ---- send queue ----
 
 void StreamSession::send_control(const std::string& json, const std::string& id) {
-  if (closing_ && !close_after_flush_) return;
+  if ((closing_ && !close_after_flush_) || last_queued_) return;
   enqueue(Outgoing{nullptr, control_payload(json, id)}, /*bounded=*/false);
 }
 
@@ -302,7 +309,14 @@ void StreamSession::send_bounded(const std::string& json) {
 }
 
 void StreamSession::send_raw(std::string bytes) {
-  if (closing_ && !close_after_flush_) return;
+  if ((closing_ && !close_after_flush_) || last_queued_) return;
+  enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
+}
+
+void StreamSession::send_last(std::string bytes) {
+  if (last_queued_) return;
+  last_queued_ = true;
+  closing_ = true;
   enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
 }
 
@@ -373,6 +387,9 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
   }
   if (!queue_.empty()) {
     write_front();
+  } else if (last_queued_) {
+    on_last_written();
+    return;
   } else if (close_after_flush_) {
     close_now();
     return;
@@ -381,6 +398,13 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
     catch_ups_.front().waiting_for_drain = false;
     request_page();
   }
+}
+
+void StreamSession::release_idle_memory() {
+  if (writing_) return;
+  queue_.release();
+  catch_ups_.release();
+  if (write_set_.capacity() > 0) std::vector<boost::asio::const_buffer>().swap(write_set_);
 }
 
 void StreamSession::close_after_flush() {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "authz/claims.h"
+#include "gateway/http/lazy_fifo.h"
 #include "gateway/http/server_context.h"
 #include "gateway/http/start_point.h"
 #include "gateway/store/position.h"
@@ -45,6 +46,15 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   // --- transport hooks ---
   virtual const std::string& frame_payload(const Frame& frame) const = 0;
   virtual std::string control_payload(const std::string& json, const std::string& id) const = 0;
+  // Whether this session delivers `frame` at all (the Pusher door: toOthers, the frame's app). Asked
+  // before a frame is queued, live or replayed, so an unwanted frame never takes queue space.
+  virtual bool wants(const Frame&) const { return true; }
+  // A reset (docs/protocol.md) in this transport's words; by default the reset object as a control
+  // message (`id`: the SSE id it may carry).
+  virtual std::string reset_payload(const std::string& channel, const char* reason, const std::string& position,
+                                    const std::string& id) const;
+  // The bytes of send_last() are written: the transport may end the connection.
+  virtual void on_last_written() {}
   // Start writing the payloads of the next queued items, one buffer each, at most
   // max_items_per_write() of them; must call on_write_complete() when all are written. Never called
   // while a write is in flight.
@@ -80,7 +90,14 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void send_bounded(const std::string& json);
   // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
   void send_raw(std::string bytes);
+  // The last bytes of the connection (a WebSocket close frame, a refused upgrade's answer): queued even
+  // while closing, after what is in flight; on_last_written() follows once they are out. Nothing is
+  // queued after them.
+  void send_last(std::string bytes);
   bool send_queue_empty() const { return queue_.empty(); }
+  // Gives back the memory an idle session does not need (the queue, the catch-up list, the write set
+  // of the last burst); sessions call it at their heartbeat.
+  void release_idle_memory();
   std::size_t send_queue_bytes() const { return queue_bytes_; }
   // The store head a subscription starts from (and the test hook after reading it).
   std::int64_t read_head();
@@ -147,14 +164,15 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   bool queue_above(std::size_t divisor) const;
 
   std::unordered_map<std::string, ChannelState> channels_;
-  std::deque<CatchUp> catch_ups_;  // front is the active one
-  std::deque<Outgoing> queue_;
+  LazyFifo<CatchUp> catch_ups_;  // front is the active one
+  LazyFifo<Outgoing> queue_;
   std::size_t queue_bytes_ = 0;
   bool writing_ = false;
   std::size_t items_in_flight_ = 0;                   // the first items of queue_, being written
   std::vector<boost::asio::const_buffer> write_set_;  // reused: the buffers of the write in flight
   bool closing_ = false;
   bool close_after_flush_ = false;
+  bool last_queued_ = false;  // send_last() was called: nothing more is queued
   bool registered_ = false;
   bool detached_ = false;
 };

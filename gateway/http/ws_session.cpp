@@ -1,17 +1,15 @@
 #include "gateway/http/ws_session.h"
 
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "bridge/channel.h"
 #include "gateway/http/access.h"
 #include "gateway/http/ws_request.h"
+#include "gateway/websocket/frame_codec.h"
 
 namespace kabar {
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using nlohmann::json;
 
 namespace {
@@ -31,38 +29,22 @@ std::string with_ref(std::string object, const std::string& ref) {
 }  // namespace
 
 WsSession::WsSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream)
-    : StreamSession(context, shard), ws_(std::move(stream)) {}
+    : StreamSession(context, shard), transport_(stream.release_socket(), *this, context.limits.max_message_bytes) {}
 
 WsSession::~WsSession() {
   if (accepted_) context_.stats.ws_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void WsSession::run(beast::http::request<beast::http::string_body> request) {
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeouts;
-  timeouts.handshake_timeout = std::chrono::seconds(10);
-  // Beast pings after half the idle timeout without traffic and drops the peer after the whole of it.
-  timeouts.idle_timeout = context_.limits.heartbeat * 2;
-  timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator([name = context_.server_name](websocket::response_type& res) {
-    res.set(beast::http::field::server, name);
-  }));
-  ws_.read_message_max(context_.limits.max_message_bytes);
   if (auto target = parse_request_target(std::string(request.target()))) {
     const FoundToken found = find_token(context_, request, *target, context_.allow_query_token);
     connect_token_ = found.token;
     connect_query_refused_ = found.query_refused;
   }
-  ws_.async_accept(request, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                                const boost::system::error_code& error) { self->on_accept(error); });
+  if (!transport_.accept(request, context_.server_name)) spdlog::debug("websocket upgrade refused on /ws");
 }
 
-void WsSession::on_accept(const boost::system::error_code& error) {
-  if (error) {
-    spdlog::debug("websocket handshake failed: {}", error.message());
-    return;
-  }
+void WsSession::ws_opened() {
   register_session();
   accepted_ = true;
   context_.stats.ws_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -71,53 +53,45 @@ void WsSession::on_accept(const boost::system::error_code& error) {
   send_control(R"({"type":"welcome","epoch":")" + context_.hub.epoch() + R"(","server":)" +
                json_quote(context_.server_name) + R"(,"heartbeat_ms":)" +
                std::to_string(context_.limits.heartbeat.count()) + "}");
-  read_next();
 }
 
-void WsSession::read_next() {
-  ws_.async_read(buffer_, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                              const boost::system::error_code& error, std::size_t) { self->on_read(error); });
-}
-
-void WsSession::on_read(const boost::system::error_code& error) {
-  if (error) {
-    if (error == websocket::error::message_too_big) {
-      context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("websocket message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
-    }
-    // Beast has already answered a close or failed the connection; leave the hub.
-    detach();
-    return;
-  }
-  if (closing() || close_sent_) {
-    // Closing: nothing more is answered.
-  } else if (ws_.got_binary()) {
+void WsSession::ws_message(bool text, std::string_view payload) {
+  if (closing()) return;  // closing: nothing more is answered
+  if (!text) {
     context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
     send_error("bad_request", "binary frames are not supported; send JSON text", {});
-  } else {
-    handle_message(beast::buffers_to_string(buffer_.data()));
+    return;
   }
-  buffer_.consume(buffer_.size());
-  // Idle connections should not keep a large buffer around after one big message.
-  if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
-  // Once the close frame is on its way, Beast's close reads the peer's answer itself. Reading no more
-  // here means a flooder fills its own socket buffers instead of keeping this loop busy.
-  if (close_sent_) return;
-  read_next();
+  handle_message(std::string(payload));
+}
+
+void WsSession::ws_refused(std::uint16_t code, std::string_view reason) {
+  if (code == websocket::close_code::too_big) {
+    context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("websocket message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
+  } else {
+    spdlog::debug("websocket protocol error from {}: {} ({})", transport_.peer_address(), reason, code);
+  }
+}
+
+void WsSession::ws_send(std::string bytes, bool last) {
+  if (last) {
+    send_last(std::move(bytes));
+  } else {
+    send_raw(std::move(bytes));
+  }
 }
 
 void WsSession::handle_message(const std::string& text) {
   // A client flooding messages (each may start a replay) is closed; the documented clients send a few.
   if (!rate_) rate_.emplace(context_.limits.ws_messages_per_s, context_.limits.ws_message_burst);
   if (!rate_->allow()) {
-    if (!close_sent_) {
-      boost::system::error_code ignored;
-      const auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored).address().to_string();
-      note_refusal(context_, Refusal::RateLimited, "ws", peer,
+    if (!transport_.close_sent()) {
+      note_refusal(context_, Refusal::RateLimited, "ws", transport_.peer_address(),
                    "more than " + std::to_string(static_cast<long>(context_.limits.ws_messages_per_s)) +
                        " messages per second");
     }
-    close_with(websocket::close_code::policy_error, "rate limit: too many messages");
+    close_with(websocket::close_code::policy, "rate limit: too many messages");
     return;
   }
   auto parsed = parse_ws_request(text);
@@ -211,6 +185,8 @@ void WsSession::send_refusal(const std::string& code, const std::string& reason,
 }
 
 void WsSession::heartbeat() {
+  transport_.heartbeat();
+  release_idle_memory();
   if (claims_.expires_at && !closing()) expire_token(unix_now());
 }
 
@@ -224,40 +200,11 @@ void WsSession::send_error(const std::string& code, const std::string& message, 
 }
 
 void WsSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
-  ws_.text(true);
-  ws_.async_write(payloads.front(),  // max_items_per_write() is 1: one item, one WebSocket message
-                  [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                      const boost::system::error_code& error, std::size_t) { self->on_write_complete(error); });
+  transport_.write(payloads, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
+                                 const boost::system::error_code& error) { self->on_write_complete(error); });
 }
 
-void WsSession::close_with(std::uint16_t code, const std::string& reason) {
-  if (close_sent_) return;
-  close_sent_ = true;
-  websocket::close_reason close_reason;
-  close_reason.code = code;
-  close_reason.reason = reason;
-  cut_if_not_closed_soon();
-  ws_.async_close(close_reason, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                                    const boost::system::error_code&) {
-    if (self->close_deadline_) self->close_deadline_->cancel();
-    self->detach();
-  });
-}
-
-// A peer that does not read never lets the close frame out (it waits behind the write in flight), and a
-// peer that keeps sending is never idle: after a grace period the TCP connection is closed under the
-// WebSocket, which ends every pending operation.
-void WsSession::cut_if_not_closed_soon() {
-  if (close_deadline_) return;
-  close_deadline_ = std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
-  close_deadline_->expires_after(kCloseGrace);
-  close_deadline_->async_wait([self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                                  const boost::system::error_code& error) {
-    if (error) return;
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-  });
-}
+void WsSession::close_with(std::uint16_t code, const std::string& reason) { transport_.close(code, reason); }
 
 void WsSession::close_slow_consumer() { close_with(kCloseSlowConsumer, "slow consumer: send queue overflow"); }
 

@@ -1,8 +1,10 @@
 #pragma once
 // Frame: one stored event, encoded once per transport and shared (read-only) by every session that
 // delivers it. Replayed and live events use the same encoding, so a client cannot tell them apart.
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "gateway/store/event_store.h"
@@ -19,6 +21,22 @@ struct Frame {
   // The Pusher protocol's event frame (docs/pusher.md): {"event":E,"data":"<string>","channel":C,
   // "position":P}. data is a JSON-encoded string, as pusher-js expects.
   std::string pusher;
+
+  // The wire form a transport makes of one of the above (a WebSocket text frame of `json` or of
+  // `pusher`): made once, by the first session that sends this frame, on whichever shard, and then
+  // shared. The hub does not know how a transport frames its bytes; the transport does not encode an
+  // event once per subscriber.
+  enum class Wire : std::size_t { WsJson, WsPusher, kCount };
+  template <class Encode>
+  const std::string& wire(Wire kind, Encode&& encode) const {
+    const auto index = static_cast<std::size_t>(kind);
+    std::call_once(wire_once_[index], [&] { wire_[index] = encode(*this); });
+    return wire_[index];
+  }
+
+ private:
+  mutable std::array<std::once_flag, static_cast<std::size_t>(Wire::kCount)> wire_once_;
+  mutable std::array<std::string, static_cast<std::size_t>(Wire::kCount)> wire_;
 };
 using FramePtr = std::shared_ptr<const Frame>;
 

@@ -2,10 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gateway/http/access.h"
@@ -16,20 +12,16 @@
 #include "gateway/pusher/delivery_filter.h"
 #include "gateway/pusher/protocol_frames.h"
 #include "gateway/pusher/signature.h"
+#include "gateway/websocket/frame_codec.h"
 
 namespace kabar {
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using nlohmann::json;
-
-namespace {
-const std::string kNothing;
-}  // namespace
 
 PusherSession::PusherSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream,
                              std::shared_ptr<PusherApp> app)
     : StreamSession(context, shard),
-      ws_(std::move(stream)),
+      transport_(stream.release_socket(), *this, context.limits.max_message_bytes),
       app_(std::move(app)),
       socket_id_(service().next_socket_id()) {}
 
@@ -50,21 +42,7 @@ void PusherSession::run(Request request) {
     protocol_ = target->first("protocol");
     authenticate_socket(request, *target);
   }
-  beast::get_lowest_layer(ws_).expires_never();
-  websocket::stream_base::timeout timeouts;
-  timeouts.handshake_timeout = std::chrono::seconds(10);
-  // Beast pings after half the idle time and drops a peer that stays silent for all of it; browsers and
-  // the `ws` package answer pings by themselves.
-  timeouts.idle_timeout = context_.limits.heartbeat * 2;
-  timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
-  ws_.set_option(
-      websocket::stream_base::decorator([name = context_.server_name](websocket::response_type& res) {
-        res.set(beast::http::field::server, name);
-      }));
-  ws_.read_message_max(context_.limits.max_message_bytes);
-  ws_.async_accept(request,
-                   [self = self()](const boost::system::error_code& error) { self->on_accept(error); });
+  if (!transport_.accept(request, context_.server_name)) spdlog::debug("websocket upgrade refused on /app");
 }
 
 std::optional<PusherError> PusherSession::admission_problem() {
@@ -96,11 +74,7 @@ void PusherSession::authenticate_socket(const Request& request, const RequestTar
                                    ". Continuing without it: public channels as for anyone."};
 }
 
-void PusherSession::on_accept(const boost::system::error_code& error) {
-  if (error) {
-    spdlog::debug("pusher websocket handshake failed: {}", error.message());
-    return;
-  }
+void PusherSession::ws_opened() {
   register_session();
   accepted_ = true;
   context_.stats.pusher_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -112,7 +86,6 @@ void PusherSession::on_accept(const boost::system::error_code& error) {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));
     if (token_refusal_) send_bounded(token_refusal_->frame());
   }
-  read_next();
 }
 
 // The client reads the error's code and closes itself; the close code (the same number) is what drives
@@ -122,47 +95,36 @@ void PusherSession::refuse(const PusherError& error) {
   send_control(error.frame());
   close_ = error;
   close_after_flush();
-  drop_if_not_closed_soon();
+  // A client that does not read never lets the refusal flush, so the close would wait forever (and a
+  // flooder keeps the socket busy, so it is never idle either): the TCP connection is cut after a grace.
+  transport_.end_within_grace();
 }
 
-// A client that does not read never lets the refusal flush, so the close would wait forever (and a
-// flooder keeps the socket busy, so the idle timeout never fires either): after a grace period the
-// TCP connection is closed under the WebSocket, which ends every pending operation.
-void PusherSession::drop_if_not_closed_soon() {
-  if (refusal_deadline_) return;
-  refusal_deadline_ = std::make_unique<boost::asio::steady_timer>(ws_.get_executor());
-  refusal_deadline_->expires_after(kRefusalGrace);
-  refusal_deadline_->async_wait([self = self()](const boost::system::error_code& error) {
-    if (error || self->left_) return;
-    boost::system::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
-  });
-}
-
-void PusherSession::read_next() {
-  ws_.async_read(buffer_, [self = self()](const boost::system::error_code& error, std::size_t) {
-    self->on_read(error);
-  });
-}
-
-void PusherSession::on_read(const boost::system::error_code& error) {
-  if (error) {
-    if (error == websocket::error::message_too_big) {
-      context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("pusher message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
-    }
-    leave_all();
-    detach();
-    return;
-  }
+void PusherSession::ws_message(bool, std::string_view payload) {
   // Binary frames are not part of the protocol; like Soketi, try them as JSON text anyway.
-  if (!closing() && within_message_rate()) handle_message(parse_inbound(beast::buffers_to_string(buffer_.data())));
-  buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > 4096) buffer_.shrink_to_fit();
-  // Once the close frame is on its way, Beast's close reads the peer's answer itself; a flooder that does
-  // not read then fills its own socket buffers until the deadline cuts it.
-  if (close_sent_) return;
-  read_next();
+  if (!closing() && within_message_rate()) handle_message(parse_inbound(std::string(payload)));
+}
+
+void PusherSession::ws_refused(std::uint16_t code, std::string_view reason) {
+  if (code == websocket::close_code::too_big) {
+    context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("pusher message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
+  } else {
+    spdlog::debug("pusher websocket protocol error from {}: {} ({})", transport_.peer_address(), reason, code);
+  }
+}
+
+void PusherSession::ws_send(std::string bytes, bool last) {
+  if (last) {
+    send_last(std::move(bytes));
+  } else {
+    send_raw(std::move(bytes));
+  }
+}
+
+void PusherSession::ws_closed() {
+  leave_all();
+  detach();
 }
 
 // The same per-connection message rate as /ws (http.ws_messages_per_s, burst ws_message_burst): a client
@@ -170,9 +132,7 @@ void PusherSession::on_read(const boost::system::error_code& error) {
 bool PusherSession::within_message_rate() {
   if (!rate_) rate_.emplace(context_.limits.ws_messages_per_s, context_.limits.ws_message_burst);
   if (rate_->allow()) return true;
-  boost::system::error_code ignored;
-  const auto peer = beast::get_lowest_layer(ws_).socket().remote_endpoint(ignored).address().to_string();
-  note_refusal(context_, Refusal::RateLimited, "pusher", peer,
+  note_refusal(context_, Refusal::RateLimited, "pusher", transport_.peer_address(),
                "more than " + std::to_string(static_cast<long>(context_.limits.ws_messages_per_s)) +
                    " messages per second");
   refuse(message_flood());
@@ -322,7 +282,7 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
     return;
   }
   service().find_latest(
-      channel, app_->id(), ws_.get_executor(), [self = self(), channel, generation](LatestLookup lookup) {
+      channel, app_->id(), transport_.get_executor(), [self = self(), channel, generation](LatestLookup lookup) {
         auto held = self->subscriptions_.find(channel);
         if (self->closing() || held == self->subscriptions_.end() || held->second.generation != generation)
           return;
@@ -373,6 +333,8 @@ void PusherSession::leave(const std::string& channel) {
 // allowing the configured clock skew) ends with a subscription_error the client's .error() handler sees.
 // The socket's own token (authenticate_socket) expiring ends the public channels only it allowed.
 void PusherSession::heartbeat() {
+  transport_.heartbeat();
+  release_idle_memory();
   if (closing() || !app_) return;
   const std::int64_t now = unix_now();
   const bool socket_token_expired = token_expired(context_, claims(), now);
@@ -400,7 +362,6 @@ void PusherSession::heartbeat() {
 void PusherSession::leave_all() {
   if (left_) return;
   left_ = true;
-  if (refusal_deadline_) refusal_deadline_->cancel();  // closed in time: no need to cut it
   std::vector<std::string> channels;
   channels.reserve(subscriptions_.size());
   for (const auto& [channel, subscription] : subscriptions_) channels.push_back(channel);
@@ -462,49 +423,23 @@ void PusherSession::deliver(const RelayedFrame& frame) {
 
 // ---- transport ----
 
-const std::string& PusherSession::frame_payload(const Frame& frame) const {
-  // Live and replayed frames both pass here, so neither path can break toOthers or leak another app's
-  // event; an unwanted frame is empty and start_write skips it.
-  return event_frame_wanted(frame, socket_id_, app_ ? std::string_view(app_->id()) : std::string_view())
-             ? frame.pusher
-             : kNothing;
+bool PusherSession::wants(const Frame& frame) const {
+  // Live and replayed frames both pass here, before they are queued, so neither path can break
+  // toOthers or leak another app's event.
+  return event_frame_wanted(frame, socket_id_, app_ ? std::string_view(app_->id()) : std::string_view());
 }
 
-std::string PusherSession::control_payload(const std::string& text, const std::string&) const {
-  // Our own frames pass as they are; the base class's replay reset is turned into a kabar:reset event.
-  if (!text.starts_with(R"({"type":"reset")")) return text;
-  const json reset = json::parse(text, nullptr, false);
-  if (reset.is_discarded()) return text;
-  return pusher_frame::reset(reset.value("channel", ""), reset.value("reason", ""),
-                             reset.value("position", ""));
+// The replay reset, as the kabar:reset event pusher-js hands to the app (docs/pusher.md).
+std::string PusherSession::reset_payload(const std::string& channel, const char* reason, const std::string& position,
+                                         const std::string&) const {
+  return control_payload(pusher_frame::reset(channel, reason, position), {});
 }
 
 void PusherSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
-  const boost::asio::const_buffer payload = payloads.front();  // one item per write: one message
-  if (payload.size() == 0) {
-    boost::asio::post(ws_.get_executor(), [self = self()] { self->on_write_complete({}); });
-    return;
-  }
-  ws_.text(true);
-  ws_.async_write(payload, [self = self()](const boost::system::error_code& error, std::size_t) {
-    self->on_write_complete(error);
-  });
+  transport_.write(payloads, [self = self()](const boost::system::error_code& error) { self->on_write_complete(error); });
 }
 
-void PusherSession::close_with(std::uint16_t code, const std::string& reason) {
-  if (close_sent_) return;
-  close_sent_ = true;
-  websocket::close_reason close_reason;
-  close_reason.code = code;
-  // A close frame's reason is at most 123 bytes.
-  close_reason.reason = reason.substr(0, 120);
-  // Also for a slow consumer (4100): a client that does not read never lets the close out.
-  drop_if_not_closed_soon();
-  ws_.async_close(close_reason, [self = self()](const boost::system::error_code&) {
-    self->leave_all();
-    self->detach();
-  });
-}
+void PusherSession::close_with(std::uint16_t code, const std::string& reason) { transport_.close(code, reason); }
 
 void PusherSession::close_slow_consumer() {
   close_with(pusher_code::kSlowConsumer, "Slow consumer: send queue overflow");

@@ -15,12 +15,9 @@
 // Sending: event frames, frames relayed from other clients and replies to this client's own messages
 // all count against the send queue bound (StreamSession::send_bounded); overflow closes with 4100. Only
 // connection_established and fatal refusals (one frame, then close) bypass it.
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -33,6 +30,7 @@
 #include "gateway/http/hardening.h"
 #include "gateway/http/request_target.h"
 #include "gateway/http/stream_session.h"
+#include "gateway/http/ws_transport.h"
 #include "gateway/pusher/admission.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/client_event_policy.h"
@@ -42,7 +40,7 @@
 
 namespace kabar {
 
-class PusherSession : public StreamSession, public RelayTarget {
+class PusherSession : public StreamSession, public RelayTarget, private WsTransportOwner {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -52,7 +50,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   ~PusherSession() override;
 
   void run(Request request);
-  // Ends subscriptions whose token expired (Beast pings idle peers itself, see run()).
+  // Pings a quiet peer (ws_transport.h) and ends subscriptions whose token expired.
   void heartbeat() override;
   void shutdown() override;
   void deliver(const RelayedFrame& frame) override;
@@ -65,26 +63,37 @@ class PusherSession : public StreamSession, public RelayTarget {
     std::uint64_t generation = 0;        // tells a late cache lookup from a newer subscription
     std::optional<std::int64_t> expires_at;  // kabar_exp of the signed channel_data: ended then
   };
-  // StreamSession transport hooks.
-  const std::string& frame_payload(const Frame& frame) const override;
-  std::string control_payload(const std::string& json, const std::string& id) const override;
+  // StreamSession transport hooks: frames go out as WebSocket text frames, many per write.
+  const std::string& frame_payload(const Frame& frame) const override { return WsTransport::pusher_frame(frame); }
+  std::string control_payload(const std::string& json, const std::string&) const override {
+    return WsTransport::text_frame(json);
+  }
+  bool wants(const Frame& frame) const override;
+  std::string reset_payload(const std::string& channel, const char* reason, const std::string& position,
+                            const std::string& id) const override;
   void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
+  std::size_t max_items_per_write() const override { return 64; }
+  void on_last_written() override { transport_.last_written(); }
   void close_slow_consumer() override;
   void close_now() override;
   void close_replay_failed(const std::string& channel) override;
+
+  // WsTransportOwner
+  void ws_opened() override;
+  void ws_message(bool text, std::string_view payload) override;
+  void ws_refused(std::uint16_t code, std::string_view reason) override;
+  void ws_send(std::string bytes, bool last) override;
+  void ws_closed() override;
+  std::shared_ptr<void> ws_keep_alive() override { return shared_from_this(); }
 
   PusherService& service() const { return *context_.pusher; }
   std::shared_ptr<PusherSession> self() {
     return std::static_pointer_cast<PusherSession>(shared_from_this());
   }
 
-  void on_accept(const boost::system::error_code& error);
   void authenticate_socket(const Request& request, const RequestTarget& target);
   std::optional<PusherError> admission_problem();
   void refuse(const PusherError& error);
-  void drop_if_not_closed_soon();
-  void read_next();
-  void on_read(const boost::system::error_code& error);
   bool within_message_rate();
 
   void handle_message(const InboundMessage& message);
@@ -104,8 +113,7 @@ class PusherSession : public StreamSession, public RelayTarget {
   RelayedFramePtr relay(const std::string& channel, std::string text, std::uint64_t presence_version = 0);
   void close_with(std::uint16_t code, const std::string& reason);
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  WsTransport transport_;
   std::shared_ptr<PusherApp> app_;
   std::string socket_id_;
   std::string origin_;
@@ -115,13 +123,9 @@ class PusherSession : public StreamSession, public RelayTarget {
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
   std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
-  // How long a refused client has to read its pusher:error and the close before the TCP connection is cut.
-  static constexpr std::chrono::seconds kRefusalGrace{5};
-  std::unique_ptr<boost::asio::steady_timer> refusal_deadline_;  // made by the first refusal only
   PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;
-  bool close_sent_ = false;
   bool left_ = false;
 };
 

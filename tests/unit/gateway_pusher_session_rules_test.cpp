@@ -3,6 +3,7 @@
 // an object or a JSON string (item 4), presence others-only, first join / last leave, cleanup on
 // close and version dedupe (item 6), client-event rules (item 7), toOthers and app isolation (item 8),
 // and fatal errors whose pusher:error code is the close code (item 11).
+#include <memory>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -258,26 +259,27 @@ TEST(PusherDelivery, ClientEventsIgnoreTheSnapshotVersion) {
 
 // ---- item 8: toOthers, and app isolation ----
 
-Frame event(std::string socket_id, std::string app) {
-  Frame frame;
-  frame.channel = "dokumen.1";
-  frame.socket_id = std::move(socket_id);
-  frame.app = std::move(app);
-  frame.pusher = "{}";
+// A Frame is made once and shared, never copied or moved (it caches its wire forms).
+std::unique_ptr<Frame> event(std::string socket_id, std::string app) {
+  auto frame = std::make_unique<Frame>();
+  frame->channel = "dokumen.1";
+  frame->socket_id = std::move(socket_id);
+  frame->app = std::move(app);
+  frame->pusher = "{}";
   return frame;
 }
 
 TEST(PusherDelivery, ToOthersSkipsOnlyThePublishersSocket) {
-  EXPECT_FALSE(event_frame_wanted(event("1.1", ""), "1.1", "a"));
-  EXPECT_TRUE(event_frame_wanted(event("1.1", ""), "1.2", "a"));
-  EXPECT_TRUE(event_frame_wanted(event("", ""), "1.1", "a"));
+  EXPECT_FALSE(event_frame_wanted(*event("1.1", ""), "1.1", "a"));
+  EXPECT_TRUE(event_frame_wanted(*event("1.1", ""), "1.2", "a"));
+  EXPECT_TRUE(event_frame_wanted(*event("", ""), "1.1", "a"));
 }
 
 TEST(PusherDelivery, AnEventOfAnotherAppIsNotDelivered) {
-  EXPECT_TRUE(event_frame_wanted(event("", "a"), "1.1", "a"));
-  EXPECT_FALSE(event_frame_wanted(event("", "b"), "1.1", "a"));
-  EXPECT_FALSE(event_frame_wanted(event("", "a"), "1.1", ""));  // a session without an app
-  EXPECT_TRUE(event_frame_wanted(event("", ""), "1.1", "a"));   // MQTT events reach every app
+  EXPECT_TRUE(event_frame_wanted(*event("", "a"), "1.1", "a"));
+  EXPECT_FALSE(event_frame_wanted(*event("", "b"), "1.1", "a"));
+  EXPECT_FALSE(event_frame_wanted(*event("", "a"), "1.1", ""));  // a session without an app
+  EXPECT_TRUE(event_frame_wanted(*event("", ""), "1.1", "a"));   // MQTT events reach every app
 }
 
 // ---- item 7: client-event rules ----
