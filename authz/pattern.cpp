@@ -1,11 +1,12 @@
 #include "authz/pattern.h"
 
+#include "core/channel.h"
+
 #include <algorithm>
 
 namespace kabar::authz {
 namespace {
 
-constexpr std::size_t kMaxChannelName = 164;
 constexpr std::size_t kMaxTopic = 65535;
 
 bool is_channel_char(char c) {
@@ -50,10 +51,7 @@ void add_binding(Bindings& bindings, const std::string& placeholder, std::string
 
 }  // namespace
 
-bool is_channel_name(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxChannelName &&
-         std::all_of(name.begin(), name.end(), is_channel_char);
-}
+bool is_channel_name(std::string_view name) { return is_valid_channel_name(name); }
 
 bool is_topic(std::string_view topic, bool filter) {
   if (topic.empty() || topic.size() > kMaxTopic || topic.find('\0') != std::string_view::npos) return false;

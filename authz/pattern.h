@@ -77,8 +77,7 @@ class TopicPattern {
   std::vector<Level> levels_;
 };
 
-// Pusher-compatible channel names: 1..164 characters of [A-Za-z0-9_-=@,.;] (the same rule as
-// bridge/channel.h; kept here so the broker plugin does not link the bridge).
+// Pusher-compatible channel names: 1..164 characters of [A-Za-z0-9_-=@,.;] (core/channel.h's rule).
 bool is_channel_name(std::string_view name);
 // An MQTT topic name (no wildcards) or, with `filter`, a subscription filter: not empty, no NUL, at most
 // 65535 bytes, '+' and '#' only as whole levels and '#' last.

@@ -2,7 +2,7 @@
 // Where the bridge hands what it receives. main wires this to the store; tests wire it to fakes.
 #include <string>
 
-#include "bridge/envelope.h"
+#include "core/envelope.h"
 
 namespace kabar {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/envelope.h"
+#include "core/envelope.h"
 #include "bridge/routes.h"
 #include "bridge/schema_registry.h"
 

@@ -2,17 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/clock.h"
 #include "bridge/mqtt_bridge_impl.h"
 #include "bridge/schema_registry.h"
 
 namespace kabar {
 using namespace bridge_detail;
 namespace {
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Configured in place and never copied or moved afterwards: Paho C++ 1.2.0's connect_options copy and
 // move leave the C struct's connectProperties pointing into the source object, so options built with
@@ -181,7 +177,7 @@ void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::str
     ++twin_duplicates;
     return;
   }
-  const std::int64_t now_ms = unix_ms_now();
+  const std::int64_t now_ms = unix_ms();
   ParseResult parsed = parse_message(topic, payload, routes, schemas, limits, now_ms);
   if (!parsed.ok()) return reject(twin, topic, payload, parsed.reason);
   Envelope& envelope = *parsed.envelope;

@@ -4,7 +4,7 @@
 #include <set>
 #include <utility>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "bridge/route_pattern.h"
 
 namespace kabar {

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "authz/authorizer.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/config.h"
@@ -43,11 +44,6 @@ Config load_config_file(const std::string& file) {
   return load_config(sources, schemas);
 }
 
-std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Any key error is a configuration problem: exit code 2 with the file named.
 template <class F>
 auto config_errors(F&& action) {
@@ -63,7 +59,7 @@ auto config_errors(F&& action) {
 json token_claims(const std::string& subject, const std::string& role, const std::string& cabang, long ttl,
                   const std::string& issuer, const std::string& audience,
                   const std::vector<std::string>& extra) {
-  const std::int64_t now = now_s();
+  const std::int64_t now = unix_s();
   json claims = {{"sub", subject}, {"iat", now}, {"exp", now + ttl}};
   const auto roles = split_list(role);
   if (roles.size() == 1) claims["role"] = roles.front();
@@ -190,7 +186,7 @@ int AuthzCommands::explain() const {
     std::cout << "token: NOT verified (no key configured: give --secret-file, --key or --jwks)\n";
     claims = authz::Claims::from_payload(*payload);
   } else {
-    const auto result = authorizer->authenticate(token, now_s());
+    const auto result = authorizer->authenticate(token, unix_s());
     if (!result.ok()) {
       std::cout << "token: refused: " << authz::to_string(result.failure) << ": " << result.message << "\n";
       return kExitRefused;

@@ -214,9 +214,4 @@ bool token_expired(const ServerContext& context, const authz::Claims& claims, st
   return claims.authenticated && claims.expires_at && expiry_passed(context, *claims.expires_at, now_s);
 }
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace kabar

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "authz/authorizer.h"
+#include "core/clock.h"
 #include "gateway/http/request_target.h"
 
 namespace kabar {
@@ -103,6 +104,5 @@ const char* www_authenticate_for(const std::string& error);
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);
 // The same for an expiry carried elsewhere (a Pusher subscription's signed kabar_exp).
 bool expiry_passed(const ServerContext& context, std::int64_t expires_at, std::int64_t now_s);
-std::int64_t unix_now();
 
 }  // namespace kabar

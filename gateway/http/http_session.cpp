@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/access.h"
 #include "gateway/http/dead_letters_view.h"
 #include "gateway/http/demo_door.h"

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 
 namespace kabar {
 

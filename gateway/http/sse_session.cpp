@@ -60,7 +60,7 @@ void SseSession::heartbeat() {
   if (closing()) return;
   // An expired token ends the channels only it allowed; a stream left with none is closed (EventSource
   // then reconnects, and gets 401 unless the page has a fresh token, e.g. in the cookie).
-  if (claims_.expires_at && expire_token(unix_now()) > 0 && subscription_count() == 0) {
+  if (claims_.expires_at && expire_token(unix_s()) > 0 && subscription_count() == 0) {
     close_after_flush();
     return;
   }

@@ -4,7 +4,7 @@
 // read the same text the same way.
 #include <string>
 
-#include "gateway/store/position.h"
+#include "core/position.h"
 
 namespace kabar {
 

@@ -24,7 +24,7 @@
 #include "gateway/http/lazy_fifo.h"
 #include "gateway/http/server_context.h"
 #include "gateway/http/start_point.h"
-#include "gateway/store/position.h"
+#include "core/position.h"
 
 namespace kabar {
 

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 
 namespace kabar {
 namespace {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/access.h"
 #include "gateway/http/ws_request.h"
 #include "gateway/websocket/frame_codec.h"
@@ -187,7 +187,7 @@ void WsSession::send_refusal(const std::string& code, const std::string& reason,
 void WsSession::heartbeat() {
   transport_.heartbeat();
   release_idle_memory();
-  if (claims_.expires_at && !closing()) expire_token(unix_now());
+  if (claims_.expires_at && !closing()) expire_token(unix_s());
 }
 
 void WsSession::send_error(const std::string& code, const std::string& message, const std::string& ref,

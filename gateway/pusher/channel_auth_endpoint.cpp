@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/access.h"
 #include "gateway/http/request_target.h"
 #include "gateway/pusher/signature.h"

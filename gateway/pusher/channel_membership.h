@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/pusher/inbound_message.h"
 #include "gateway/pusher/pusher_app.h"
 

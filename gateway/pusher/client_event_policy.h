@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/pusher/admission.h"
 
 namespace kabar {

@@ -5,16 +5,11 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 
+#include "core/clock.h"
 #include "gateway/hub/frame.h"
 
 namespace kabar {
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -57,7 +52,7 @@ std::optional<std::string> EventRepublisher::publish_now(const std::vector<Outgo
   try {
     MqttPublisher& mqtt = publisher();
     for (const auto& event : events) {
-      mqtt.publish(topic_for(event.channel), envelope_json(event, ids_.next(now_ms())), 1, false);
+      mqtt.publish(topic_for(event.channel), envelope_json(event, ids_.next(unix_ms())), 1, false);
     }
     return std::nullopt;
   } catch (const PublishError& error) {

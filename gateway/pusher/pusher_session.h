@@ -26,7 +26,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/hardening.h"
 #include "gateway/http/request_target.h"
 #include "gateway/http/stream_session.h"

@@ -187,7 +187,7 @@ void PusherSession::heartbeat() {
   transport_.heartbeat();
   release_idle_memory();
   if (closing() || !app_) return;
-  const std::int64_t now = unix_now();
+  const std::int64_t now = unix_s();
   const bool socket_token_expired = token_expired(context_, claims(), now);
   if (socket_token_expired) set_claims(authz::Claims::anonymous());
   std::vector<std::string> expired;

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/hub/frame.h"
 #include "gateway/pusher/socket_id.h"
 

@@ -7,18 +7,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 
+#include "core/clock.h"
 #include "gateway/hub/frame.h"
 #include "gateway/pusher/signature.h"
 #include "gateway/pusher/webhook_post.h"
 
 namespace kabar {
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // What logs say of a webhook URL: scheme://host:port/path. Userinfo and the query are left out, as
 // receivers are often guarded by a password or a token in the URL, and logs travel further than configs.
@@ -149,7 +144,7 @@ void WebhookSender::flush(Target& target) {
     target.backlog.erase(target.backlog.begin() + (target.sending ? 1 : 0));
     dropped_.fetch_add(1, std::memory_order_relaxed);
   }
-  target.backlog.push_back(body_json(now_ms(), target.pending));
+  target.backlog.push_back(body_json(unix_ms(), target.pending));
   target.pending.clear();
   if (!target.sending) send_next(target);
 }

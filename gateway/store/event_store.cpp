@@ -6,16 +6,12 @@
 
 #include <algorithm>
 
+#include "core/clock.h"
 #include "gateway/store/event_store_impl.h"
 #include "gateway/store/sql.h"
 
 namespace kabar {
 namespace {
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 StoreOptions normalized(StoreOptions options) {
   options.commit_max_batch = std::max<std::size_t>(options.commit_max_batch, 1);
@@ -103,7 +99,7 @@ void EventStore::Impl::run_writer() {
 std::int64_t EventStore::Impl::next_stored_ms() {
   // Never decreasing, even if the wall clock steps back: age retention relies on stored_ms growing
   // with seq so that the old events are always a prefix of the log.
-  last_stored_ms = std::max(last_stored_ms, now_ms());
+  last_stored_ms = std::max(last_stored_ms, unix_ms());
   return last_stored_ms;
 }
 
@@ -323,7 +319,7 @@ void EventStore::record_dead_letter(const std::string& topic, const std::string&
     std::lock_guard lock(impl_->mutex);
     if (impl_->stopping) throw StoreError("the event store is closed");
     auto& request = impl_->pending_dead_letters.emplace_back(DeadLetterRequest{
-        {0, now_ms(), topic, capped_payload(payload), reason, static_cast<std::int64_t>(payload.size())}, {}});
+        {0, unix_ms(), topic, capped_payload(payload), reason, static_cast<std::int64_t>(payload.size())}, {}});
     recorded = request.done.get_future();
   }
   impl_->wake_writer.notify_one();

@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
-#include "bridge/envelope.h"
-#include "gateway/store/position.h"
+#include "core/envelope.h"
+#include "core/position.h"
 
 namespace SQLite {
 class Database;

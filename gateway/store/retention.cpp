@@ -7,17 +7,13 @@
 #include <algorithm>
 
 #include "gateway/store/event_store_impl.h"
+#include "core/clock.h"
 
 namespace kabar {
 namespace {
 
 constexpr std::size_t kPruneChunk = 2000;         // rows removed per transaction at most
 constexpr std::int64_t kDeadLettersKept = 10000;  // newest dead letters kept (they are diagnostics)
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
@@ -31,7 +27,7 @@ void EventStore::Impl::start_prune_run(std::vector<std::promise<std::size_t>> wa
   const auto max_age_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(options.retention_max_age).count();
   if (max_age_ms > 0) {
-    prune->cutoff_ms = now_ms() - max_age_ms;
+    prune->cutoff_ms = unix_ms() - max_age_ms;
     prune->phase = PruneRun::Phase::kAge;
   } else {
     prune->phase = PruneRun::Phase::kFindOverfull;

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "bridge/message_parser.h"
 #include "bridge/routes.h"
 #include "bridge/schema_registry.h"

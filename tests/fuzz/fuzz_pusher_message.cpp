@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/pusher/channel_membership.h"
 #include "gateway/pusher/client_event_policy.h"
 #include "gateway/pusher/inbound_message.h"

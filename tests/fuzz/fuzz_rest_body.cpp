@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/rest_api.h"
 #include "gateway/pusher/rest_auth.h"

@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/request_target.h"
 #include "gateway/http/sse_request.h"
-#include "gateway/store/position.h"
+#include "core/position.h"
 
 namespace {
 using namespace kabar;

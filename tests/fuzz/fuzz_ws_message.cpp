@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/http/ws_request.h"
 
 namespace {

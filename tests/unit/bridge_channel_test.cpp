@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 
 namespace kabar {
 namespace {

@@ -6,7 +6,7 @@
 #include <regex>
 #include <set>
 
-#include "bridge/channel.h"
+#include "core/channel.h"
 #include "gateway/hub/frame.h"
 #include "gateway/pusher/protocol_frames.h"
 #include "gateway/pusher/socket_id.h"

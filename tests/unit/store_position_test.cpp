@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "gateway/store/position.h"
+#include "core/position.h"
 
 namespace kabar {
 namespace {

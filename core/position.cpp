@@ -1,4 +1,4 @@
-#include "gateway/store/position.h"
+#include "core/position.h"
 
 #include <charconv>
 

@@ -1,4 +1,4 @@
-#include "bridge/channel.h"
+#include "core/channel.h"
 
 #include <algorithm>
 #include <array>
