@@ -34,9 +34,12 @@ PusherSession::~PusherSession() {
 // ---- connection ----
 
 void PusherSession::run(Request request) {
-  if (auto origin = request.find(beast::http::field::origin); origin != request.end()) {
-    origin_ = std::string(origin->value());
+  // Only whether the origin is allowed is kept (the session holds nothing it no longer needs).
+  std::string origin;
+  if (auto header = request.find(beast::http::field::origin); header != request.end()) {
+    origin = std::string(header->value());
   }
+  origin_allowed_ = app_ && app_->origin_allowed(origin);
   if (auto target = parse_request_target(std::string(request.target()))) {
     protocol_ = target->first("protocol");
     authenticate_socket(request, *target);
@@ -48,7 +51,7 @@ std::optional<PusherError> PusherSession::admission_problem() {
   AdmissionFacts facts;
   facts.app_known = app_ != nullptr;
   facts.protocol = protocol_;
-  facts.origin_allowed = app_ && app_->origin_allowed(origin_);
+  facts.origin_allowed = origin_allowed_;
   facts.shutting_down = context_.shutting_down.load();
   if (auto refusal = admission_refusal(facts)) return refusal;
   if (!app_->try_open_connection()) return over_quota();
@@ -198,6 +201,9 @@ void PusherSession::close_replay_failed(const std::string& channel) {
                          " failed on the server; reconnect and resume from your last position"});
 }
 
-void PusherSession::close_now() { close_with(close_.code, close_.message); }
+void PusherSession::close_now() {
+  const PusherError& close = close_ ? *close_ : server_closing();
+  close_with(close.code, close.message);
+}
 
 }  // namespace kabar

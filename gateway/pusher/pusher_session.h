@@ -116,14 +116,14 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   WsTransport transport_;
   std::shared_ptr<PusherApp> app_;
   std::string socket_id_;
-  std::string origin_;
+  bool origin_allowed_ = false;  // the upgrade's Origin, checked against the app's allowed origins
   std::optional<std::string> protocol_;  // ?protocol= of the URL
   std::unordered_map<std::string, Subscription> subscriptions_;
   std::uint64_t next_generation_ = 0;
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
   std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
-  PusherError close_ = server_closing();  // what close_now() sends: the last refusal, else shutdown
+  std::optional<PusherError> close_;  // what close_now() sends: the last refusal; none: shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;
   bool left_ = false;
