@@ -16,6 +16,7 @@
 
 #include "authz/token.h"
 #include "bridge/routes.h"
+#include "gateway/pusher/pusher_config.h"
 
 namespace kabar {
 
@@ -98,27 +99,6 @@ struct AuthConfig {
   bool query_token = true;  // accept ?token= on /sse and /ws (EventSource cannot send headers)
 };
 
-// Where an app's webhooks go (docs/pusher.md "Webhooks").
-struct WebhookConfig {
-  std::string url;                       // http://host[:port]/path
-  std::vector<std::string> event_types;  // empty: every kind
-};
-
-// One Pusher-protocol application (docs/pusher.md): what `/app/{key}` and `/apps/{id}/...` serve.
-// The secret of the development app kabar serves when the config names none (Laravel Reverb's default).
-inline constexpr std::string_view kDevelopmentAppSecret = "local-secret";
-
-struct PusherAppConfig {
-  std::string id;
-  std::string key;
-  std::string secret;  // signs channel auth and REST requests; never logged
-  bool enable_client_messages = true;
-  std::size_t max_connections = 0;  // 0: no limit
-  std::vector<std::string> allowed_origins{"*"};
-  int activity_timeout = 30;  // seconds, told to clients in connection_established
-  std::vector<WebhookConfig> webhooks{};
-};
-
 // `kabar demo` (docs/demo.md): set by that command only, never by a file or a variable, so a deployed
 // gateway cannot turn on development logins by accident.
 struct DemoConfig {
@@ -134,7 +114,8 @@ struct Config {
   LogConfig log;
   AuthConfig auth;
   std::vector<Route> routes;  // the built-ins unless the file names its own
-  // The file's apps; without them the dev app "local", but only where it is safe (development_app).
+  // The file's apps (the Pusher door's own type); without them the dev app "local", but only where it is
+  // safe (development_app).
   std::vector<PusherAppConfig> apps;
   // True when `apps` holds the implicit dev app: no `apps` in the file, http.listen on the loopback and no
   // auth.jwt key. Without `apps` otherwise no app is served (docs/configuration.md "Pusher apps").

@@ -5,13 +5,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdlib>
 #include <future>
-#include <sstream>
 
 #include <spdlog/spdlog.h>
 
 #include "gateway/app/demo_key.h"
 #include "gateway/app/embedded_broker_auth.h"
 #include "gateway/demo/demo_service.h"
+#include "gateway/doors/demo/demo_door.h"
+#include "gateway/doors/ops/ops_door.h"
+#include "gateway/doors/pusher/pusher_door.h"
+#include "gateway/doors/site/site_door.h"
+#include "gateway/doors/sse/sse_door.h"
+#include "gateway/doors/ws/ws_door.h"
 #include "gateway/http/stream_session.h"
 #include "gateway/pusher/pusher_service.h"
 
@@ -141,12 +146,6 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_ = std::make_unique<ServerContext>(*hub_, *replay_, *store_, limits_from(config_.http), stats_);
   context_->server_name = "kabar/" KABAR_VERSION;
   context_->sessions_by_shard.resize(threads);
-  // While the store cannot write, the bridge holds the message it could not store (unacknowledged) and
-  // ingests nothing: not ready, so a load balancer sends clients to a node that is current.
-  context_->readiness = [this] {
-    return Readiness{store_ != nullptr && !(bridge_ && bridge_->store_failing()), bridge_ && bridge_->ready()};
-  };
-  context_->metrics_text = [this] { return metrics_text(); };
   // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
   context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
   context_->allow_query_token = config_.auth.query_token;
@@ -160,12 +159,13 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   pusher_ = std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
                                             cluster_options_from(config_.broker), schemas, *context_);
   context_->pusher = pusher_.get();
+  open_doors();
 
   // Bind before any thread starts: a port already in use must end in a clear error, and a constructor
   // that throws with running I/O threads would leave joinable std::threads behind (std::terminate).
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(config_.http.listen),
                                          static_cast<unsigned short>(config_.http.port));
-  listener_ = std::make_shared<Listener>(*context_, *shards_[0], endpoint);
+  listener_ = std::make_shared<Listener>(*context_, router_, *shards_[0], endpoint);
 
   start_io_threads();
   try {
@@ -174,6 +174,7 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
     bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
     bridge_->start();
     if (config_.demo.enabled) start_demo();
+    open_demo_door(router_, *context_, demo_.get());  // under `kabar serve` it says why there is no demo
     listener_->run();
   } catch (...) {
     shutdown();  // joins the I/O threads and closes the store before the exception leaves
@@ -181,6 +182,25 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   }
   spdlog::info("kabar listening on http://{}:{} ({} I/O threads)", config_.http.listen, listener_->port(), threads);
   warn_of_development_apps();
+}
+
+// Every door but the demo's (opened once the demo runs, or not). The router is complete before the
+// listener accepts, so every shard reads it without a lock.
+void Gateway::open_doors() {
+  open_ws_door(router_, *context_);
+  open_sse_door(router_, *context_);
+  open_pusher_door(router_, *context_, *pusher_);
+  OpsDoor ops;
+  // While the store cannot write, the bridge holds the message it could not store (unacknowledged) and
+  // ingests nothing: not ready, so a load balancer sends clients to a node that is current.
+  ops.readiness = [this] {
+    return Readiness{store_ != nullptr && !(bridge_ && bridge_->store_failing()), bridge_ && bridge_->ready()};
+  };
+  ops.shutting_down = &context_->shutting_down;
+  ops.metrics_text = [this] { return metrics_text(); };
+  ops.dead_letters = context_.get();
+  open_ops_door(router_, std::move(ops));
+  open_site_door(router_);
 }
 
 // `kabar demo` (docs/demo.md): logins signed with the demo's development key, the document app's backend
@@ -192,7 +212,6 @@ void Gateway::start_demo() {
   options.traffic = config_.demo.traffic;
   options.sale_interval = std::chrono::milliseconds(config_.demo.sale_interval_ms);
   demo_ = std::make_unique<DemoService>(std::move(options));
-  context_->demo = demo_.get();
   spdlog::info("demo: development logins at POST /demo/login (key {}), sample apps at /dokumen/ and /optik/{}",
                config_.auth.jwt.secret_file, config_.demo.traffic ? ", sample traffic on" : "");
 }
@@ -301,89 +320,6 @@ void Gateway::exit_leaving_message_unacknowledged() {
                "broker delivers it again after the restart");
   spdlog::shutdown();
   std::_Exit(0);
-}
-
-std::string Gateway::metrics_text() const {
-  std::ostringstream out;
-  auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << ' ' << value << '\n';
-  };
-  const StoreStats store = store_->stats();
-  const BridgeStats bridge = bridge_ ? bridge_->stats() : BridgeStats{};
-  const HubStats hub = hub_->stats();
-  metric("kabar_store_events_appended_total", "counter", "Events newly stored", store.appended);
-  metric("kabar_store_duplicates_total", "counter", "Appends ignored because the event id was stored", store.duplicates);
-  metric("kabar_store_commits_total", "counter", "Store transactions committed", store.commits);
-  metric("kabar_store_pruned_total", "counter", "Events removed by retention", store.pruned);
-  metric("kabar_store_head_seq", "gauge", "Highest stored sequence number", store.head_seq);
-  metric("kabar_dead_letters_total", "counter", "MQTT messages dead-lettered", store.dead_letters);
-  metric("kabar_mqtt_messages_received_total", "counter", "MQTT messages received", bridge.received);
-  metric("kabar_mqtt_messages_accepted_total", "counter", "MQTT messages accepted as events", bridge.accepted);
-  metric("kabar_mqtt_messages_rejected_total", "counter", "MQTT messages rejected", bridge.rejected);
-  metric("kabar_mqtt_twin_duplicates_total", "counter", "Twin-session copies dropped", bridge.twin_duplicates);
-  metric("kabar_mqtt_sink_failures_total", "counter", "Failed attempts to store a message (each retry counts)",
-         bridge.sink_failures);
-  metric("kabar_store_write_failing", "gauge",
-         "1 while a message is held unacknowledged because the store cannot write (ingest stopped)",
-         bridge.store_failing ? 1 : 0);
-  metric("kabar_store_write_stalls_total", "counter", "Times ingest stopped because the store could not write",
-         bridge.store_stalls);
-  metric("kabar_mqtt_reconnects_total", "counter", "MQTT reconnects", bridge.reconnects);
-  metric("kabar_mqtt_connected", "gauge", "1 when every MQTT session is connected", bridge.connected ? 1 : 0);
-  metric("kabar_hub_events_published_total", "counter", "Committed events handed to the hub", hub.events_published);
-  metric("kabar_hub_deliveries_total", "counter", "Frames handed to subscribed sessions", hub.deliveries);
-  metric("kabar_ws_connections", "gauge", "Open /ws connections", stats_.ws_open.load());
-  metric("kabar_sse_connections", "gauge", "Open /sse streams", stats_.sse_open.load());
-  metric("kabar_ws_accepted_total", "counter", "/ws connections accepted", stats_.ws_accepted.load());
-  metric("kabar_accept_failures_total", "counter", "accept() failures (out of file descriptors...)",
-         stats_.accept_failures.load());
-  metric("kabar_sse_accepted_total", "counter", "/sse streams accepted", stats_.sse_accepted.load());
-  metric("kabar_evicted_slow_consumers_total", "counter", "Clients closed because their send queue overflowed",
-         stats_.evicted_slow.load());
-  metric("kabar_frames_sent_total", "counter", "Frames written to clients", stats_.frames_sent.load());
-  metric("kabar_bytes_sent_total", "counter", "Bytes written to clients", stats_.bytes_sent.load());
-  metric("kabar_replayed_events_total", "counter", "Events sent from history", stats_.replayed_events.load());
-  metric("kabar_replay_failures_total", "counter", "Sessions closed because reading their history failed",
-         stats_.replay_failures.load());
-  out << "# HELP kabar_resets_total Reset signals sent, by reason\n# TYPE kabar_resets_total counter\n"
-      << "kabar_resets_total{reason=\"history_pruned\"} " << stats_.resets_history_pruned.load() << '\n'
-      << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'
-      << "kabar_resets_total{reason=\"position_ahead\"} " << stats_.resets_position_ahead.load() << '\n'
-      << "kabar_resets_total{reason=\"bad_position\"} " << stats_.resets_bad_position.load() << '\n';
-  out << "# HELP kabar_http_refused_total Connections and requests refused by a hardening limit, by reason\n"
-      << "# TYPE kabar_http_refused_total counter\n";
-  for (std::size_t kind = 0; kind < kRefusalKinds; ++kind) {
-    out << "kabar_http_refused_total{reason=\"" << refusal_name(static_cast<Refusal>(kind)) << "\"} "
-        << stats_.refusals[kind].load() << '\n';
-  }
-  out << "# HELP kabar_bad_requests_total Refused client input, by door\n# TYPE kabar_bad_requests_total counter\n"
-      << "kabar_bad_requests_total{door=\"ws\"} " << stats_.ws_bad_requests.load() << '\n'
-      << "kabar_bad_requests_total{door=\"http\"} " << stats_.http_bad_requests.load() << '\n';
-  metric("kabar_forbidden_channels_total", "counter", "Subscriptions refused by the authorization policy",
-         stats_.forbidden_channels.load());
-  metric("kabar_oversized_messages_total", "counter", "WebSocket messages over the size limit",
-         stats_.oversized_messages.load());
-  metric("kabar_tokens_refused_total", "counter", "Tokens refused at any door (expired, bad signature...)",
-         stats_.tokens_refused.load());
-  metric("kabar_subscriptions_expired_total", "counter", "Subscriptions ended because their token expired",
-         stats_.subscriptions_expired.load());
-  metric("kabar_pusher_connections", "gauge", "Open /app/{key} (Pusher) connections", stats_.pusher_open.load());
-  metric("kabar_pusher_accepted_total", "counter", "Pusher connections accepted", stats_.pusher_accepted.load());
-  metric("kabar_pusher_refused_total", "counter", "Pusher connections refused (unknown key, origin, quota...)",
-         stats_.pusher_refused.load());
-  metric("kabar_pusher_bad_messages_total", "counter", "Malformed or unknown Pusher messages",
-         stats_.pusher_bad_messages.load());
-  metric("kabar_pusher_auth_failures_total", "counter", "Private/presence subscriptions with a bad signature",
-         stats_.pusher_auth_failures.load());
-  metric("kabar_pusher_client_events_total", "counter", "Client events relayed", stats_.pusher_client_events.load());
-  metric("kabar_pusher_client_events_rejected_total", "counter", "Client events refused (disabled, rate, size...)",
-         stats_.pusher_client_events_rejected.load());
-  const WebhookStats webhooks = pusher_->webhook_stats();
-  metric("kabar_webhooks_sent_total", "counter", "Webhook bodies accepted by their receivers", webhooks.sent);
-  metric("kabar_webhooks_failed_total", "counter", "Webhook attempts that failed (each retry counts)", webhooks.failed);
-  metric("kabar_webhooks_dropped_total", "counter", "Webhook bodies given up on", webhooks.dropped);
-  return out.str();
 }
 
 }  // namespace kabar

@@ -15,6 +15,7 @@
 #include "gateway/app/broker_process.h"
 #include "gateway/app/config.h"
 #include "gateway/http/listener.h"
+#include "gateway/http/router.h"
 #include "gateway/http/server_context.h"
 
 namespace kabar {
@@ -41,6 +42,7 @@ class Gateway {
 
  private:
   void warn_of_development_apps() const;
+  void open_doors();
   void start_demo();
   void start_io_threads();
   void schedule_heartbeat(std::size_t shard);
@@ -64,6 +66,7 @@ class Gateway {
   std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<MqttBridge> bridge_;
   std::unique_ptr<DemoService> demo_;  // `kabar demo` only
+  Router router_;  // every door's routes, complete before the listener accepts; read-only from then on
   std::shared_ptr<Listener> listener_;
   bool stopped_ = false;
 };

@@ -5,7 +5,6 @@
 #include <boost/range/iterator_range.hpp>
 #include <cctype>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "gateway/http/server_context.h"
 
@@ -187,17 +186,6 @@ ChannelReadAccess authorize_reading(ServerContext& context, const http::request<
   access.ok = true;
   access.claims = std::move(who.claims);
   return access;
-}
-
-std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
-                         const std::string& channel) {
-  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
-  if (!channel.empty()) body["channel"] = channel;
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-const char* www_authenticate_for(const std::string& error) {
-  return error == "invalid_token" ? R"(Bearer error="invalid_token")" : "Bearer";
 }
 
 bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic) {

@@ -80,7 +80,8 @@ bool may_read_topic(const ServerContext& context, const authz::Claims& claims, c
 // The browser doors that read channels (/sse, /api/history) ask both questions at once: the token as
 // find_token() finds it (?token= unless auth.query_token is off), then `read` on every channel. Either
 // the claims, or the refusal to answer with: 401 invalid_token (a token given and refused, or ?token=
-// turned off: reason query_token_disabled) or 403 forbidden_channel for the first channel refused.
+// turned off: reason query_token_disabled) or 403 forbidden_channel for the first channel refused; a door
+// answers it as a Refused::authorization (gateway/http/refusal.h).
 struct ChannelReadAccess {
   bool ok = false;
   authz::Claims claims;
@@ -93,12 +94,6 @@ struct ChannelReadAccess {
 ChannelReadAccess authorize_reading(
     ServerContext& context, const boost::beast::http::request<boost::beast::http::string_body>& request,
     const RequestTarget& target, const std::vector<std::string>& channels, std::string_view door);
-
-// The JSON body of a refusal, the same at every HTTP door: {"error","reason","message"[,"channel"]}.
-std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
-                         const std::string& channel = {});
-// WWW-Authenticate of a 401 with that error, so HTTP clients know a bearer token helps.
-const char* www_authenticate_for(const std::string& error);
 
 // True once the token behind `claims` has expired (allowing the configured clock skew).
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);

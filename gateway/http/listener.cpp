@@ -9,8 +9,9 @@ namespace kabar {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-Listener::Listener(ServerContext& context, asio::io_context& accept_context, const tcp::endpoint& endpoint)
-    : context_(context), acceptor_(accept_context), retry_timer_(accept_context) {
+Listener::Listener(ServerContext& context, const Router& router, asio::io_context& accept_context,
+                   const tcp::endpoint& endpoint)
+    : context_(context), router_(router), acceptor_(accept_context), retry_timer_(accept_context) {
   boost::system::error_code error;
   const std::string where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
   acceptor_.open(endpoint.protocol(), error);
@@ -37,7 +38,7 @@ void Listener::accept_next() {
                                                                 tcp::socket socket) {
     if (error == asio::error::operation_aborted) return;  // stopped
     if (error) return self->on_accept_error(error);
-    auto session = std::make_shared<HttpSession>(self->context_, shard, std::move(socket));
+    auto session = std::make_shared<HttpSession>(self->context_, self->router_, shard, std::move(socket));
     asio::post(self->context_.hub.shard_context(shard), [session] { session->run(); });
     self->accept_next();
   });

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "gateway/http/router.h"
 #include "gateway/http/server_context.h"
 
 namespace kabar {
@@ -19,7 +20,9 @@ class ListenError : public std::runtime_error {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Binds at once; throws ListenError ("cannot listen on 0.0.0.0:8080: Address already in use").
-  Listener(ServerContext& context, boost::asio::io_context& accept_context, const boost::asio::ip::tcp::endpoint& endpoint);
+  // `router` holds every door before run() and outlives the listener and its sessions.
+  Listener(ServerContext& context, const Router& router, boost::asio::io_context& accept_context,
+           const boost::asio::ip::tcp::endpoint& endpoint);
   void run();
   void stop();
   unsigned short port() const { return port_; }
@@ -28,8 +31,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept_next();
   void on_accept_error(const boost::system::error_code& error);
 
-
   ServerContext& context_;
+  const Router& router_;
   boost::asio::ip::tcp::acceptor acceptor_;
   // After a failed accept (EMFILE: out of file descriptors) the listener waits before the next one, so
   // a full fd table is not a busy loop of failing accept() calls; the kernel queues meanwhile.

@@ -1,6 +1,7 @@
 #pragma once
-// What every HTTP/WebSocket/SSE session needs from the server, gathered in one place that main wires.
-// Nothing here is global: the Gateway owns it and passes it by reference.
+// What the HTTP sessions and the doors share: the hub, the store, limits, counters and the one policy,
+// gathered in one place that the Gateway wires. Nothing here is global: the Gateway owns it and passes it
+// by reference. What only one door uses is given to that door instead (gateway/doors/*).
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -56,14 +57,8 @@ struct GatewayStats {
   RefusalCounters refusals{};
 };
 
-struct Readiness {
-  bool store = false;
-  bool broker = false;
-};
-
 class StreamSession;
 class PusherService;
-class DemoService;
 
 struct ServerContext {
   ServerContext(Hub& hub_, ReplayReader& replay_, EventStore& store_, SessionLimits limits_, GatewayStats& stats_)
@@ -74,16 +69,14 @@ struct ServerContext {
   EventStore& store;
   SessionLimits limits;
   GatewayStats& stats;
-  std::function<Readiness()> readiness;
-  std::function<std::string()> metrics_text;
   // The one policy and token verifier of every door (docs/authorization.md); null: public channels only.
   std::shared_ptr<const authz::Authorizer> authorizer;
   bool allow_query_token = true;    // auth.query_token: ?token= on /sse and /ws
   // http.allowed_origins: browser origins allowed on /ws, /sse and /pusher/auth (CORS for the latter two).
   std::vector<std::string> allowed_origins{"*"};
   ConnectionLimiter* connections = nullptr;  // http.max_connections_per_ip; null: no limit (tests)
-  PusherService* pusher = nullptr;  // the Pusher door; null when the gateway runs without it (tests)
-  DemoService* demo = nullptr;      // `kabar demo` only (docs/demo.md); null: /demo/... answers demo_disabled
+  // The Pusher door's service, for PusherSession (gateway/doors/pusher gets it directly); null in tests.
+  PusherService* pusher = nullptr;
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;

@@ -4,6 +4,7 @@
 
 #include "core/channel.h"
 #include "gateway/http/access.h"
+#include "gateway/http/refusal.h"
 #include "gateway/http/request_target.h"
 #include "gateway/pusher/signature.h"
 #include "gateway/pusher/socket_id.h"
@@ -15,15 +16,13 @@ using nlohmann::json;
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 ChannelAuthAnswer error(int status, const std::string& code, const std::string& message) {
-  return {status, dump({{"error", code}, {"message", message}})};
+  return {status, refused_body(Refused::plain(status, code, message))};
 }
 
 // The shape every door uses for authorization refusals (docs/authorization.md).
 ChannelAuthAnswer refusal(int status, const std::string& code, const std::string& reason,
                           const std::string& message, const std::string& channel = {}) {
-  json body = {{"error", code}, {"reason", reason}, {"message", message}};
-  if (!channel.empty()) body["channel"] = channel;
-  return {status, dump(body)};
+  return {status, refused_body(Refused::authorization(status, code, reason, message, channel))};
 }
 
 struct AuthForm {

@@ -14,8 +14,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "gateway/app/config.h"
 #include "gateway/pusher/presence.h"
+#include "gateway/pusher/pusher_config.h"
 
 namespace kabar {
 

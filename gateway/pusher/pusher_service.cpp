@@ -4,6 +4,7 @@
 
 #include "bridge/schema_registry.h"
 #include "gateway/http/access.h"
+#include "gateway/http/refusal.h"
 
 namespace kabar {
 namespace {
@@ -27,27 +28,21 @@ RestApi::Validate schema_check(const SchemaRegistry& schemas) {
   };
 }
 
-std::string refusal_body(const std::string& error, const std::string& reason, const std::string& message,
-                         const std::string& channel = {}) {
-  nlohmann::json body = {{"error", error}, {"reason", reason}, {"message", message}};
-  if (!channel.empty()) body["channel"] = channel;
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 // REST publish with a publisher token: the same authenticate/authorize as every door, so a refusal reads,
 // logs and counts the same (docs/authorization.md "REST publish").
 RestApi::PublisherTokens publisher_tokens(ServerContext& context) {
   RestApi::PublisherTokens tokens;
   tokens.authenticate = [&context](const std::string& token) -> std::variant<authz::Claims, RestResponse> {
     Authentication who = authenticate(context, token, "rest");
-    if (!who.ok) return RestResponse{401, refusal_body("invalid_token", who.code, who.message)};
+    if (!who.ok) return RestResponse{401, refused_body(Refused::authorization(401, "invalid_token", who.code, who.message))};
     return std::move(who.claims);
   };
   tokens.authorize = [&context](const authz::Claims& claims,
                                 const std::string& channel) -> std::optional<RestResponse> {
     const authz::Decision decision = authorize(context, claims, authz::Action::Publish, channel, "rest");
     if (decision.allowed) return std::nullopt;
-    return RestResponse{403, refusal_body("forbidden_channel", decision.code, decision.reason, channel)};
+    return RestResponse{
+        403, refused_body(Refused::authorization(403, "forbidden_channel", decision.code, decision.reason, channel))};
   };
   return tokens;
 }

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "bridge/mqtt_publisher.h"
-#include "gateway/app/config.h"
 #include "gateway/http/server_context.h"
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/cluster_link.h"
+#include "gateway/pusher/pusher_config.h"
 #include "gateway/pusher/event_republisher.h"
 #include "gateway/pusher/rest_api.h"
 #include "gateway/pusher/socket_id.h"

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/channel.h"
+#include "gateway/http/refusal.h"
 #include "gateway/hub/frame.h"
 #include "gateway/pusher/socket_id.h"
 
@@ -12,8 +13,7 @@ namespace {
 using nlohmann::json;
 
 RestResponse reply(int status, const std::string& code, const std::string& message) {
-  const json body = {{"error", code}, {"message", message}};
-  return RestResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return RestResponse{status, refused_body(Refused::plain(static_cast<unsigned>(status), code, message))};
 }
 
 RestResponse ok(const json& body) {

@@ -61,7 +61,7 @@ class RestApi {
   RestApi(const AppRegistry& apps, Publish publish, Clock clock = {}, Validate validate = {},
           PublisherTokens tokens = {});
 
-  static bool handles(std::string_view path) { return path.starts_with("/apps/"); }
+  static constexpr std::string_view kPathPrefix = "/apps/";  // every path of the API starts so (the door routes it)
   // `done` is called exactly once, on this thread or on a publishing thread.
   void handle(RestRequest request, std::function<void(RestResponse)> done) const;
 

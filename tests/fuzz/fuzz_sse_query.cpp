@@ -1,5 +1,5 @@
 // libFuzzer target: what an /sse request asks for (gateway/http/request_target.cpp,
-// gateway/http/sse_request.cpp) and where it starts (gateway/store/position.cpp, which StartPoint::parse
+// gateway/doors/sse/sse_request.cpp) and where it starts (core/position.cpp, which StartPoint::parse
 // uses). Input: "<request target>\n<Last-Event-ID>"; without a newline there is no header.
 //
 // Checked: nothing throws or crashes; a parsed target re-encoded and parsed again gives the same path
@@ -14,8 +14,8 @@
 
 #include "core/channel.h"
 #include "gateway/http/request_target.h"
-#include "gateway/http/sse_request.h"
 #include "core/position.h"
+#include "gateway/doors/sse/sse_request.h"
 
 namespace {
 using namespace kabar;

@@ -1,4 +1,4 @@
-// /api/dead-letters (gateway/http/dead_letters_view.h): pages filtered by the policy with a `next`
+// /api/dead-letters (gateway/doors/ops/dead_letters_view.h): pages filtered by the policy with a `next`
 // cursor, payloads stored capped, and the read done on a replay thread, never on the I/O thread that
 // took the request.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "authz/token.h"
-#include "gateway/http/dead_letters_view.h"
+#include "gateway/doors/ops/dead_letters_view.h"
 #include "gateway/http/server_context.h"
 #include "gateway/hub/hub.h"
 

@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/doors/sse/sse_request.h"
 #include "gateway/http/hardening.h"
-#include "gateway/http/sse_request.h"
 #include "gateway/http/ws_request.h"
 #include "gateway/pusher/channel_auth_endpoint.h"
 

@@ -1,4 +1,4 @@
-// /api/history (gateway/http/history_view.h): the request's parameters, pages that follow one cursor over
+// /api/history (gateway/doors/sse/history_view.h): the request's parameters, pages that follow one cursor over
 // several channels, the start points and resets of the streams, the /sse token and policy, and the read
 // done on a replay thread, never on the I/O thread that took the request.
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "authz/token.h"
-#include "gateway/http/history_view.h"
+#include "gateway/doors/sse/history_view.h"
 #include "gateway/http/server_context.h"
 #include "gateway/hub/frame.h"
 #include "gateway/hub/hub.h"

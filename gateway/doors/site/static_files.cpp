@@ -1,4 +1,4 @@
-#include "gateway/http/static_files.h"
+#include "gateway/doors/site/static_files.h"
 
 #include <array>
 #include <map>

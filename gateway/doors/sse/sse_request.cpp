@@ -1,4 +1,4 @@
-#include "gateway/http/sse_request.h"
+#include "gateway/doors/sse/sse_request.h"
 
 #include <algorithm>
 

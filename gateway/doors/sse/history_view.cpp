@@ -1,4 +1,4 @@
-#include "gateway/http/history_view.h"
+#include "gateway/doors/sse/history_view.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,17 +7,14 @@
 #include <optional>
 
 #include "gateway/http/access.h"
+#include "gateway/http/refusal.h"
 #include "gateway/http/server_context.h"
-#include "gateway/http/sse_request.h"
+#include "gateway/doors/sse/sse_request.h"
 #include "gateway/http/start_point.h"
 #include "gateway/hub/frame.h"
 
 namespace kabar {
 namespace {
-
-std::string dump(const nlohmann::json& value) {
-  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 std::optional<std::int64_t> whole_number(const std::string& text) {
   if (text.empty() || text.size() > 18 ||
@@ -124,16 +121,16 @@ void answer_history(ServerContext& context,
   auto parsed = parse_history_request(target, context.limits.max_subscriptions);
   if (auto* problem = std::get_if<HistoryRequestError>(&parsed)) {
     context.stats.http_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    done(HistoryAnswer{400, dump({{"error", problem->code}, {"message", problem->message}}), {}});
+    done(HistoryAnswer{400, refused_body(Refused::plain(400, problem->code, problem->message)), {}});
     return;
   }
   HistoryRequest history = std::move(std::get<HistoryRequest>(parsed));
   // The same questions, answers and logs as /sse (docs/authorization.md "/sse").
   ChannelReadAccess access = authorize_reading(context, request, target, history.channels, "history");
   if (!access.ok) {
-    done(HistoryAnswer{access.status,
-                       refusal_body(access.error, access.reason, access.message, access.channel),
-                       access.status == 401 ? www_authenticate_for(access.error) : ""});
+    const Refused refused =
+        Refused::authorization(access.status, access.error, access.reason, access.message, access.channel);
+    done(HistoryAnswer{access.status, refused_body(refused), access.status == 401 ? www_authenticate_for(access.error) : ""});
     return;
   }
   context.replay.run([&context, history = std::move(history), done = std::move(done)]() mutable {
@@ -143,7 +140,7 @@ void answer_history(ServerContext& context,
     } catch (const std::exception& error) {  // StoreError, or out of memory: this request fails, not kabar
       spdlog::warn("history could not be read: {}", error.what());
       answer = HistoryAnswer{
-          503, dump({{"error", "store_unavailable"}, {"message", "the history could not be read"}}), {}};
+          503, refused_body(Refused::plain(503, "store_unavailable", "the history could not be read")), {}};
     }
     done(std::move(answer));
   });

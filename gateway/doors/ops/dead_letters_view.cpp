@@ -1,10 +1,11 @@
-#include "gateway/http/dead_letters_view.h"
+#include "gateway/doors/ops/dead_letters_view.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "gateway/http/access.h"
+#include "gateway/http/refusal.h"
 #include "gateway/http/server_context.h"
 
 namespace kabar {
@@ -17,10 +18,9 @@ std::string dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-DeadLetterAnswer refusal(unsigned status, const std::string& error, const std::string& reason,
-                         const std::string& message) {
-  DeadLetterAnswer answer{status, dump({{"error", error}, {"reason", reason}, {"message", message}}), {}};
-  if (status == 401) answer.www_authenticate = error == "invalid_token" ? R"(Bearer error="invalid_token")" : "Bearer";
+DeadLetterAnswer refused(const Refused& refused) {
+  DeadLetterAnswer answer{refused.status, refused_body(refused), {}};
+  if (refused.reason && refused.status == 401) answer.www_authenticate = www_authenticate_for(refused.error);
   return answer;
 }
 
@@ -110,18 +110,19 @@ void answer_dead_letters(ServerContext& context, const boost::beast::http::reque
                          const RequestTarget& target, std::function<void(DeadLetterAnswer)> done) {
   auto parsed = parse_dead_letter_request(target);
   if (auto* problem = std::get_if<std::string>(&parsed)) {
-    done(DeadLetterAnswer{400, dump({{"error", "bad_request"}, {"message", *problem}}), {}});
+    done(refused(Refused::plain(400, "bad_request", *problem)));
     return;
   }
   const std::string token = authorization_bearer(request);
   if (token.empty()) {
-    done(refusal(401, "token_required", "token_required",
-                 "dead letters need Authorization: Bearer <token> of someone who may read their topics"));
+    done(refused(Refused::authorization(
+        401, "token_required", "token_required",
+        "dead letters need Authorization: Bearer <token> of someone who may read their topics")));
     return;
   }
   Authentication who = authenticate(context, token, "dead-letters");
   if (!who.ok) {
-    done(refusal(401, "invalid_token", who.code, who.message));
+    done(refused(Refused::authorization(401, "invalid_token", who.code, who.message)));
     return;
   }
   context.replay.run([&context, page = std::get<DeadLetterPageRequest>(parsed), claims = std::move(who.claims),
@@ -133,7 +134,7 @@ void answer_dead_letters(ServerContext& context, const boost::beast::http::reque
       });
     } catch (const std::exception& error) {  // StoreError, or out of memory: this request fails, not kabar
       spdlog::warn("dead letters could not be read: {}", error.what());
-      answer = DeadLetterAnswer{503, dump({{"error", "store_unavailable"}, {"message", "the dead letters could not be read"}}), {}};
+      answer = refused(Refused::plain(503, "store_unavailable", "the dead letters could not be read"));
     }
     done(std::move(answer));
   });
