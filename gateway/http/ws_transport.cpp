@@ -3,6 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#if KABAR_IO_URING
+#include <sys/socket.h>
+
+#include <cerrno>
+#endif
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "gateway/websocket/frame_codec.h"
@@ -63,7 +68,13 @@ bool WsTransport::accept(const Request& request, const std::string& server_name)
   }
   boost::system::error_code ignored;
   socket_.set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+#if KABAR_IO_URING
+  // With io_uring the socket stays in blocking mode: Asio's io_uring backend sends a non-blocking
+  // socket's writes at once with sendmsg() (as epoll does) and queues submissions only for the others,
+  // so a non-blocking socket would gain nothing. Reads say MSG_DONTWAIT themselves (read_once).
+#else
   socket_.non_blocking(true, ignored);
+#endif
   upgraded_ = true;
   owner_.ws_send(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -99,6 +110,25 @@ void WsTransport::wait_readable() {
                      });
 }
 
+std::size_t WsTransport::read_once(std::span<char> into, boost::system::error_code& error) {
+#if KABAR_IO_URING
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), into.data(), into.size(), MSG_DONTWAIT);
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) {
+      error = boost::asio::error::eof;
+    } else if (errno == EINTR) {
+      continue;
+    } else {
+      error = boost::system::error_code(errno, boost::asio::error::get_system_category());
+    }
+    return 0;
+  }
+#else
+  return socket_.read_some(boost::asio::buffer(into.data(), into.size()), error);
+#endif
+}
+
 void WsTransport::on_readable(const boost::system::error_code& error) {
   if (cut_) return;
   if (error) {
@@ -109,7 +139,7 @@ void WsTransport::on_readable(const boost::system::error_code& error) {
   thread_local std::array<char, kScratchBytes> scratch;
   for (int i = 0; i < kReadsPerWake; ++i) {
     boost::system::error_code read_error;
-    const std::size_t n = socket_.read_some(boost::asio::buffer(scratch), read_error);
+    const std::size_t n = read_once(std::span<char>(scratch.data(), scratch.size()), read_error);
     if (read_error == boost::asio::error::would_block || read_error == boost::asio::error::try_again) break;
     if (read_error) {  // end of stream or reset: the peer is gone
       cut();

@@ -21,6 +21,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,8 @@ class WsTransport final : private websocket::MessageHandler {
 
   void refuse_upgrade(int status, std::string_view reason, std::string_view extra_headers);
   void wait_readable();
+  // One read of what is there without waiting: bytes, or would_block / eof / another error.
+  std::size_t read_once(std::span<char> into, boost::system::error_code& error);
   void on_readable(const boost::system::error_code& error);
   void arm_deadline();
   // Ends the TCP connection now (idempotent); ws_closed() follows once.
