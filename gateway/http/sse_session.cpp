@@ -65,7 +65,6 @@ void SseSession::heartbeat() {
     return;
   }
   if (!send_queue_empty()) return;  // a busy stream needs no keep-alive
-  release_idle_memory();
   send_raw(": hb\n\n");
 }
 

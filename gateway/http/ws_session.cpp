@@ -62,7 +62,7 @@ void WsSession::ws_message(bool text, std::string_view payload) {
     send_error("bad_request", "binary frames are not supported; send JSON text", {});
     return;
   }
-  handle_message(std::string(payload));
+  handle_message(payload);
 }
 
 void WsSession::ws_refused(std::uint16_t code, std::string_view reason) {
@@ -82,7 +82,7 @@ void WsSession::ws_send(std::string bytes, bool last) {
   }
 }
 
-void WsSession::handle_message(const std::string& text) {
+void WsSession::handle_message(std::string_view text) {
   // A client flooding messages (each may start a replay) is closed; the documented clients send a few.
   if (!rate_) rate_.emplace(context_.limits.ws_messages_per_s, context_.limits.ws_message_burst);
   if (!rate_->allow()) {

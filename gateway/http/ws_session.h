@@ -46,7 +46,7 @@ class WsSession : public StreamSession, private WsTransportOwner {
   void ws_closed() override { detach(); }
   std::shared_ptr<void> ws_keep_alive() override { return shared_from_this(); }
 
-  void handle_message(const std::string& text);
+  void handle_message(std::string_view text);
   void handle_subscribe(const WsRequest& request);
   void handle_unsubscribe(const WsRequest& request);
   void handle_auth(const WsRequest& request);

@@ -25,17 +25,6 @@ constexpr std::chrono::seconds kCloseGrace{5};
 constexpr int kReadsPerWake = 4;
 // The per-thread read buffer: one system call takes what a burst of client messages brings.
 constexpr std::size_t kScratchBytes = 16 * 1024;
-
-std::string_view status_text(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 426:
-      return "Upgrade Required";
-    default:
-      return "Error";
-  }
-}
 }  // namespace
 
 WsTransport::WsTransport(boost::asio::ip::tcp::socket socket, WsTransportOwner& owner,
@@ -53,17 +42,18 @@ std::string WsTransport::peer_address() const {
 
 bool WsTransport::accept(const Request& request, const std::string& server_name) {
   if (!boost::beast::websocket::is_upgrade(request)) {
-    refuse_upgrade(400, "not a WebSocket upgrade request", {});
+    refuse_upgrade(http::status::bad_request, "not a WebSocket upgrade request", {});
     return false;
   }
   if (request[http::field::sec_websocket_version] != "13") {
-    refuse_upgrade(426, "only WebSocket version 13 is supported", "Sec-WebSocket-Version: 13\r\n");
+    refuse_upgrade(http::status::upgrade_required, "only WebSocket version 13 is supported",
+                   "Sec-WebSocket-Version: 13\r\n");
     return false;
   }
   const auto header = request[http::field::sec_websocket_key];
   const std::string_view key(header.data(), header.size());
   if (!websocket::is_valid_client_key(key)) {
-    refuse_upgrade(400, "Sec-WebSocket-Key is missing or not 16 bytes of base64", {});
+    refuse_upgrade(http::status::bad_request, "Sec-WebSocket-Key is missing or not 16 bytes of base64", {});
     return false;
   }
   boost::system::error_code ignored;
@@ -86,10 +76,11 @@ bool WsTransport::accept(const Request& request, const std::string& server_name)
   return true;
 }
 
-void WsTransport::refuse_upgrade(int status, std::string_view reason, std::string_view extra_headers) {
+void WsTransport::refuse_upgrade(http::status status, std::string_view reason,
+                                 std::string_view extra_headers) {
   const std::string body = std::string(reason) + "\n";
-  std::string response =
-      "HTTP/1.1 " + std::to_string(status) + " " + std::string(status_text(status)) + "\r\n";
+  std::string response = "HTTP/1.1 " + std::to_string(static_cast<unsigned>(status)) + " " +
+                         std::string(http::obsolete_reason(status)) + "\r\n";
   response.append(extra_headers);
   response += "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
               "\r\nConnection: close\r\n\r\n" + body;

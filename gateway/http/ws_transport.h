@@ -105,7 +105,8 @@ class WsTransport final : private websocket::MessageHandler {
   void on_close(std::uint16_t code, std::string_view reason) override;
   void on_error(std::uint16_t code, std::string_view reason) override;
 
-  void refuse_upgrade(int status, std::string_view reason, std::string_view extra_headers);
+  void refuse_upgrade(boost::beast::http::status status, std::string_view reason,
+                      std::string_view extra_headers);
   void wait_readable();
   // One read of what is there without waiting: bytes, or would_block / eof / another error.
   std::size_t read_once(std::span<char> into, boost::system::error_code& error);

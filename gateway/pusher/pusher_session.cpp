@@ -104,7 +104,7 @@ void PusherSession::refuse(const PusherError& error) {
 
 void PusherSession::ws_message(bool, std::string_view payload) {
   // Binary frames are not part of the protocol; like Soketi, try them as JSON text anyway.
-  if (!closing() && within_message_rate()) handle_message(parse_inbound(std::string(payload)));
+  if (!closing() && within_message_rate()) handle_message(parse_inbound(payload));
 }
 
 void PusherSession::ws_refused(std::uint16_t code, std::string_view reason) {
