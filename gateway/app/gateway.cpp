@@ -158,7 +158,6 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
       context_->authorizer->verifier().has_keys() ? "tokens verified" : "no JWT key: anonymous access only");
   pusher_ = std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
                                             cluster_options_from(config_.broker), schemas, *context_);
-  context_->pusher = pusher_.get();
   open_doors();
 
   // Bind before any thread starts: a port already in use must end in a clear error, and a constructor
@@ -281,7 +280,10 @@ void Gateway::shutdown() {
     });
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
-  while ((stats_.ws_open.load() + stats_.sse_open.load() + stats_.pusher_open.load()) > 0 &&
+  const auto open_connections = [this] {
+    return stats_.ws_open.load() + stats_.sse_open.load() + (pusher_ ? pusher_->stats().open.load() : 0);
+  };
+  while (open_connections() > 0 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

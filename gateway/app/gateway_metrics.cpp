@@ -73,17 +73,18 @@ std::string Gateway::metrics_text() const {
          stats_.tokens_refused.load());
   metric("kabar_subscriptions_expired_total", "counter", "Subscriptions ended because their token expired",
          stats_.subscriptions_expired.load());
-  metric("kabar_pusher_connections", "gauge", "Open /app/{key} (Pusher) connections", stats_.pusher_open.load());
-  metric("kabar_pusher_accepted_total", "counter", "Pusher connections accepted", stats_.pusher_accepted.load());
+  const PusherStats& pusher = pusher_->stats();
+  metric("kabar_pusher_connections", "gauge", "Open /app/{key} (Pusher) connections", pusher.open.load());
+  metric("kabar_pusher_accepted_total", "counter", "Pusher connections accepted", pusher.accepted.load());
   metric("kabar_pusher_refused_total", "counter", "Pusher connections refused (unknown key, origin, quota...)",
-         stats_.pusher_refused.load());
+         pusher.refused.load());
   metric("kabar_pusher_bad_messages_total", "counter", "Malformed or unknown Pusher messages",
-         stats_.pusher_bad_messages.load());
+         pusher.bad_messages.load());
   metric("kabar_pusher_auth_failures_total", "counter", "Private/presence subscriptions with a bad signature",
-         stats_.pusher_auth_failures.load());
-  metric("kabar_pusher_client_events_total", "counter", "Client events relayed", stats_.pusher_client_events.load());
+         pusher.auth_failures.load());
+  metric("kabar_pusher_client_events_total", "counter", "Client events relayed", pusher.client_events.load());
   metric("kabar_pusher_client_events_rejected_total", "counter", "Client events refused (disabled, rate, size...)",
-         stats_.pusher_client_events_rejected.load());
+         pusher.client_events_rejected.load());
   const WebhookStats webhooks = pusher_->webhook_stats();
   metric("kabar_webhooks_sent_total", "counter", "Webhook bodies accepted by their receivers", webhooks.sent);
   metric("kabar_webhooks_failed_total", "counter", "Webhook attempts that failed (each retry counts)", webhooks.failed);

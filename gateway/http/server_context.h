@@ -49,16 +49,11 @@ struct GatewayStats {
   std::atomic<std::uint64_t> oversized_messages{0};
   // Authorization (gateway/http/access.h): tokens refused at any door, subscriptions ended by expiry.
   std::atomic<std::uint64_t> tokens_refused{0}, subscriptions_expired{0};
-  // The Pusher door (/app/{key}, docs/pusher.md).
-  std::atomic<std::uint64_t> pusher_open{0}, pusher_accepted{0}, pusher_refused{0};
-  std::atomic<std::uint64_t> pusher_bad_messages{0}, pusher_auth_failures{0};
-  std::atomic<std::uint64_t> pusher_client_events{0}, pusher_client_events_rejected{0};
   // Hardening refusals by kind (gateway/http/hardening.h), kabar_http_refused_total{reason}.
   RefusalCounters refusals{};
 };
 
 class StreamSession;
-class PusherService;
 
 struct ServerContext {
   ServerContext(Hub& hub_, ReplayReader& replay_, EventStore& store_, SessionLimits limits_, GatewayStats& stats_)
@@ -75,8 +70,6 @@ struct ServerContext {
   // http.allowed_origins: browser origins allowed on /ws, /sse and /pusher/auth (CORS for the latter two).
   std::vector<std::string> allowed_origins{"*"};
   ConnectionLimiter* connections = nullptr;  // http.max_connections_per_ip; null: no limit (tests)
-  // The Pusher door's service, for PusherSession (gateway/doors/pusher gets it directly); null in tests.
-  PusherService* pusher = nullptr;
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;

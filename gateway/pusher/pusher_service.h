@@ -1,8 +1,8 @@
 #pragma once
-// PusherService: the Pusher door's shared parts, owned by the Gateway and reached by sessions through
-// ServerContext::pusher: the apps, socket ids, the directory for session-to-session frames, the REST
-// API and its MQTT re-publisher, and a reader thread for cache-channel lookups (the store is never read
-// on an I/O thread).
+// PusherService: the Pusher door's shared parts, owned by the Gateway and handed by the Pusher door to
+// each session it starts: the apps, socket ids, the directory for session-to-session frames, the REST
+// API and its MQTT re-publisher, the counters, and a reader thread for cache-channel lookups (the store
+// is never read on an I/O thread).
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/cluster_link.h"
 #include "gateway/pusher/pusher_config.h"
+#include "gateway/pusher/pusher_stats.h"
 #include "gateway/pusher/event_republisher.h"
 #include "gateway/pusher/rest_api.h"
 #include "gateway/pusher/socket_id.h"
@@ -48,6 +49,8 @@ class PusherService {
   void share_client_event(const RelayedFrame& frame) { cluster_.publish_client_event(frame); }
   void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
   WebhookStats webhook_stats() const { return webhooks_.stats(); }
+  PusherStats& stats() { return stats_; }
+  const PusherStats& stats() const { return stats_; }
 
   // The last event of `channel` that app `app_id` may see (docs/pusher.md "Apps"). Any thread;
   // `handler(LatestLookup)` runs on `executor`.
@@ -68,6 +71,7 @@ class PusherService {
   static std::vector<boost::asio::io_context*> shard_contexts(ServerContext& context);
 
   ServerContext& context_;
+  PusherStats stats_;
   AppRegistry apps_;
   SocketIdGenerator socket_ids_;
   ChannelDirectory directory_;

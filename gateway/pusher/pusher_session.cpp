@@ -17,18 +17,19 @@ namespace kabar {
 namespace beast = boost::beast;
 using nlohmann::json;
 
-PusherSession::PusherSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream,
-                             std::shared_ptr<PusherApp> app)
+PusherSession::PusherSession(ServerContext& context, PusherService& service, std::size_t shard,
+                             beast::tcp_stream&& stream, std::shared_ptr<PusherApp> app)
     : StreamSession(context, shard),
+      service_(service),
       transport_(stream.release_socket(), *this, context.limits.max_message_bytes),
       app_(std::move(app)),
-      socket_id_(service().next_socket_id()) {}
+      socket_id_(service.next_socket_id()) {}
 
 PusherSession::~PusherSession() {
   // Normally the read loop has ended (and left everything) first. At teardown of a stopped server the
   // other shards no longer run, so nothing is announced then.
   if (!context_.shutting_down.load()) leave_all();
-  if (accepted_) context_.stats.pusher_open.fetch_sub(1, std::memory_order_relaxed);
+  if (accepted_) stats().open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---- connection ----
@@ -79,10 +80,10 @@ void PusherSession::authenticate_socket(const Request& request, const RequestTar
 void PusherSession::ws_opened() {
   register_session();
   accepted_ = true;
-  context_.stats.pusher_accepted.fetch_add(1, std::memory_order_relaxed);
-  context_.stats.pusher_open.fetch_add(1, std::memory_order_relaxed);
+  stats().accepted.fetch_add(1, std::memory_order_relaxed);
+  stats().open.fetch_add(1, std::memory_order_relaxed);
   if (auto problem = admission_problem()) {
-    context_.stats.pusher_refused.fetch_add(1, std::memory_order_relaxed);
+    stats().refused.fetch_add(1, std::memory_order_relaxed);
     refuse(*problem);
   } else {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));
@@ -149,7 +150,7 @@ void PusherSession::shutdown() {
 // ---- messages ----
 
 void PusherSession::handle_message(const InboundMessage& message) {
-  if (is_bad_message(message)) context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
+  if (is_bad_message(message)) stats().bad_messages.fetch_add(1, std::memory_order_relaxed);
   if (auto reply = direct_reply(message)) {
     send_bounded(*reply);
     return;

@@ -45,8 +45,9 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
   // app: null when the key is unknown (the client is told 4001 after the upgrade, as Pusher does).
-  PusherSession(ServerContext& context, std::size_t shard, boost::beast::tcp_stream&& stream,
-                std::shared_ptr<PusherApp> app);
+  // service: the Pusher door's, outlives the session.
+  PusherSession(ServerContext& context, PusherService& service, std::size_t shard,
+                boost::beast::tcp_stream&& stream, std::shared_ptr<PusherApp> app);
   ~PusherSession() override;
 
   void run(Request request);
@@ -86,7 +87,8 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   void ws_closed() override;
   std::shared_ptr<void> ws_keep_alive() override { return shared_from_this(); }
 
-  PusherService& service() const { return *context_.pusher; }
+  PusherService& service() const { return service_; }
+  PusherStats& stats() const { return service_.stats(); }
   std::shared_ptr<PusherSession> self() {
     return std::static_pointer_cast<PusherSession>(shared_from_this());
   }
@@ -113,6 +115,7 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   RelayedFramePtr relay(const std::string& channel, std::string text, std::uint64_t presence_version = 0);
   void close_with(std::uint16_t code, const std::string& reason);
 
+  PusherService& service_;
   WsTransport transport_;
   std::shared_ptr<PusherApp> app_;
   std::string socket_id_;

@@ -21,7 +21,7 @@ using nlohmann::json;
 void PusherSession::handle_subscribe(const json& data) {
   const std::string* name = string_member(data, "channel");
   if (!name) {
-    context_.stats.pusher_bad_messages.fetch_add(1, std::memory_order_relaxed);
+    stats().bad_messages.fetch_add(1, std::memory_order_relaxed);
     send_bounded(PusherError{pusher_code::kReconnect, "pusher:subscribe needs data.channel"}.frame());
     return;
   }
@@ -47,7 +47,7 @@ void PusherSession::handle_subscribe(const json& data) {
   if (subscription.kind == ChannelKind::Public) {
     if (refused_by_policy(channel)) return;
   } else if (auto problem = authorization_problem(channel, subscription.kind, data)) {
-    context_.stats.pusher_auth_failures.fetch_add(1, std::memory_order_relaxed);
+    stats().auth_failures.fetch_add(1, std::memory_order_relaxed);
     send_bounded(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
     return;
   }
@@ -239,12 +239,12 @@ void PusherSession::handle_client_event(const std::string& event, const json& me
   if (!refusal && !client_event_rate_.take(ClientEventRate::Clock::now()))
     refusal = client_event_rate_exceeded();
   if (refusal) {
-    context_.stats.pusher_client_events_rejected.fetch_add(1, std::memory_order_relaxed);
+    stats().client_events_rejected.fetch_add(1, std::memory_order_relaxed);
     send_bounded(refusal->frame(channel));
     return;
   }
   const std::string user = client_event_user(held->second.kind, held->second.user_key);
-  context_.stats.pusher_client_events.fetch_add(1, std::memory_order_relaxed);
+  stats().client_events.fetch_add(1, std::memory_order_relaxed);
   const RelayedFramePtr frame = relay(channel, pusher_frame::client_event(event, channel, data_json, user));
   service().share_client_event(*frame);  // subscribers on other nodes
   service().webhook(*app_, WebhookEvent::client_event(channel, event, data_json, socket_id_, user));

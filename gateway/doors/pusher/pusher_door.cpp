@@ -26,8 +26,8 @@ void start_socket(ServerContext& context, PusherService& pusher, HttpRequest&& r
     return;
   }
   auto app = pusher.apps().by_key(std::string_view(exchange.target().path).substr(kSocketPrefix.size()));
-  auto session =
-      std::make_shared<PusherSession>(context, exchange.shard(), exchange.release_stream(), std::move(app));
+  auto session = std::make_shared<PusherSession>(context, pusher, exchange.shard(), exchange.release_stream(),
+                                                 std::move(app));
   exchange.hand_over(session);
   session->run(std::move(request));
 }
