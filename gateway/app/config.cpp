@@ -1,18 +1,14 @@
+// The config (config.h): the defaults document, the merged document typed as Config, and load_config,
+// which puts the sources together and checks the result. Its parts (config_parts.h): the sources and
+// merging (config_sources.cpp), the Pusher apps and the development app (config_apps.cpp), the auth
+// section (config_auth.cpp).
 #include "gateway/app/config.h"
 
-#include <boost/asio/ip/address.hpp>
-
-#include <algorithm>
-#include <cctype>
-#include <fstream>
-#include <sstream>
-
-#include "authz/authorizer.h"
 #include "bridge/schema_registry.h"
-
-extern char** environ;
+#include "gateway/app/config_parts.h"
 
 namespace kabar {
+using namespace config_detail;
 namespace {
 using nlohmann::json;
 
@@ -27,231 +23,9 @@ json routes_document(const std::vector<Route>& routes) {
   return list;
 }
 
-// The dev app matches Laravel's Reverb defaults (REVERB_APP_ID=local...), so a fresh Laravel app talks
-// to kabar without configuration. Production configs name their own apps and secrets.
-PusherAppConfig default_app() {
-  PusherAppConfig app;
-  app.id = "local";
-  app.key = "local-key";
-  app.secret = std::string(kDevelopmentAppSecret);
-  return app;
-}
-
-json apps_document(const std::vector<PusherAppConfig>& apps) {
-  json list = json::array();
-  for (const auto& app : apps) {
-    list.push_back({{"id", app.id},
-                    {"key", app.key},
-                    {"secret", app.secret},
-                    {"enable_client_messages", app.enable_client_messages},
-                    {"max_connections", app.max_connections},
-                    {"allowed_origins", app.allowed_origins},
-                    {"activity_timeout", app.activity_timeout},
-                    {"webhooks", json::array()}});
-  }
-  return list;
-}
-
-// An app's secret kept out of the config file (a compose or Kubernetes secret): the file's content
-// without its trailing newline.
-std::string read_secret_file(const std::string& file, const std::string& app_id) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw ConfigError("apps: app \"" + app_id + "\": cannot read secret_file " + file);
-  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
-  if (secret.empty()) throw ConfigError("apps: app \"" + app_id + "\": secret_file " + file + " is empty");
-  return secret;
-}
-
-PusherAppConfig app_from(const json& item) {
-  const PusherAppConfig defaults;
-  PusherAppConfig app;
-  app.id = item.at("id").get<std::string>();
-  app.key = item.at("key").get<std::string>();
-  app.secret = item.contains("secret_file") ? read_secret_file(item.at("secret_file").get<std::string>(), app.id)
-                                            : item.at("secret").get<std::string>();
-  app.enable_client_messages = item.value("enable_client_messages", defaults.enable_client_messages);
-  app.max_connections = item.value("max_connections", defaults.max_connections);
-  app.allowed_origins = item.value("allowed_origins", defaults.allowed_origins);
-  app.activity_timeout = item.value("activity_timeout", defaults.activity_timeout);
-  for (const auto& hook : item.value("webhooks", json::array())) {
-    app.webhooks.push_back(
-        WebhookConfig{hook.at("url").get<std::string>(), hook.value("event_types", std::vector<std::string>{})});
-  }
-  return app;
-}
-
-// Apps are found by key (WebSocket) and by id (REST): both must be unique. pusher-js fails the handshake
-// on an activity_timeout of 0 ("No activity timeout specified"), so it must be positive.
-void check_apps(const std::vector<PusherAppConfig>& apps) {
-  for (std::size_t i = 0; i < apps.size(); ++i) {
-    if (apps[i].activity_timeout <= 0)
-      throw ConfigError("apps: app \"" + apps[i].id + "\" has activity_timeout " +
-                        std::to_string(apps[i].activity_timeout) + ": it must be at least 1 (seconds)");
-    for (std::size_t j = 0; j < i; ++j) {
-      if (apps[i].id == apps[j].id) throw ConfigError("apps: two apps have the id \"" + apps[i].id + "\"");
-      if (apps[i].key == apps[j].key)
-        throw ConfigError("apps: two apps have the key \"" + apps[i].key + "\"");
-    }
-  }
-}
-
-bool is_loopback(const std::string& listen) {
-  if (listen == "localhost") return true;
-  boost::system::error_code error;
-  const auto address = boost::asio::ip::make_address(listen, error);
-  return !error && address.is_loopback();
-}
-
-bool has_jwt_key(const AuthConfig& auth) {
-  return !auth.jwt.secret_file.empty() || !auth.jwt.public_key_file.empty() || !auth.jwt.jwks_file.empty();
-}
-
-// The development app's secret is public (Reverb's "local-secret"): whoever reaches kabar can sign
-// private-cabang.7 or publish over REST with it. So (docs/configuration.md "Pusher apps"):
-//  * without `apps` in the file it is served only on a laptop: http.listen on the loopback and no
-//    auth.jwt key (a server that checks tokens is not a laptop toy); otherwise no app is served;
-//  * an app with that secret, configured on purpose, is refused when kabar listens beyond the loopback.
-void settle_development_app(Config& config, bool apps_given) {
-  const bool loopback = is_loopback(config.http.listen);
-  if (config.demo.enabled && !loopback) {
-    throw ConfigError("kabar demo signs development logins and serves the development Pusher app: it listens on "
-                      "the loopback only, and http.listen is " + config.http.listen +
-                      " (use --listen 127.0.0.1, or `kabar serve` with your own keys)");
-  }
-  if (!apps_given) {
-    // `kabar demo` has a JWT key (its own development key) and is still a laptop toy: loopback only.
-    config.development_app = loopback && (!has_jwt_key(config.auth) || config.demo.enabled);
-    if (!config.development_app) {
-      config.apps.clear();
-      config.document["apps"] = json::array();
-    }
-    return;
-  }
-  if (loopback) return;
-  for (const auto& app : config.apps) {
-    if (app.secret != kDevelopmentAppSecret) continue;
-    throw ConfigError("apps: app \"" + app.id + "\" has the public development secret \"" +
-                      std::string(kDevelopmentAppSecret) + "\" and http.listen is " + config.http.listen +
-                      ", beyond the loopback: anyone who reaches kabar could publish and sign channel "
-                      "authorizations with it. Give the app its own secret (or secret_file), or listen on "
-                      "127.0.0.1");
-  }
-}
-
-// Scalar leaves of the defaults, as "http.port" -> pointer "/http/port", so every setting has exactly
-// one environment name: KABAR_HTTP_PORT.
-void collect_leaves(const json& node, const std::string& pointer, std::map<std::string, std::string>& out) {
-  if (!node.is_object()) return;
-  for (const auto& [key, value] : node.items()) {
-    const std::string child = pointer + "/" + key;
-    if (value.is_object()) {
-      collect_leaves(value, child, out);
-    } else if (!value.is_array()) {
-      std::string name = "KABAR" + child;
-      std::replace(name.begin(), name.end(), '/', '_');
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::toupper(c); });
-      out[name] = child;
-    }
-  }
-}
-
-json parse_env_value(const std::string& name, const std::string& text, const json& like) {
-  if (like.is_boolean()) {
-    std::string lower = text;
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower == "1" || lower == "true" || lower == "yes" || lower == "on") return true;
-    if (lower == "0" || lower == "false" || lower == "no" || lower == "off") return false;
-    throw ConfigError(name + "=" + text + ": expected true or false");
-  }
-  if (like.is_number_integer()) {
-    try {
-      std::size_t used = 0;
-      const long long value = std::stoll(text, &used);
-      if (used != text.size()) throw std::invalid_argument("trailing characters");
-      return value;
-    } catch (const std::exception&) {
-      throw ConfigError(name + "=" + text + ": expected a whole number");
-    }
-  }
-  return text;
-}
-
-void merge_into(json& base, const json& patch) {
-  for (const auto& [key, value] : patch.items()) {
-    if (value.is_object() && base.contains(key) && base[key].is_object()) {
-      merge_into(base[key], value);
-    } else {
-      base[key] = value;
-    }
-  }
-}
-
-json read_file_document(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read config file " + path.string() + ": no such file or not readable");
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    json document = json::parse(text.str());
-    if (!document.is_object()) throw ConfigError("config file " + path.string() + ": must hold a JSON object");
-    return document;
-  } catch (const json::parse_error& error) {
-    // nlohmann reports the byte offset; turn it into a line number people can jump to.
-    const std::string content = text.str();
-    const std::size_t offset = std::min<std::size_t>(error.byte, content.size());
-    const auto line = 1 + std::count(content.begin(), content.begin() + static_cast<long>(offset), '\n');
-    throw ConfigError("config file " + path.string() + ", line " + std::to_string(line) +
-                      ": not valid JSON: " + error.what());
-  }
-}
-
 template <class T>
 T get(const json& document, const char* section, const char* key) {
   return document.at(section).at(key).get<T>();
-}
-
-json auth_document(const AuthConfig& auth) {
-  const JwtConfig& jwt = auth.jwt;
-  return {{"policy_file", auth.policy_file},
-          {"query_token", auth.query_token},
-          {"jwt",
-           {{"secret_file", jwt.secret_file},
-            {"public_key_file", jwt.public_key_file},
-            {"algorithm", jwt.algorithm},
-            {"jwks_file", jwt.jwks_file},
-            {"issuer", jwt.issuer},
-            {"audience", jwt.audience},
-            {"clock_skew_s", jwt.clock_skew_s},
-            {"max_token_bytes", jwt.max_token_bytes},
-            {"require_exp", jwt.require_exp}}}};
-}
-
-AuthConfig auth_from(const json& node) {
-  AuthConfig auth;
-  auth.policy_file = node.at("policy_file").get<std::string>();
-  auth.query_token = node.at("query_token").get<bool>();
-  const json& jwt = node.at("jwt");
-  auth.jwt.secret_file = jwt.at("secret_file").get<std::string>();
-  auth.jwt.public_key_file = jwt.at("public_key_file").get<std::string>();
-  auth.jwt.algorithm = jwt.at("algorithm").get<std::string>();
-  auth.jwt.jwks_file = jwt.at("jwks_file").get<std::string>();
-  auth.jwt.issuer = jwt.at("issuer").get<std::string>();
-  auth.jwt.audience = jwt.at("audience").get<std::string>();
-  auth.jwt.clock_skew_s = jwt.at("clock_skew_s").get<int>();
-  auth.jwt.max_token_bytes = jwt.at("max_token_bytes").get<std::size_t>();
-  auth.jwt.require_exp = jwt.at("require_exp").get<bool>();
-  return auth;
-}
-
-// The policy file and the keys are part of the configuration: a mistake in them stops kabar at start
-// (exit 2) with the file and the place, like any other configuration error.
-void check_auth(const AuthConfig& auth) {
-  try {
-    authz::Authorizer::load(auth.policy_file, jwt_settings(auth));
-  } catch (const std::exception& error) {
-    throw ConfigError(error.what());
-  }
 }
 
 Config to_config(const json& document) {
@@ -314,20 +88,6 @@ Config to_config(const json& document) {
 
 }  // namespace
 
-authz::JwtSettings jwt_settings(const AuthConfig& auth) {
-  authz::JwtSettings settings;
-  settings.secret_file = auth.jwt.secret_file;
-  settings.public_key_file = auth.jwt.public_key_file;
-  settings.public_key_algorithm = auth.jwt.algorithm;
-  settings.jwks_file = auth.jwt.jwks_file;
-  settings.options.issuer = auth.jwt.issuer;
-  settings.options.audience = auth.jwt.audience;
-  settings.options.clock_skew_s = auth.jwt.clock_skew_s;
-  settings.options.max_token_bytes = auth.jwt.max_token_bytes;
-  settings.options.require_exp = auth.jwt.require_exp;
-  return settings;
-}
-
 json default_config_document() {
   const Config defaults;
   return json{
@@ -377,18 +137,6 @@ json default_config_document() {
   };
 }
 
-std::map<std::string, std::string> kabar_environment() {
-  std::map<std::string, std::string> out;
-  for (char** entry = environ; entry && *entry; ++entry) {
-    const std::string text(*entry);
-    if (text.rfind("KABAR_", 0) != 0) continue;
-    const auto equals = text.find('=');
-    if (equals == std::string::npos) continue;
-    out[text.substr(0, equals)] = text.substr(equals + 1);
-  }
-  return out;
-}
-
 Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) {
   json document = default_config_document();
   json file_document = json::object();
@@ -398,14 +146,7 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   }
   const bool apps_given = file_document.contains("apps") || sources.overrides.contains("apps");
 
-  std::map<std::string, std::string> env_names;
-  collect_leaves(default_config_document(), "", env_names);
-  for (const auto& [name, value] : sources.environment) {
-    auto it = env_names.find(name);
-    if (it == env_names.end()) continue;  // other KABAR_* variables (KABAR_BIN...) are not settings
-    const json::json_pointer pointer(it->second);
-    document[pointer] = parse_env_value(name, value, default_config_document()[pointer]);
-  }
+  apply_environment(document, sources.environment);
   merge_into(document, sources.overrides);
 
   if (auto problem = schemas.validate("config", document)) {

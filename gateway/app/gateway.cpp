@@ -216,7 +216,7 @@ void Gateway::start_demo() {
 }
 
 // The development app (public secret "local-secret") is served only on the loopback without token
-// keys, and refused by the config beyond the loopback (gateway/app/config.cpp). Say at start what
+// keys, and refused by the config beyond the loopback (gateway/app/config_apps.cpp). Say at start what
 // the Pusher door serves, so a Laravel app that gets 4001 has its answer in the log.
 void Gateway::warn_of_development_apps() const {
   if (config_.development_app) {

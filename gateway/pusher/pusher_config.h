@@ -1,7 +1,8 @@
 #pragma once
 // What the Pusher door is told by the operator (docs/configuration.md "Pusher apps"): its apps and their
 // webhooks. The types are the Pusher subsystem's own, so gateway/pusher never reaches back into the
-// application's config; gateway/app/config.cpp reads them from the config document and hands them over.
+// application's config; gateway/app/config_apps.cpp reads them from the config document and hands them
+// over.
 #include <cstddef>
 #include <string>
 #include <string_view>
