@@ -4,6 +4,7 @@ namespace kabar {
 
 std::string SseTransport::response_head(const std::string& server_name, const std::string& extra_headers) {
   // X-Accel-Buffering stops nginx from holding events back.
+  // clang-format off
   return "HTTP/1.1 200 OK\r\n"
          "Server: " + server_name + "\r\n"
          "Content-Type: text/event-stream; charset=utf-8\r\n"
@@ -12,6 +13,7 @@ std::string SseTransport::response_head(const std::string& server_name, const st
          "X-Accel-Buffering: no\r\n"
          + extra_headers +
          "\r\n";
+  // clang-format on
 }
 
 void SseTransport::close(StreamClose) {

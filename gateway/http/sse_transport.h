@@ -40,10 +40,9 @@ class SseTransport final : public StreamTransport {
   // A byte stream: a backlog of frames goes out in one gathered write (one system call).
   std::size_t max_frames_per_write() const override { return 64; }
   void write(const std::vector<boost::asio::const_buffer>& buffers, WriteDone done) override {
-    boost::asio::async_write(socket_, buffers,
-                             [done = std::move(done)](const boost::system::error_code& error, std::size_t) {
-                               done(error);
-                             });
+    boost::asio::async_write(
+        socket_, buffers,
+        [done = std::move(done)](const boost::system::error_code& error, std::size_t) { done(error); });
   }
   // Whatever the reason, an SSE stream ends by closing the socket: the watch then reports it gone.
   void close(StreamClose why) override;
@@ -51,17 +50,17 @@ class SseTransport final : public StreamTransport {
  private:
   template <class Gone>
   void watch(Gone gone) {
-    socket_.async_read_some(boost::asio::buffer(discard_),
-                            [this, gone = std::move(gone)](const boost::system::error_code& error,
-                                                           std::size_t) mutable {
-                              if (!error) {
-                                watch(std::move(gone));
-                                return;
-                              }
-                              boost::system::error_code ignored;
-                              socket_.close(ignored);
-                              gone();
-                            });
+    socket_.async_read_some(
+        boost::asio::buffer(discard_),
+        [this, gone = std::move(gone)](const boost::system::error_code& error, std::size_t) mutable {
+          if (!error) {
+            watch(std::move(gone));
+            return;
+          }
+          boost::system::error_code ignored;
+          socket_.close(ignored);
+          gone();
+        });
   }
 
   boost::asio::ip::tcp::socket socket_;

@@ -2,8 +2,9 @@
 // send queue, until it can go live without a gap or a duplicate (the seam: stream_session.h). Resets
 // (history_pruned) and the start of since=latest are decided here, page by page; a read error ends the
 // session (close_replay_failed).
-#include <algorithm>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "gateway/http/stream_session.h"
 
@@ -42,9 +43,9 @@ void StreamSession::request_page() {
         floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
     cursors.push_back(ChannelCursor{channel, after, !contains(catch_up.unanchored, channel)});
   }
-  const PageLimit limit{page_limit(context_.limits), std::max<std::size_t>(1, context_.limits.queue_max_bytes / 2)};
-  context_.replay.read_page(std::move(cursors), limit,
-                            context_.hub.shard_context(shard_).get_executor(),
+  const PageLimit limit{page_limit(context_.limits),
+                        std::max<std::size_t>(1, context_.limits.queue_max_bytes / 2)};
+  context_.replay.read_page(std::move(cursors), limit, context_.hub.shard_context(shard_).get_executor(),
                             [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
 }
 
@@ -105,8 +106,9 @@ void StreamSession::fail_replay(const std::string& error) {
 
 void StreamSession::close_replay_failed(const std::string& channel) {
   std::string json = R"({"type":"error","code":"replay_failed","message":)" +
-                     json_quote("reading the history failed on the server; reconnect and resume from your last "
-                                "position");
+                     json_quote(
+                         "reading the history failed on the server; reconnect and resume from your last "
+                         "position");
   if (!channel.empty()) json += R"(,"channel":)" + json_quote(channel);
   send_control(json + "}");
   close_after_flush();

@@ -34,9 +34,11 @@ void WsStreamTransport::close(StreamClose why) {
 void WsStreamTransport::ws_refused(std::uint16_t code, std::string_view reason) {
   if (code == websocket::close_code::too_big) {
     context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("{}: message over {} bytes: closing with 1009", dialect_.name, context_.limits.max_message_bytes);
+    spdlog::info("{}: message over {} bytes: closing with 1009", dialect_.name,
+                 context_.limits.max_message_bytes);
   } else {
-    spdlog::debug("{}: websocket protocol error from {}: {} ({})", dialect_.name, ws_.peer_address(), reason, code);
+    spdlog::debug("{}: websocket protocol error from {}: {} ({})", dialect_.name, ws_.peer_address(), reason,
+                  code);
   }
 }
 

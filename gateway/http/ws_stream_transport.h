@@ -77,7 +77,8 @@ class WsStreamTransport final : public StreamTransport, private WsTransportOwner
   // --- StreamTransport ---
   std::string_view name() const override { return dialect_.name; }
   const std::string& frame_bytes(const Frame& frame) const override {
-    return dialect_.frames == Frame::Wire::WsPusher ? WsTransport::pusher_frame(frame) : WsTransport::json_frame(frame);
+    return dialect_.frames == Frame::Wire::WsPusher ? WsTransport::pusher_frame(frame)
+                                                    : WsTransport::json_frame(frame);
   }
   std::string control_bytes(const std::string& json, const std::string&) const override {
     return WsTransport::text_frame(json);

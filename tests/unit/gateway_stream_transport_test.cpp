@@ -16,7 +16,12 @@ class SseTestSession : public StreamSession {
  public:
   SseTestSession(ServerContext& context, tcp::socket socket)
       : StreamSession(context, 0, transport_), transport_(std::move(socket)) {}
-  void open() { transport_.open([self = shared_from_this(), this] { gone = true; detach(); }); }
+  void open() {
+    transport_.open([self = shared_from_this(), this] {
+      gone = true;
+      detach();
+    });
+  }
   void heartbeat() override {}
   void shutdown() override {}
   using StreamSession::close_after_flush;
@@ -29,7 +34,8 @@ class SseTestSession : public StreamSession {
 class WsTestSession : public StreamSession, private WsStreamTransport::Door {
  public:
   WsTestSession(ServerContext& context, tcp::socket socket, const WsStreamTransport::Dialect& dialect)
-      : StreamSession(context, 0, transport_), transport_(std::move(socket), dialect, context, *this, *this) {}
+      : StreamSession(context, 0, transport_),
+        transport_(std::move(socket), dialect, context, *this, *this) {}
   void heartbeat() override {}
   void shutdown() override {}
   using StreamSession::close_after_flush;
@@ -51,8 +57,8 @@ const WsStreamTransport::Dialect kPusher{"pusher", Frame::Wire::WsPusher, {4100,
 
 // An unmasked server close frame: 0x88, the length, the code (big-endian), the reason.
 std::string close_frame(std::uint16_t code, const std::string& reason) {
-  std::string frame{static_cast<char>(0x88), static_cast<char>(2 + reason.size()), static_cast<char>(code >> 8),
-                    static_cast<char>(code & 0xff)};
+  std::string frame{static_cast<char>(0x88), static_cast<char>(2 + reason.size()),
+                    static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
   return frame + reason;
 }
 
@@ -104,7 +110,10 @@ TEST_F(StreamTransportTest, SseWritesFramesAndControlMessagesAsEventStreamMessag
   });
   const std::string expected = "head\r\n\r\nid: ep:3\ndata: {\"type\":\"x\"}\n\n";
   EXPECT_EQ(read_exactly(expected.size()), expected);
-  on_io([&] { session->close_after_flush(); return 0; });
+  on_io([&] {
+    session->close_after_flush();
+    return 0;
+  });
   EXPECT_TRUE(client_sees_end());
   EXPECT_TRUE(wait_for([&] { return session->gone.load(); }));
 }
@@ -127,7 +136,8 @@ TEST_F(StreamTransportTest, WebSocketFramesEventsInTheDoorsWireFormCachedInTheFr
     auto pusher = std::make_shared<WsTestSession>(*context_, tcp::socket(io_), kPusher);
     EXPECT_EQ(&json->transport_.frame_bytes(*frame), &WsTransport::json_frame(*frame));
     EXPECT_EQ(&pusher->transport_.frame_bytes(*frame), &WsTransport::pusher_frame(*frame));
-    EXPECT_EQ(json->transport_.control_bytes(R"({"type":"x"})", "ignored"), WsTransport::text_frame(R"({"type":"x"})"));
+    EXPECT_EQ(json->transport_.control_bytes(R"({"type":"x"})", "ignored"),
+              WsTransport::text_frame(R"({"type":"x"})"));
     return 0;
   });
 }
