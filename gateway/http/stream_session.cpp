@@ -6,7 +6,8 @@
 
 namespace kabar {
 
-StreamSession::StreamSession(ServerContext& context, std::size_t shard) : context_(context), shard_(shard) {}
+StreamSession::StreamSession(ServerContext& context, std::size_t shard, StreamTransport& transport)
+    : context_(context), shard_(shard), transport_(transport) {}
 
 StreamSession::~StreamSession() { detach(); }
 
@@ -114,13 +115,13 @@ void StreamSession::send_reset(const std::string& channel, const char* reason, s
   // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
   // it likes.
   if (closing_) return;
-  enqueue(Outgoing{nullptr, reset_payload(channel, reason, position, with_id ? position : std::string())},
+  enqueue(Outgoing::control(reset_payload(channel, reason, position, with_id ? position : std::string())),
           /*bounded=*/true);
 }
 
 std::string StreamSession::reset_payload(const std::string& channel, const char* reason, const std::string& position,
                                          const std::string& id) const {
-  return control_payload(encode_reset(channel, reason, position), id);
+  return transport_.control_bytes(encode_reset(channel, reason, position), id);
 }
 
 // ---- live frames ----
@@ -144,198 +145,56 @@ void StreamSession::on_frame(const FramePtr& frame) {
   if (frame->seq <= state.delivered_through) return;
   state.delivered_through = frame->seq;
   if (!wants(*frame)) return;
-  enqueue(Outgoing{frame, {}}, /*bounded=*/true);
+  enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true);
 }
 
-// ---- catch-up ----
+// ---- send queue ----
 
-void StreamSession::start_next_catch_up() {
-  while (!catch_ups_.empty() && catch_ups_.front().channels.empty()) catch_ups_.pop_front();
-  if (catch_ups_.empty() || closing_) return;
-  catch_ups_.front().started = true;
-  request_page();
-}
-
-namespace {
-bool contains(const std::vector<std::string>& channels, const std::string& channel) {
-  return std::find(channels.begin(), channels.end(), channel) != channels.end();
-}
-
-std::size_t page_limit(const SessionLimits& limits) {
-  // A page must fit comfortably in the send queue, or replay itself would look like a slow consumer.
-  return std::max<std::size_t>(1, std::min(limits.replay_page, limits.queue_max_frames / 2));
-}
-}  // namespace
-
-void StreamSession::request_page() {
-  CatchUp& catch_up = catch_ups_.front();
-  std::vector<ChannelCursor> cursors;
-  cursors.reserve(catch_up.channels.size());
-  for (const auto& channel : catch_up.channels) {
-    if (contains(catch_up.unresolved_latest, channel)) {
-      cursors.push_back(
-          ChannelCursor{channel, catch_up.latest_through, /*check_pruned=*/true, /*latest=*/true});
-      continue;
-    }
-    auto floor = catch_up.floors.find(channel);
-    const std::int64_t after =
-        floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
-    cursors.push_back(ChannelCursor{channel, after, !contains(catch_up.unanchored, channel)});
-  }
-  const PageLimit limit{page_limit(context_.limits), std::max<std::size_t>(1, context_.limits.queue_max_bytes / 2)};
-  context_.replay.read_page(std::move(cursors), limit,
-                            context_.hub.shard_context(shard_).get_executor(),
-                            [self = shared_from_this()](ReplayPage page) { self->on_page(std::move(page)); });
-}
-
-void StreamSession::on_page(ReplayPage page) {
-  if (closing_ || catch_ups_.empty()) return;
-  if (!page.error.empty()) {
-    fail_replay(page.error);
-    return;
-  }
-  CatchUp& catch_up = catch_ups_.front();
-  apply_resolved_starts(catch_up, page);
-  handle_pruned(catch_up, page);
-  if (closing_) return;  // a reset overflowed the queue
-  for (const auto& event : page.events) {
-    // A channel unsubscribed, or subscribed again from another point, while this page was read has
-    // left this catch-up: its events here are stale (the new subscription replays its own).
-    if (!contains(catch_up.channels, event.envelope.channel)) continue;
-    auto it = channels_.find(event.envelope.channel);
-    if (it == channels_.end() || !it->second.catching_up) continue;
-    it->second.delivered_through = event.seq;
-    if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
-    FramePtr frame = encode_frame(event, context_.hub.epoch());
-    if (wants(*frame)) enqueue(Outgoing{std::move(frame), {}}, /*bounded=*/false);
-  }
-  context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
-  if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
-  // A short page holds every event of these channels up to the head it was read at (or a reset covered
-  // them), so the cursor moves to that head. Without this, a live frame dropped during the catch-up whose
-  // event the page already covered (a reset's floor, or an event of a pruned channel) kept max_dropped
-  // above the cursor, and empty pages were read back to back until the channel's next event.
-  if (!page.full) catch_up.cursor = std::max(catch_up.cursor, page.head);
-
-  const bool nothing_left = catch_up.channels.empty();  // all of them left while the page was read
-  if (nothing_left || (!page.full && catch_up.max_dropped <= catch_up.cursor)) {
-    finish_catch_up();
-    return;
-  }
-  if (queue_above(2)) {
-    catch_up.waiting_for_drain = true;  // resumed by on_write_complete
-  } else {
-    request_page();
-  }
-}
-
-// An SQLite read error (fd exhaustion, I/O error, corruption) ends this session only; everyone else is
-// served, and the client reconnects and resumes from its last position (docs/protocol.md).
-void StreamSession::fail_replay(const std::string& error) {
-  const std::vector<std::string> channels = catch_ups_.front().channels;
-  catch_ups_.clear();
-  context_.stats.replay_failures.fetch_add(1, std::memory_order_relaxed);
-  std::string names;
-  for (const auto& channel : channels) names += (names.empty() ? "" : ",") + channel.substr(0, 64);
-  spdlog::warn("replay of {} failed, closing the session on shard {}: {}", names, shard_, error);
-  close_replay_failed(channels.empty() ? std::string() : channels.front());
-}
-
-void StreamSession::close_replay_failed(const std::string& channel) {
-  std::string json = R"({"type":"error","code":"replay_failed","message":)" +
-                     json_quote("reading the history failed on the server; reconnect and resume from your last "
-                                "position");
-  if (!channel.empty()) json += R"(,"channel":)" + json_quote(channel);
-  send_control(json + "}");
-  close_after_flush();
-}
-
-// since=latest: where the first page started each channel becomes its floor, so the pages after it (and
-// the switch to live) never go back to the channel's older events.
-void StreamSession::apply_resolved_starts(CatchUp& catch_up, const ReplayPage& page) {
-  for (const auto& start : page.starts) {
-    if (!contains(catch_up.unresolved_latest, start.channel)) continue;
-    std::erase(catch_up.unresolved_latest, start.channel);
-    std::int64_t& floor = catch_up.floors[start.channel];
-    floor = std::max(floor, start.after);
-  }
-}
-
-// History no longer covers the cursor of these channels: the client must refetch; they continue from
-// the head the page was read at. On SSE the reset carries that head as its id only when it covers every
-// channel of the stream: with some channels still replaying older events, an id would skip them.
-void StreamSession::handle_pruned(CatchUp& catch_up, const ReplayPage& page) {
-  std::vector<std::string> pruned;
-  for (const auto& channel : page.pruned) {
-    if (contains(catch_up.channels, channel)) pruned.push_back(channel);
-  }
-  if (pruned.empty()) return;
-  const bool with_id = catch_up.reset_with_id && pruned.size() == catch_up.channels.size();
-  for (const auto& channel : pruned) {
-    send_reset(channel, "history_pruned", page.head, with_id);
-    context_.stats.resets_history_pruned.fetch_add(1, std::memory_order_relaxed);
-    catch_up.floors[channel] = page.head;
-  }
-}
-
-void StreamSession::finish_catch_up() {
-  CatchUp catch_up = std::move(catch_ups_.front());
-  catch_ups_.pop_front();
-  for (const auto& channel : catch_up.channels) {
-    auto floor = catch_up.floors.find(channel);
-    const std::int64_t through =
-        floor == catch_up.floors.end() ? catch_up.cursor : std::max(catch_up.cursor, floor->second);
-    go_live(channel, through);
-  }
-  start_next_catch_up();
-}
-
+// Whether the queue holds more than 1/divisor of its bound (in frames or bytes): replay pacing.
 bool StreamSession::queue_above(std::size_t divisor) const {
   return queue_.size() > context_.limits.queue_max_frames / divisor ||
          queue_bytes_ > context_.limits.queue_max_bytes / divisor;
 }
 
-// ---- send queue ----
-
 void StreamSession::send_control(const std::string& json, const std::string& id) {
   if ((closing_ && !close_after_flush_) || last_queued_) return;
-  enqueue(Outgoing{nullptr, control_payload(json, id)}, /*bounded=*/false);
+  enqueue(Outgoing::control(transport_.control_bytes(json, id)), /*bounded=*/false);
 }
 
 void StreamSession::send_bounded(const std::string& json) {
   // Nothing new once closing: a refusal that is being flushed keeps its last frame last.
   if (closing_) return;
-  enqueue(Outgoing{nullptr, control_payload(json, {})}, /*bounded=*/true);
+  enqueue(Outgoing::control(transport_.control_bytes(json, {})), /*bounded=*/true);
 }
 
 void StreamSession::send_raw(std::string bytes) {
   if ((closing_ && !close_after_flush_) || last_queued_) return;
-  enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
+  enqueue(Outgoing::control(std::move(bytes)), /*bounded=*/false);
 }
 
 void StreamSession::send_last(std::string bytes) {
   if (last_queued_) return;
   last_queued_ = true;
   closing_ = true;
-  enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
+  enqueue(Outgoing::control(std::move(bytes)), /*bounded=*/false);
 }
 
 void StreamSession::enqueue(Outgoing item, bool bounded) {
-  const std::size_t size = payload_of(item).size();
+  const std::size_t size = item.payload().size();
   if (bounded && (queue_.size() + 1 > context_.limits.queue_max_frames ||
                   queue_bytes_ + size > context_.limits.queue_max_bytes)) {
     // Promise 4: a client that cannot keep up is cut loose rather than slowing anyone else down.
     context_.stats.evicted_slow.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("evicting slow consumer on shard {}: {} frames / {} bytes queued", shard_, queue_.size(),
-                 queue_bytes_);
+    spdlog::info("evicting slow {} consumer on shard {}: {} frames / {} bytes queued", transport_.name(), shard_,
+                 queue_.size(), queue_bytes_);
     closing_ = true;
     // Keep the items being written (their bytes are in flight), drop the rest.
     while (queue_.size() > items_in_flight_) {
-      queue_bytes_ -= payload_of(queue_.back()).size();
+      queue_bytes_ -= queue_.back().payload().size();
       queue_.pop_back();
     }
     detach_later();
-    close_slow_consumer();
+    transport_.close(StreamClose::SlowConsumer);
     return;
   }
   queue_bytes_ += size;
@@ -353,15 +212,15 @@ void StreamSession::write_front() {
   writing_ = true;
   write_set_.clear();
   std::size_t bytes = 0;
-  const std::size_t limit = std::max<std::size_t>(1, max_items_per_write());
+  const std::size_t limit = std::max<std::size_t>(1, transport_.max_frames_per_write());
   for (const Outgoing& item : queue_) {
-    const std::string& payload = payload_of(item);
+    const std::string& payload = item.payload();
     if (!write_set_.empty() && (write_set_.size() == limit || bytes + payload.size() > kMaxGatheredBytes)) break;
     write_set_.emplace_back(payload.data(), payload.size());
     bytes += payload.size();
   }
   items_in_flight_ = write_set_.size();
-  start_write(write_set_);
+  transport_.write(write_set_, WriteDone(shared_from_this()));
 }
 
 void StreamSession::on_write_complete(const boost::system::error_code& error) {
@@ -369,7 +228,7 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
   std::size_t written_bytes = 0;
   const std::size_t written_items = std::min(items_in_flight_, queue_.size());
   for (std::size_t i = 0; i < written_items; ++i) {
-    written_bytes += payload_of(queue_.front()).size();
+    written_bytes += queue_.front().payload().size();
     queue_.pop_front();
   }
   queue_bytes_ -= written_bytes;
@@ -388,10 +247,10 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
   if (!queue_.empty()) {
     write_front();
   } else if (last_queued_) {
-    on_last_written();
+    transport_.close(StreamClose::LastWritten);
     return;
   } else if (close_after_flush_) {
-    close_now();
+    transport_.close(StreamClose::Flushed);
     return;
   }
   if (!catch_ups_.empty() && catch_ups_.front().waiting_for_drain && !queue_above(4)) {
@@ -410,7 +269,9 @@ void StreamSession::release_idle_memory() {
 void StreamSession::close_after_flush() {
   close_after_flush_ = true;
   closing_ = true;
-  if (!writing_ && queue_.empty()) close_now();
+  if (!writing_ && queue_.empty()) transport_.close(StreamClose::Flushed);
 }
+
+void WriteDone::operator()(const boost::system::error_code& error) const { session_->on_write_complete(error); }
 
 }  // namespace kabar

@@ -1,6 +1,13 @@
 #pragma once
-// StreamSession: what /ws and /sse sessions share: channel subscriptions, the catch-up (replay) state
-// machine that joins history to the live stream without a gap or a duplicate, and the bounded send queue.
+// StreamSession: what every streaming door (/ws, /app/{key}, /sse) shares: channel subscriptions, the
+// catch-up (replay) state machine that joins history to the live stream without a gap or a duplicate
+// (stream_catch_up.cpp), and the bounded send queue.
+//
+// It is composed with a transport, not derived from it: it holds the StreamTransport (stream_transport.h)
+// its door session made, asks it how a frame and a control message look on the wire, hands it the queued
+// bytes to write, and tells it when to close. The door session derives from this class and holds the
+// transport; what is left virtual here is the door's, not the wire's: its lifecycle (heartbeat, shutdown)
+// and three narrow policy hooks (wants, reset_payload, close_replay_failed), each documented below.
 //
 // The seam, and why it is exact: a channel is subscribed in the hub *before* its history is read. While
 // it catches up, live frames for it are dropped (remembering the highest seq dropped). Pages are read
@@ -8,6 +15,10 @@
 // the channel go live, delivering frames with seq > the cursor. Every event is committed before the hub
 // sees it, and hub frames and page results are handled on the same thread, so any event is either in a
 // page or arrives live after the switch; the seq filter removes any overlap.
+//
+// Lifetime: the door session is made with make_shared; the hub and the shard registry hold raw pointers,
+// which detach() (called when the transport's connection is gone, and by the destructor) removes; replay
+// pages and writes hold a shared_ptr (shared_from_this, WriteDone) while they are pending.
 //
 // Everything here runs on the session's shard thread.
 #include <boost/asio/buffer.hpp>
@@ -24,13 +35,16 @@
 #include "gateway/http/lazy_fifo.h"
 #include "gateway/http/server_context.h"
 #include "gateway/http/start_point.h"
+#include "gateway/http/stream_transport.h"
 #include "core/position.h"
 
 namespace kabar {
 
 class StreamSession : public Subscriber, public std::enable_shared_from_this<StreamSession> {
  public:
-  StreamSession(ServerContext& context, std::size_t shard);
+  // `transport`: the door session's own member, bound here before it is constructed; the session uses it
+  // only once the door runs (no bytes are queued from a constructor).
+  StreamSession(ServerContext& context, std::size_t shard, StreamTransport& transport);
   ~StreamSession() override;
 
   void on_frame(const FramePtr& frame) final;
@@ -42,30 +56,23 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void set_claims(authz::Claims claims) { claims_ = std::move(claims); }
   const authz::Claims& claims() const { return claims_; }
 
+  // The transport's own bytes (HTTP head, SSE comments, a WebSocket 101, pong or ping): written as they
+  // are, not counted against the queue bound.
+  void send_raw(std::string bytes);
+  // The last bytes of the connection (a WebSocket close frame, a refused upgrade's answer): queued even
+  // while closing, after what is in flight; the transport is told (StreamClose::LastWritten) once they
+  // are out. Nothing is queued after them.
+  void send_last(std::string bytes);
+
  protected:
-  // --- transport hooks ---
-  virtual const std::string& frame_payload(const Frame& frame) const = 0;
-  virtual std::string control_payload(const std::string& json, const std::string& id) const = 0;
+  // --- the door's policy (not the transport's) ---
   // Whether this session delivers `frame` at all (the Pusher door: toOthers, the frame's app). Asked
   // before a frame is queued, live or replayed, so an unwanted frame never takes queue space.
   virtual bool wants(const Frame&) const { return true; }
-  // A reset (docs/protocol.md) in this transport's words; by default the reset object as a control
-  // message (`id`: the SSE id it may carry).
+  // A reset (docs/protocol.md) in this door's words; by default the reset object as a control message
+  // (`id`: the SSE id it may carry). The Pusher door sends it as a kabar:reset event.
   virtual std::string reset_payload(const std::string& channel, const char* reason, const std::string& position,
                                     const std::string& id) const;
-  // The bytes of send_last() are written: the transport may end the connection.
-  virtual void on_last_written() {}
-  // Start writing the payloads of the next queued items, one buffer each, at most
-  // max_items_per_write() of them; must call on_write_complete() when all are written. Never called
-  // while a write is in flight.
-  virtual void start_write(const std::vector<boost::asio::const_buffer>& payloads) = 0;
-  // SSE is a byte stream: a backlog of frames goes out in one gathered write (one syscall). A WebSocket
-  // write is one message, so /ws writes one item at a time.
-  virtual std::size_t max_items_per_write() const { return 1; }
-  // The send queue overflowed: close the transport with a reason.
-  virtual void close_slow_consumer() = 0;
-  // Called once the queue is empty after close_after_flush().
-  virtual void close_now() = 0;
   // Reading the history of `channel` failed (an SQLite error): the session cannot keep its promise, so
   // it ends with a clear error. Default: an error frame (code replay_failed), then close after flush.
   virtual void close_replay_failed(const std::string& channel);
@@ -88,12 +95,6 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   // the queue without limit. Only a few frames per connection bypass it (welcome, shutdown, a final
   // refusal, the SSE head): send_control.
   void send_bounded(const std::string& json);
-  // Bytes written as they are (HTTP head, SSE comments); not counted against the queue bound.
-  void send_raw(std::string bytes);
-  // The last bytes of the connection (a WebSocket close frame, a refused upgrade's answer): queued even
-  // while closing, after what is in flight; on_last_written() follows once they are out. Nothing is
-  // queued after them.
-  void send_last(std::string bytes);
   bool send_queue_empty() const { return queue_.empty(); }
   // Gives back the memory an idle session does not need (the queue, the catch-up list, the write set
   // of the last burst); sessions call it at their heartbeat.
@@ -101,7 +102,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   std::size_t send_queue_bytes() const { return queue_bytes_; }
   // The store head a subscription starts from (and the test hook after reading it).
   std::int64_t read_head();
-  void on_write_complete(const boost::system::error_code& error);
+  // Once everything queued is written, the transport closes (StreamClose::Flushed).
   void close_after_flush();
   // Leaves the hub and the shard registry; idempotent. Call when the transport closes.
   void detach();
@@ -143,13 +144,17 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     bool waiting_for_drain = false;
   };
   struct Outgoing {
-    FramePtr frame;     // shared event frame, or
-    std::string owned;  // a control message
-  };
+    FramePtr frame;                      // a shared event frame, and its bytes for this transport
+    const std::string* bytes = nullptr;  // (asked once, at enqueue: they live in *frame), or
+    std::string owned;                   // a control message
 
-  const std::string& payload_of(const Outgoing& item) const {
-    return item.frame ? frame_payload(*item.frame) : item.owned;
-  }
+    static Outgoing event(FramePtr frame, const std::string& bytes) { return {std::move(frame), &bytes, {}}; }
+    static Outgoing control(std::string bytes) { return {nullptr, nullptr, std::move(bytes)}; }
+    const std::string& payload() const { return bytes ? *bytes : owned; }
+  };
+  friend class WriteDone;  // calls on_write_complete
+
+  void on_write_complete(const boost::system::error_code& error);
   void enqueue(Outgoing item, bool bounded);
   void write_front();
   void send_reset(const std::string& channel, const char* reason, std::int64_t head, bool with_id);
@@ -163,6 +168,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;
 
+  StreamTransport& transport_;
   std::unordered_map<std::string, ChannelState> channels_;
   LazyFifo<CatchUp> catch_ups_;  // front is the active one
   LazyFifo<Outgoing> queue_;

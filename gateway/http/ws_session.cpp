@@ -21,6 +21,13 @@ constexpr std::uint16_t kCloseInvalidToken = 4001;
 // Reading the history for a replay failed (an SQLite error on the server): reconnect and resume.
 constexpr std::uint16_t kCloseInternalError = 1011;
 
+const WsStreamTransport::Dialect kDialect{
+    .name = "ws",
+    .frames = Frame::Wire::WsJson,
+    .slow_consumer = {kCloseSlowConsumer, "slow consumer: send queue overflow"},
+    .flushed = {kCloseServiceRestart, "server restarting; reconnect"},
+};
+
 std::string with_ref(std::string object, const std::string& ref) {
   if (ref.empty()) return object;
   object.pop_back();  // the closing brace
@@ -29,7 +36,7 @@ std::string with_ref(std::string object, const std::string& ref) {
 }  // namespace
 
 WsSession::WsSession(ServerContext& context, std::size_t shard, beast::tcp_stream&& stream)
-    : StreamSession(context, shard), transport_(stream.release_socket(), *this, context.limits.max_message_bytes) {}
+    : StreamSession(context, shard, transport_), transport_(stream.release_socket(), kDialect, context, *this, *this) {}
 
 WsSession::~WsSession() {
   if (accepted_) context_.stats.ws_open.fetch_sub(1, std::memory_order_relaxed);
@@ -63,23 +70,6 @@ void WsSession::ws_message(bool text, std::string_view payload) {
     return;
   }
   handle_message(payload);
-}
-
-void WsSession::ws_refused(std::uint16_t code, std::string_view reason) {
-  if (code == websocket::close_code::too_big) {
-    context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("websocket message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
-  } else {
-    spdlog::debug("websocket protocol error from {}: {} ({})", transport_.peer_address(), reason, code);
-  }
-}
-
-void WsSession::ws_send(std::string bytes, bool last) {
-  if (last) {
-    send_last(std::move(bytes));
-  } else {
-    send_raw(std::move(bytes));
-  }
 }
 
 void WsSession::handle_message(std::string_view text) {
@@ -155,7 +145,7 @@ bool WsSession::authenticate_at_connect() {
   }
   // Refused: say why in a frame, then close; never fall back to anonymous with a bad token.
   send_refusal("invalid_token", who.code, who.message, {});
-  token_refusal_ = "invalid token: " + who.code;
+  transport_.close_when_flushed(kCloseInvalidToken, "invalid token: " + who.code);
   close_after_flush();
   return false;
 }
@@ -199,29 +189,10 @@ void WsSession::send_error(const std::string& code, const std::string& message, 
   send_bounded(with_ref(object + "}", ref));
 }
 
-void WsSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
-  transport_.write(payloads, [self = std::static_pointer_cast<WsSession>(shared_from_this())](
-                                 const boost::system::error_code& error) { self->on_write_complete(error); });
-}
-
 void WsSession::close_with(std::uint16_t code, const std::string& reason) { transport_.close(code, reason); }
 
-void WsSession::close_slow_consumer() { close_with(kCloseSlowConsumer, "slow consumer: send queue overflow"); }
-
-void WsSession::close_now() {
-  if (!token_refusal_.empty()) {
-    close_with(kCloseInvalidToken, token_refusal_);
-    return;
-  }
-  if (replay_failed_) {
-    close_with(kCloseInternalError, "replay failed: reconnect and resume");
-    return;
-  }
-  close_with(kCloseServiceRestart, "server restarting; reconnect");
-}
-
 void WsSession::close_replay_failed(const std::string& channel) {
-  replay_failed_ = true;
+  transport_.close_when_flushed(kCloseInternalError, "replay failed: reconnect and resume");
   StreamSession::close_replay_failed(channel);
 }
 

@@ -1,5 +1,5 @@
 // PusherSession, the connection: the upgrade and admission, the socket token, reading and dispatching
-// messages, the message rate, and the transport hooks. Its channels: pusher_session_channels.cpp.
+// messages, the message rate, and the policy its StreamSession asks. Its channels: pusher_session_channels.cpp.
 #include "gateway/pusher/pusher_session.h"
 
 #include <spdlog/spdlog.h>
@@ -11,17 +11,30 @@
 #include "gateway/http/request_target.h"
 #include "gateway/pusher/delivery_filter.h"
 #include "gateway/pusher/protocol_frames.h"
-#include "gateway/websocket/frame_codec.h"
 
 namespace kabar {
 namespace beast = boost::beast;
 using nlohmann::json;
 
+namespace {
+// A refusal always says how the socket closes (refuse: close_when_flushed); the default is shutdown's.
+const WsStreamTransport::Dialect& dialect() {
+  static const PusherError closing = server_closing();
+  static const WsStreamTransport::Dialect dialect{
+      .name = "pusher",
+      .frames = Frame::Wire::WsPusher,
+      .slow_consumer = {pusher_code::kSlowConsumer, "Slow consumer: send queue overflow"},
+      .flushed = {closing.code, closing.message},
+  };
+  return dialect;
+}
+}  // namespace
+
 PusherSession::PusherSession(ServerContext& context, PusherService& service, std::size_t shard,
                              beast::tcp_stream&& stream, std::shared_ptr<PusherApp> app)
-    : StreamSession(context, shard),
+    : StreamSession(context, shard, transport_),
       service_(service),
-      transport_(stream.release_socket(), *this, context.limits.max_message_bytes),
+      transport_(stream.release_socket(), dialect(), context, *this, *this),
       app_(std::move(app)),
       socket_id_(service.next_socket_id()) {}
 
@@ -96,7 +109,7 @@ void PusherSession::ws_opened() {
 // stalled client at shutdown still gets 4200 rather than 4100.
 void PusherSession::refuse(const PusherError& error) {
   send_control(error.frame());
-  close_ = error;
+  transport_.close_when_flushed(error.code, error.message);
   close_after_flush();
   // A client that does not read never lets the refusal flush, so the close would wait forever (and a
   // flooder keeps the socket busy, so it is never idle either): the TCP connection is cut after a grace.
@@ -106,23 +119,6 @@ void PusherSession::refuse(const PusherError& error) {
 void PusherSession::ws_message(bool, std::string_view payload) {
   // Binary frames are not part of the protocol; like Soketi, try them as JSON text anyway.
   if (!closing() && within_message_rate()) handle_message(parse_inbound(payload));
-}
-
-void PusherSession::ws_refused(std::uint16_t code, std::string_view reason) {
-  if (code == websocket::close_code::too_big) {
-    context_.stats.oversized_messages.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("pusher message over {} bytes: closing with 1009", context_.limits.max_message_bytes);
-  } else {
-    spdlog::debug("pusher websocket protocol error from {}: {} ({})", transport_.peer_address(), reason, code);
-  }
-}
-
-void PusherSession::ws_send(std::string bytes, bool last) {
-  if (last) {
-    send_last(std::move(bytes));
-  } else {
-    send_raw(std::move(bytes));
-  }
 }
 
 void PusherSession::ws_closed() {
@@ -170,7 +166,7 @@ void PusherSession::handle_message(const InboundMessage& message) {
   }
 }
 
-// ---- transport ----
+// ---- the door's policy for its StreamSession ----
 
 bool PusherSession::wants(const Frame& frame) const {
   // Live and replayed frames both pass here, before they are queued, so neither path can break
@@ -181,17 +177,7 @@ bool PusherSession::wants(const Frame& frame) const {
 // The replay reset, as the kabar:reset event pusher-js hands to the app (docs/pusher.md).
 std::string PusherSession::reset_payload(const std::string& channel, const char* reason, const std::string& position,
                                          const std::string&) const {
-  return control_payload(pusher_frame::reset(channel, reason, position), {});
-}
-
-void PusherSession::start_write(const std::vector<boost::asio::const_buffer>& payloads) {
-  transport_.write(payloads, [self = self()](const boost::system::error_code& error) { self->on_write_complete(error); });
-}
-
-void PusherSession::close_with(std::uint16_t code, const std::string& reason) { transport_.close(code, reason); }
-
-void PusherSession::close_slow_consumer() {
-  close_with(pusher_code::kSlowConsumer, "Slow consumer: send queue overflow");
+  return transport_.control_bytes(pusher_frame::reset(channel, reason, position), {});
 }
 
 // Reading the history for `since` failed: pusher:error then close 4101, so pusher-js backs off and
@@ -200,11 +186,6 @@ void PusherSession::close_replay_failed(const std::string& channel) {
   refuse(PusherError{pusher_code::kReplayFailed,
                      "Reading the history of " + channel.substr(0, 64) +
                          " failed on the server; reconnect and resume from your last position"});
-}
-
-void PusherSession::close_now() {
-  const PusherError& close = close_ ? *close_ : server_closing();
-  close_with(close.code, close.message);
 }
 
 }  // namespace kabar

@@ -30,7 +30,7 @@
 #include "gateway/http/hardening.h"
 #include "gateway/http/request_target.h"
 #include "gateway/http/stream_session.h"
-#include "gateway/http/ws_transport.h"
+#include "gateway/http/ws_stream_transport.h"
 #include "gateway/pusher/admission.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/client_event_policy.h"
@@ -40,7 +40,7 @@
 
 namespace kabar {
 
-class PusherSession : public StreamSession, public RelayTarget, private WsTransportOwner {
+class PusherSession : public StreamSession, public RelayTarget, private WsStreamTransport::Door {
  public:
   using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
@@ -64,28 +64,17 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
     std::uint64_t generation = 0;        // tells a late cache lookup from a newer subscription
     std::optional<std::int64_t> expires_at;  // kabar_exp of the signed channel_data: ended then
   };
-  // StreamSession transport hooks: frames go out as WebSocket text frames, many per write.
-  const std::string& frame_payload(const Frame& frame) const override { return WsTransport::pusher_frame(frame); }
-  std::string control_payload(const std::string& json, const std::string&) const override {
-    return WsTransport::text_frame(json);
-  }
+  // StreamSession policy: toOthers and the app decide which frames this socket gets; a reset is a
+  // kabar:reset event; a failed replay is a 4101 refusal.
   bool wants(const Frame& frame) const override;
   std::string reset_payload(const std::string& channel, const char* reason, const std::string& position,
                             const std::string& id) const override;
-  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override;
-  std::size_t max_items_per_write() const override { return 64; }
-  void on_last_written() override { transport_.last_written(); }
-  void close_slow_consumer() override;
-  void close_now() override;
   void close_replay_failed(const std::string& channel) override;
 
-  // WsTransportOwner
+  // WsStreamTransport::Door
   void ws_opened() override;
   void ws_message(bool text, std::string_view payload) override;
-  void ws_refused(std::uint16_t code, std::string_view reason) override;
-  void ws_send(std::string bytes, bool last) override;
   void ws_closed() override;
-  std::shared_ptr<void> ws_keep_alive() override { return shared_from_this(); }
 
   PusherService& service() const { return service_; }
   PusherStats& stats() const { return service_.stats(); }
@@ -113,10 +102,9 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   void leave(const std::string& channel);
   void leave_all();
   RelayedFramePtr relay(const std::string& channel, std::string text, std::uint64_t presence_version = 0);
-  void close_with(std::uint16_t code, const std::string& reason);
 
   PusherService& service_;
-  WsTransport transport_;
+  WsStreamTransport transport_;
   std::shared_ptr<PusherApp> app_;
   std::string socket_id_;
   bool origin_allowed_ = false;  // the upgrade's Origin, checked against the app's allowed origins
@@ -126,7 +114,6 @@ class PusherSession : public StreamSession, public RelayTarget, private WsTransp
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
   std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
-  std::optional<PusherError> close_;  // what close_now() sends: the last refusal; none: shutdown
   bool connection_counted_ = false;
   bool accepted_ = false;
   bool left_ = false;

@@ -22,10 +22,57 @@ namespace kabar::seam_test {
 using namespace std::chrono_literals;
 
 
+// A transport that records what it is given to write, and completes each write on the I/O thread (or,
+// holding writes, never: a client that does not read).
+class RecordingTransport final : public StreamTransport {
+ public:
+  RecordingTransport(boost::asio::io_context& io, bool hold_writes, std::size_t items_per_write)
+      : io_(io), hold_writes_(hold_writes), items_per_write_(items_per_write) {}
+
+  std::vector<nlohmann::json> frames() {
+    std::lock_guard lock(mutex_);
+    return frames_;
+  }
+  bool evicted() const { return evicted_; }
+  bool closed() const { return closed_; }
+
+  std::string_view name() const override { return "recording"; }
+  const std::string& frame_bytes(const Frame& frame) const override { return frame.json; }
+  std::string control_bytes(const std::string& json, const std::string&) const override { return json; }
+  std::size_t max_frames_per_write() const override { return items_per_write_; }
+  void write(const std::vector<boost::asio::const_buffer>& buffers, WriteDone done) override {
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& buffer : buffers) {
+        frames_.push_back(nlohmann::json::parse(std::string_view(static_cast<const char*>(buffer.data()), buffer.size())));
+      }
+    }
+    if (hold_writes_) return;  // a client that never reads: the write never completes
+    boost::asio::post(io_, [done = std::move(done)] { done({}); });
+  }
+  void close(StreamClose why) override {
+    if (why == StreamClose::SlowConsumer) {
+      evicted_ = true;
+    } else {
+      closed_ = true;
+    }
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  bool hold_writes_;
+  std::size_t items_per_write_;
+  std::atomic<bool> evicted_{false};
+  std::atomic<bool> closed_{false};
+  std::mutex mutex_;
+  std::vector<nlohmann::json> frames_;
+};
+
 class RecordingSession : public StreamSession {
  public:
   RecordingSession(ServerContext& context, bool hold_writes = false, std::size_t items_per_write = 1)
-      : StreamSession(context, 0), hold_writes_(hold_writes), items_per_write_(items_per_write) {}
+      : StreamSession(context, 0, transport_),
+        transport_(context.hub.shard_context(0), hold_writes, items_per_write) {}
 
   void subscribe_from(const std::vector<std::string>& channels, const std::string& since) {
     subscribe(channels, StartPoint::parse(since), true);
@@ -34,40 +81,14 @@ class RecordingSession : public StreamSession {
   void shutdown() override {}
   using StreamSession::detach;
 
-  std::vector<nlohmann::json> frames() {
-    std::lock_guard lock(mutex_);
-    return frames_;
-  }
-  bool evicted() const { return evicted_; }
-  bool closed() const { return closed_; }
+  std::vector<nlohmann::json> frames() { return transport_.frames(); }
+  bool evicted() const { return transport_.evicted(); }
+  bool closed() const { return transport_.closed(); }
   // Bytes in the send queue (call on the I/O thread).
   std::size_t queued_bytes() const { return send_queue_bytes(); }
 
  private:
-  const std::string& frame_payload(const Frame& frame) const override { return frame.json; }
-  std::string control_payload(const std::string& json, const std::string&) const override { return json; }
-  void start_write(const std::vector<boost::asio::const_buffer>& payloads) override {
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& payload : payloads) {
-        frames_.push_back(nlohmann::json::parse(std::string_view(static_cast<const char*>(payload.data()), payload.size())));
-      }
-    }
-    if (hold_writes_) return;  // a client that never reads: the write never completes
-    boost::asio::post(context_.hub.shard_context(0), [self = shared_from_this(), this] {
-      on_write_complete({});
-    });
-  }
-  std::size_t max_items_per_write() const override { return items_per_write_; }
-  void close_slow_consumer() override { evicted_ = true; }
-  void close_now() override { closed_ = true; }
-
-  bool hold_writes_;
-  std::size_t items_per_write_;
-  std::atomic<bool> evicted_{false};
-  std::atomic<bool> closed_{false};
-  std::mutex mutex_;
-  std::vector<nlohmann::json> frames_;
+  RecordingTransport transport_;
 };
 
 class SeamTest : public ::testing::Test {
