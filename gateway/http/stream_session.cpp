@@ -99,6 +99,7 @@ void StreamSession::unsubscribe(const std::string& channel) {
   if (channels_.erase(channel) == 0) return;
   context_.hub.unsubscribe(shard_, channel, this);
   for (auto& catch_up : catch_ups_) std::erase(catch_up.channels, channel);
+  flush();  // frames of it may wait for a hub flush that will no longer call this session
 }
 
 void StreamSession::go_live(const std::string& channel, std::int64_t through) {
@@ -144,7 +145,13 @@ void StreamSession::on_frame(const FramePtr& frame) {
   if (frame->seq <= state.delivered_through) return;
   state.delivered_through = frame->seq;
   if (!wants(*frame)) return;
-  enqueue(Outgoing{frame, {}}, /*bounded=*/true);
+  enqueue(Outgoing{frame, {}}, /*bounded=*/true, /*write_now=*/false);
+}
+
+void StreamSession::on_batch_end() { flush(); }
+
+void StreamSession::flush() {
+  if (!writing_ && !queue_.empty()) write_front();
 }
 
 // ---- catch-up ----
@@ -207,8 +214,10 @@ void StreamSession::on_page(ReplayPage page) {
     it->second.delivered_through = event.seq;
     if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
     FramePtr frame = encode_frame(event, context_.hub.epoch());
-    if (wants(*frame)) enqueue(Outgoing{std::move(frame), {}}, /*bounded=*/false);
+    if (wants(*frame)) enqueue(Outgoing{std::move(frame), {}}, /*bounded=*/false, /*write_now=*/false);
   }
+  flush();
+  if (closing_) return;
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
   // A short page holds every event of these channels up to the head it was read at (or a reset covered
@@ -320,7 +329,7 @@ void StreamSession::send_last(std::string bytes) {
   enqueue(Outgoing{nullptr, std::move(bytes)}, /*bounded=*/false);
 }
 
-void StreamSession::enqueue(Outgoing item, bool bounded) {
+void StreamSession::enqueue(Outgoing item, bool bounded, bool write_now) {
   const std::size_t size = payload_of(item).size();
   if (bounded && (queue_.size() + 1 > context_.limits.queue_max_frames ||
                   queue_bytes_ + size > context_.limits.queue_max_bytes)) {
@@ -340,7 +349,7 @@ void StreamSession::enqueue(Outgoing item, bool bounded) {
   }
   queue_bytes_ += size;
   queue_.push_back(std::move(item));
-  if (!writing_) write_front();
+  if (write_now && !writing_) write_front();
 }
 
 namespace {
