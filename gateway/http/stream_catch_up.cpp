@@ -70,8 +70,10 @@ void StreamSession::on_page(ReplayPage page) {
     FramePtr frame = encode_frame(event, context_.hub.epoch());
     if (!wants(*frame)) continue;
     const std::string& bytes = transport_.frame_bytes(*frame);
-    enqueue(Outgoing::event(std::move(frame), bytes), /*bounded=*/false);
+    enqueue(Outgoing::event(std::move(frame), bytes), /*bounded=*/false, /*write_now=*/false);
   }
+  flush();  // the page goes out in gathered writes; a write may complete (and close) at once
+  if (closing_) return;
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
   // A short page holds every event of these channels up to the head it was read at (or a reset covered

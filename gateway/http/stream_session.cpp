@@ -100,6 +100,7 @@ void StreamSession::unsubscribe(const std::string& channel) {
   if (channels_.erase(channel) == 0) return;
   context_.hub.unsubscribe(shard_, channel, this);
   for (auto& catch_up : catch_ups_) std::erase(catch_up.channels, channel);
+  flush();  // frames of it may wait for a hub flush that will no longer call this session
 }
 
 void StreamSession::go_live(const std::string& channel, std::int64_t through) {
@@ -145,7 +146,13 @@ void StreamSession::on_frame(const FramePtr& frame) {
   if (frame->seq <= state.delivered_through) return;
   state.delivered_through = frame->seq;
   if (!wants(*frame)) return;
-  enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true);
+  enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true, /*write_now=*/false);
+}
+
+void StreamSession::on_batch_end() { flush(); }
+
+void StreamSession::flush() {
+  if (!writing_ && !queue_.empty()) write_front();
 }
 
 // ---- send queue ----
@@ -179,7 +186,7 @@ void StreamSession::send_last(std::string bytes) {
   enqueue(Outgoing::control(std::move(bytes)), /*bounded=*/false);
 }
 
-void StreamSession::enqueue(Outgoing item, bool bounded) {
+void StreamSession::enqueue(Outgoing item, bool bounded, bool write_now) {
   const std::size_t size = item.payload().size();
   if (bounded && (queue_.size() + 1 > context_.limits.queue_max_frames ||
                   queue_bytes_ + size > context_.limits.queue_max_bytes)) {
@@ -199,7 +206,7 @@ void StreamSession::enqueue(Outgoing item, bool bounded) {
   }
   queue_bytes_ += size;
   queue_.push_back(std::move(item));
-  if (!writing_) write_front();
+  if (write_now && !writing_) write_front();
 }
 
 namespace {

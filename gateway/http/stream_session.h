@@ -48,6 +48,8 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   ~StreamSession() override;
 
   void on_frame(const FramePtr& frame) final;
+  // The hub handed out what the shard had waiting: write what it queued (one gathered write).
+  void on_batch_end() final;
   virtual void heartbeat() = 0;
   // Graceful stop: tell the client to reconnect, flush, close.
   virtual void shutdown() = 0;
@@ -155,7 +157,10 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   friend class WriteDone;  // calls on_write_complete
 
   void on_write_complete(const boost::system::error_code& error);
-  void enqueue(Outgoing item, bool bounded);
+  // `write_now`: start writing unless a write is in flight. The hub's frames and a replay page's events
+  // are queued with false and written together at the end (on_batch_end, the end of on_page).
+  void enqueue(Outgoing item, bool bounded, bool write_now = true);
+  void flush();
   void write_front();
   void send_reset(const std::string& channel, const char* reason, std::int64_t head, bool with_id);
   void go_live(const std::string& channel, std::int64_t through);

@@ -2,6 +2,7 @@
 // Frame: one stored event, encoded once per transport and shared (read-only) by every session that
 // delivers it. Replayed and live events use the same encoding, so a client cannot tell them apart.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -30,12 +31,19 @@ struct Frame {
   template <class Encode>
   const std::string& wire(Wire kind, Encode&& encode) const {
     const auto index = static_cast<std::size_t>(kind);
-    std::call_once(wire_once_[index], [&] { wire_[index] = encode(*this); });
+    // The flag spares every later subscriber the call into pthread_once (a hot path: once per delivery).
+    if (!wire_ready_[index].load(std::memory_order_acquire)) {
+      std::call_once(wire_once_[index], [&] {
+        wire_[index] = encode(*this);
+        wire_ready_[index].store(true, std::memory_order_release);
+      });
+    }
     return wire_[index];
   }
 
  private:
   mutable std::array<std::once_flag, static_cast<std::size_t>(Wire::kCount)> wire_once_;
+  mutable std::array<std::atomic<bool>, static_cast<std::size_t>(Wire::kCount)> wire_ready_{};
   mutable std::array<std::string, static_cast<std::size_t>(Wire::kCount)> wire_;
 };
 using FramePtr = std::shared_ptr<const Frame>;

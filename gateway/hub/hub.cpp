@@ -24,12 +24,53 @@ void Hub::publish(const std::vector<StoredEvent>& batch) {
   }
 }
 
+// Frames first, writes after: subscribers queue what the hub hands them and write it when the shard
+// flushes. The flush is posted behind whatever the shard has waiting, batches of a burst included, so a
+// burst leaves in few system calls per connection and a lone event in exactly one.
 void Hub::deliver(Shard& shard, const std::vector<FramePtr>& frames) {
+  shard.delivering = true;
   for (const auto& frame : frames) {
     auto it = shard.channels.find(frame->channel);
     if (it == shard.channels.end()) continue;
-    for (Subscriber* subscriber : it->second) subscriber->on_frame(frame);
-    shard.deliveries.fetch_add(it->second.size(), std::memory_order_relaxed);
+    const std::vector<Subscriber*>& list = it->second;
+    const std::size_t count = list.size();  // not those who join meanwhile
+    for (std::size_t i = 0; i < count; ++i) {
+      if (Subscriber* subscriber = list[i]) subscriber->on_frame(frame);
+    }
+    shard.deliveries.fetch_add(count, std::memory_order_relaxed);
+    shard.to_flush.insert(frame->channel);
+  }
+  shard.delivering = false;
+  if (shard.holes) compact(shard);
+  if (!shard.to_flush.empty() && !shard.flush_posted) {
+    shard.flush_posted = true;
+    boost::asio::post(*shard.context, [s = &shard] { flush(*s); });
+  }
+}
+
+void Hub::flush(Shard& shard) {
+  shard.flush_posted = false;
+  const std::unordered_set<std::string> channels = std::move(shard.to_flush);
+  shard.to_flush.clear();
+  shard.delivering = true;
+  for (const auto& channel : channels) {
+    auto it = shard.channels.find(channel);
+    if (it == shard.channels.end()) continue;
+    const std::vector<Subscriber*>& list = it->second;
+    const std::size_t count = list.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (Subscriber* subscriber = list[i]) subscriber->on_batch_end();
+    }
+  }
+  shard.delivering = false;
+  if (shard.holes) compact(shard);
+}
+
+void Hub::compact(Shard& shard) {
+  shard.holes = false;
+  for (auto it = shard.channels.begin(); it != shard.channels.end();) {
+    std::erase(it->second, nullptr);
+    it = it->second.empty() ? shard.channels.erase(it) : std::next(it);
   }
 }
 
@@ -38,19 +79,25 @@ void Hub::subscribe(std::size_t shard, const std::string& channel, Subscriber* s
   if (std::find(list.begin(), list.end(), subscriber) == list.end()) list.push_back(subscriber);
 }
 
-void Hub::unsubscribe(std::size_t shard, const std::string& channel, Subscriber* subscriber) {
-  auto& channels = shards_[shard]->channels;
-  auto it = channels.find(channel);
-  if (it == channels.end()) return;
+void Hub::unsubscribe(std::size_t index, const std::string& channel, Subscriber* subscriber) {
+  Shard& shard = *shards_[index];
+  auto it = shard.channels.find(channel);
+  if (it == shard.channels.end()) return;
   auto& list = it->second;
+  if (shard.delivering) {
+    std::replace(list.begin(), list.end(), subscriber, static_cast<Subscriber*>(nullptr));
+    shard.holes = true;
+    return;
+  }
   list.erase(std::remove(list.begin(), list.end(), subscriber), list.end());
-  if (list.empty()) channels.erase(it);
+  if (list.empty()) shard.channels.erase(it);
 }
 
 std::size_t Hub::subscriber_count(std::size_t shard, const std::string& channel) const {
   const auto& channels = shards_[shard]->channels;
   auto it = channels.find(channel);
-  return it == channels.end() ? 0 : it->second.size();
+  if (it == channels.end()) return 0;
+  return it->second.size() - static_cast<std::size_t>(std::count(it->second.begin(), it->second.end(), nullptr));
 }
 
 HubStats Hub::stats() const {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/hub/frame.h"
@@ -17,10 +18,17 @@ namespace kabar {
 
 // Implemented by sessions. Called on the subscriber's own shard thread only. Must not subscribe or
 // unsubscribe synchronously (the hub is iterating); defer such work with a post.
+// Subscribing and unsubscribing from inside these calls is allowed (a write that fails at once may end
+// the session): the hub leaves a hole in the list and compacts it after the batch.
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
   virtual void on_frame(const FramePtr& frame) = 0;
+  // The frames handed out lately are all there: the moment to write what was queued, many frames in one
+  // system call. The hub calls it once the shard has handed out every batch that was waiting (so a
+  // burst is written in few calls, a lone event at once), for each subscriber of a channel that had
+  // frames (a subscriber of several such channels may be called more than once).
+  virtual void on_batch_end() {}
 };
 
 struct HubStats {
@@ -50,9 +58,18 @@ class Hub {
   struct Shard {
     boost::asio::io_context* context = nullptr;
     std::unordered_map<std::string, std::vector<Subscriber*>> channels;
+    // While a batch is handed out, an unsubscribe leaves a null in the list (the loop is running over
+    // it) and sets `holes`; the lists are compacted after the batch.
+    bool delivering = false;
+    bool holes = false;
+    // The channels that had frames since the last flush, and whether a flush is posted.
+    std::unordered_set<std::string> to_flush;
+    bool flush_posted = false;
     std::atomic<std::uint64_t> deliveries{0};  // written on the shard thread, read for metrics
   };
   void deliver(Shard& shard, const std::vector<FramePtr>& frames);
+  static void flush(Shard& shard);
+  static void compact(Shard& shard);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::string epoch_;
