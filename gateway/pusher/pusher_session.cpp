@@ -54,17 +54,21 @@ void PusherSession::run(Request request) {
     origin = std::string(header->value());
   }
   origin_allowed_ = app_ && app_->origin_allowed(origin);
+  // Decided now, told once the upgrade is answered (ws_opened, called from accept()).
+  opening_ = std::make_unique<Opening>();
+  std::optional<std::string> protocol;  // ?protocol= of the URL
   if (auto target = parse_request_target(std::string(request.target()))) {
-    protocol_ = target->first("protocol");
+    protocol = target->first("protocol");
     authenticate_socket(request, *target);
   }
+  opening_->refusal = admission_problem(protocol);
   if (!transport_.accept(request, context_.server_name)) spdlog::debug("websocket upgrade refused on /app");
 }
 
-std::optional<PusherError> PusherSession::admission_problem() {
+std::optional<PusherError> PusherSession::admission_problem(const std::optional<std::string>& protocol) {
   AdmissionFacts facts;
   facts.app_known = app_ != nullptr;
-  facts.protocol = protocol_;
+  facts.protocol = protocol;
   facts.origin_allowed = origin_allowed_;
   facts.shutting_down = context_.shutting_down.load();
   if (auto refusal = admission_refusal(facts)) return refusal;
@@ -85,9 +89,9 @@ void PusherSession::authenticate_socket(const Request& request, const RequestTar
     set_claims(std::move(who.claims));
     return;
   }
-  token_refusal_ = PusherError{pusher_code::kUnauthorized,
-                               "The token was refused (" + who.code + "): " + who.message +
-                                   ". Continuing without it: public channels as for anyone."};
+  opening_->token_refusal = PusherError{pusher_code::kUnauthorized,
+                                        "The token was refused (" + who.code + "): " + who.message +
+                                            ". Continuing without it: public channels as for anyone."};
 }
 
 void PusherSession::ws_opened() {
@@ -95,12 +99,13 @@ void PusherSession::ws_opened() {
   accepted_ = true;
   stats().accepted.fetch_add(1, std::memory_order_relaxed);
   stats().open.fetch_add(1, std::memory_order_relaxed);
-  if (auto problem = admission_problem()) {
+  const std::unique_ptr<Opening> opening = std::move(opening_);  // told now, then gone
+  if (opening->refusal) {
     stats().refused.fetch_add(1, std::memory_order_relaxed);
-    refuse(*problem);
+    refuse(*opening->refusal);
   } else {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));
-    if (token_refusal_) send_bounded(token_refusal_->frame());
+    if (opening->token_refusal) send_bounded(opening->token_refusal->frame());
   }
 }
 

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "core/channel.h"
+#include "core/flat_map.h"
 #include "gateway/http/hardening.h"
 #include "gateway/http/request_target.h"
 #include "gateway/http/stream_session.h"
@@ -83,7 +84,7 @@ class PusherSession : public StreamSession, public RelayTarget, private WsStream
   }
 
   void authenticate_socket(const Request& request, const RequestTarget& target);
-  std::optional<PusherError> admission_problem();
+  std::optional<PusherError> admission_problem(const std::optional<std::string>& protocol);
   void refuse(const PusherError& error);
   bool within_message_rate();
 
@@ -108,12 +109,18 @@ class PusherSession : public StreamSession, public RelayTarget, private WsStream
   std::shared_ptr<PusherApp> app_;
   std::string socket_id_;
   bool origin_allowed_ = false;  // the upgrade's Origin, checked against the app's allowed origins
-  std::optional<std::string> protocol_;  // ?protocol= of the URL
-  std::unordered_map<std::string, Subscription> subscriptions_;
+  // A connection holds few channels: one vector for all of them (core/flat_map.h), not a node each plus
+  // buckets; an idle connection's memory is mostly this kind of thing (docs/benchmarks.md).
+  FlatMap<std::string, Subscription> subscriptions_;
   std::uint64_t next_generation_ = 0;
   ClientEventRate client_event_rate_;
   std::optional<MessageRateLimiter> rate_;  // every inbound message; made at the first one
-  std::optional<PusherError> token_refusal_;  // told after connection_established; not fatal
+  // What run() decided, for ws_opened() to tell after the 101; freed then.
+  struct Opening {
+    std::optional<PusherError> refusal;        // the connection is refused (4001, 4003, 4004, 4200...)
+    std::optional<PusherError> token_refusal;  // told after connection_established; not fatal
+  };
+  std::unique_ptr<Opening> opening_;
   bool connection_counted_ = false;
   bool accepted_ = false;
   bool left_ = false;
