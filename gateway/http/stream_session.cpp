@@ -259,6 +259,8 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
   } else if (close_after_flush_) {
     transport_.close(StreamClose::Flushed);
     return;
+  } else if (queue_.release_if_young()) {
+    std::vector<boost::asio::const_buffer>().swap(write_set_);  // no write is in flight
   }
   if (!catch_ups_.empty() && catch_ups_.front().waiting_for_drain && !queue_above(4)) {
     catch_ups_.front().waiting_for_drain = false;
