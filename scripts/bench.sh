@@ -12,7 +12,9 @@
 # Environment: BUILD_DIR (default build/), KABAR_BIN, LOADGEN_BIN, MOSQUITTO_BIN, PORT_BASE (18830),
 # SUBS (1000), RATE (50), DURATION (10), BURST (500), DRAIN (30), HIGH_RATE (200: a second round without
 # mosquitto, which cannot sustain it; 0 = skip),
-# IDLE_CONNS (10000), IDLE_MAX (19000; 0 = skip), THREADS (2), OUT_DIR (bench/results),
+# STEADY_PAIRS (0: after the rounds, this many alternating steady-only runs of the baseline and kabar
+# /ws, each on a fresh server, summed into one /ws / baseline ratio: one run's steady ratio moves by
+# about ±10% with the machine), IDLE_CONNS (10000), IDLE_MAX (19000; 0 = skip), THREADS (2), OUT_DIR (bench/results),
 # QUIET_WAIT (60: seconds to wait for other work on the machine to stop before starting),
 # QUIET_WAIT_RUN (15: the same before each fan-out run), NICE (-10 as root: priority of every process
 # the benchmark starts, so other work on a shared machine disturbs it less), BUDGET (840: seconds after
@@ -31,6 +33,7 @@ DURATION=${DURATION:-10}
 DRAIN=${DRAIN:-30}  # seconds a phase may wait for its last deliveries
 BURST=${BURST:-500}
 HIGH_RATE=${HIGH_RATE:-200}
+STEADY_PAIRS=${STEADY_PAIRS:-0}
 IDLE_CONNS=${IDLE_CONNS:-10000}
 IDLE_MAX=${IDLE_MAX:-19000}
 THREADS=${THREADS:-2}
@@ -59,6 +62,7 @@ HTTP_PORT=$((PORT_BASE + 50))
 BASELINE_PORT=$((PORT_BASE + 60))
 WORK=$(mktemp -d /tmp/kabar-bench.XXXXXX)
 RESULTS=$WORK/results.jsonl
+PAIRS=$WORK/steady-pairs.jsonl
 COMMANDS=$WORK/commands.txt
 MOSQ_PID=""
 KABAR_PID=""
@@ -199,6 +203,45 @@ fanout_round() {  # rate [label suffix]
   stop_pid "$KABAR_PID"
 }
 
+# The steady phase alone, baseline then kabar /ws, STEADY_PAIRS times; results in $PAIRS (not in the
+# main tables), summed by steady_pairs_table.
+steady_pairs() {
+  local i main_results=$RESULTS
+  RESULTS=$PAIRS
+  for ((i = 1; i <= STEADY_PAIRS; i++)); do
+    start_baseline
+    wait_quiet_briefly
+    BURST=0 fanout sse "baseline steady $i" "$BASELINE_PORT" "$BASELINE_PID" "$RATE" --role baseline
+    stop_pid "$BASELINE_PID"
+    start_kabar
+    wait_quiet_briefly
+    BURST=0 fanout ws "kabar WS steady $i" "$HTTP_PORT" "$KABAR_PID" "$RATE"
+    stop_pid "$KABAR_PID"
+  done
+  RESULTS=$main_results
+}
+
+steady_pairs_table() {
+  [[ -s $PAIRS ]] || return 0
+  echo "### Steady phase in alternating pairs (STEADY_PAIRS=$STEADY_PAIRS)"
+  echo
+  echo "| pair | baseline µs/delivery | kabar /ws µs/delivery | /ws / baseline | p99 ms last of N: baseline / /ws |"
+  echo "|---|---|---|---|---|"
+  jq -rs '
+    def r2: (. * 100 | round) / 100;
+    [.[] | {pair: (.label | split(" ") | last), role: .role, us: .steady.server_us_per_delivery,
+            p99: .steady.last_of_n.p99_ms}] | group_by(.pair)[]
+    | (map(select(.role == "baseline"))[0]) as $b | (map(select(.role != "baseline"))[0]) as $k
+    | select($b != null and $k != null)
+    | "| \($b.pair) | \($b.us | r2) | \($k.us | r2) | \($k.us / $b.us | r2) | \($b.p99 | r2) / \($k.p99 | r2) |"' "$PAIRS"
+  jq -rs '
+    def r2: (. * 100 | round) / 100;
+    (map(select(.role == "baseline") | .steady.server_us_per_delivery) | add) as $b
+    | (map(select(.role != "baseline") | .steady.server_us_per_delivery) | add) as $k
+    | "| sum | \($b | r2) | \($k | r2) | **\($k / $b | r2)** | |"' "$PAIRS"
+  echo
+}
+
 # kabar's doors as the report names them: /ws, /sse and the Pusher door /app/{key} (pusher-js's frames).
 kabar_label() { case "$1" in pusher) echo "kabar APP" ;; *) echo "kabar ${1^^}" ;; esac; }
 
@@ -244,6 +287,7 @@ write_report() {
     echo "- fan-out: $SUBS subscribers of one channel; steady $RATE events/s for ${DURATION} s, then $BURST events back to back; QoS 1 publish; loadgen threads: $THREADS"
     echo
     "$LOADGEN_BIN" report "$RESULTS"
+    steady_pairs_table
     echo "### Commands (ports: MQTT $MQTT_PORT, mosquitto WebSocket $MQTT_WS_PORT, kabar HTTP $HTTP_PORT, baseline $BASELINE_PORT)"
     echo
     echo '```'
@@ -251,6 +295,8 @@ write_report() {
     echo '```'
   } >"$OUT_DIR/latest.md"
   cp "$RESULTS" "$OUT_DIR/latest.jsonl"
+  [[ -s $PAIRS ]] && cp "$PAIRS" "$OUT_DIR/latest-steady-pairs.jsonl"
+  return 0
 }
 
 # ---------------------------------------------------------------- main
@@ -259,6 +305,7 @@ write_report() {
 [[ -x "$MOSQUITTO_BIN" ]] || die "no mosquitto at $MOSQUITTO_BIN"
 [[ $PEER_ONLY == 1 || -x "$KABAR_BIN" ]] || die "no kabar at $KABAR_BIN (or use --peer-only)"
 command -v curl >/dev/null || die "curl is needed to wait for kabar's /readyz"
+[[ $STEADY_PAIRS == 0 ]] || command -v jq >/dev/null || die "jq is needed to sum STEADY_PAIRS (apt install jq)"
 for p in "$MQTT_PORT" "$MQTT_WS_PORT" "$HTTP_PORT" "$BASELINE_PORT"; do port_open "$p" && die "port $p is in use (set PORT_BASE)"; done
 ulimit -n "$(ulimit -Hn)"  # servers and loadgen hold ~IDLE_MAX sockets each
 touch "$RESULTS" "$COMMANDS"
@@ -266,6 +313,7 @@ wait_quiet
 
 fanout_round "$RATE"
 [[ $HIGH_RATE == 0 ]] || fanout_round "$HIGH_RATE" " @${HIGH_RATE}/s"
+[[ $PEER_ONLY == 1 || $STEADY_PAIRS == 0 ]] || steady_pairs
 idle_round
 stop_pid "$KABAR_PID"
 stop_pid "$MOSQ_PID"

@@ -19,7 +19,7 @@ with_bench=false
 for arg in "$@"; do
   case "$arg" in
     --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose) ;;
-    --bench) with_bench=true; packages+=(nodejs npm redis-server) ;;
+    --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac
 done
