@@ -156,8 +156,10 @@ int run_fanout(const Options& opt) {
   auto& pub = *publisher;
   pub.connect(opt.timeout_s);
   PhaseWindow windows[2] = {{steady, 0, steady_events, {}, {}}, {burst, steady_events, opt.burst, {}, {}}};
-  for (auto& w : windows)
+  for (auto& w : windows) {
     if (w.events > 0) run_phase(w, swarm, pub, opt);
+    else w.complete = true;  // --burst 0: a steady-only run (STEADY_PAIRS) has nothing to wait for
+  }
   bool acked = pub.wait_acked(5);
   pub.disconnect();
   swarm.stop();
