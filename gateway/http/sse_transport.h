@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gateway/http/stream_transport.h"
+#include "gateway/http/write_now.h"
 
 namespace kabar {
 
@@ -39,10 +40,13 @@ class SseTransport final : public StreamTransport {
   }
   // A byte stream: a backlog of frames goes out in one gathered write (one system call).
   std::size_t max_frames_per_write() const override { return 64; }
+  // A write the kernel takes at once completes inline (write_now.h).
   void write(const std::vector<boost::asio::const_buffer>& buffers, WriteDone done) override {
-    boost::asio::async_write(
-        socket_, buffers,
-        [done = std::move(done)](const boost::system::error_code& error, std::size_t) { done(error); });
+    write_now(socket_, buffers, inline_depth_, std::move(done), [this](const auto& rest, WriteDone then) {
+      boost::asio::async_write(
+          socket_, rest,
+          [then = std::move(then)](const boost::system::error_code& error, std::size_t) { then(error); });
+    });
   }
   // Whatever the reason, an SSE stream ends by closing the socket: the watch then reports it gone.
   void close(StreamClose why) override;
@@ -65,6 +69,7 @@ class SseTransport final : public StreamTransport {
 
   boost::asio::ip::tcp::socket socket_;
   std::array<char, 64> discard_{};
+  std::uint8_t inline_depth_ = 0;  // writes completing inside write() right now (write_now.h)
 };
 
 }  // namespace kabar

@@ -2,11 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#if KABAR_IO_URING
 #include <sys/socket.h>
-#include <sys/uio.h>
 
-#include <array>
 #include <cerrno>
+#endif
+#include <array>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "gateway/websocket/frame_codec.h"
@@ -35,39 +36,6 @@ WsTransport::~WsTransport() = default;
 std::string WsTransport::peer_address() const {
   boost::system::error_code ignored;
   return socket_.remote_endpoint(ignored).address().to_string();
-}
-
-// ---- writing ----
-
-std::size_t WsTransport::send_now(const std::vector<boost::asio::const_buffer>& buffers) {
-  std::array<iovec, 64> iov;  // StreamSession writes at most 64 frames at once
-  if (buffers.size() > iov.size() || !socket_.is_open()) return 0;
-  for (std::size_t i = 0; i < buffers.size(); ++i) {
-    iov[i].iov_base = const_cast<void*>(buffers[i].data());
-    iov[i].iov_len = buffers[i].size();
-  }
-  msghdr message{};
-  message.msg_iov = iov.data();
-  message.msg_iovlen = buffers.size();
-  ssize_t n;
-  do {
-    n = ::sendmsg(socket_.native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n > 0 ? static_cast<std::size_t>(n) : 0;
-}
-
-std::vector<boost::asio::const_buffer> WsTransport::remaining(const std::vector<boost::asio::const_buffer>& buffers,
-                                                              std::size_t sent) {
-  std::vector<boost::asio::const_buffer> rest;
-  for (const auto& buffer : buffers) {
-    if (sent >= buffer.size()) {
-      sent -= buffer.size();
-      continue;
-    }
-    rest.push_back(buffer + sent);
-    sent = 0;
-  }
-  return rest;
 }
 
 // ---- the upgrade ----

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/http/write_now.h"
 #include "gateway/hub/frame.h"
 #include "gateway/websocket/message_reader.h"
 
@@ -63,33 +64,17 @@ class WsTransport final : private websocket::MessageHandler {
   // it (false: the session is never opened).
   bool accept(const Request& request, const std::string& server_name);
 
-  // One gathered write of whole frames; `done(error)` when all are written. On an error the connection
-  // is closed (ws_closed follows).
-  //
-  // The bytes are offered to the socket at once (one sendmsg, MSG_DONTWAIT). When the kernel takes them
-  // all, which is the rule for a reader that keeps up, `done` runs right here: no Asio operation, no
-  // handler posted, no reference count touched. Whatever is left (a full socket buffer) or any error
-  // goes the asynchronous way, whose handler sees the error and closes. At most kMaxInlineDepth writes
-  // complete nested in each other; deeper ones go the asynchronous way too, so a long queue never
-  // deepens the stack. Callers must allow `done` to run before write() returns.
+  // One gathered write of whole frames; `done(error)` when all are written, possibly before write()
+  // returns (write_now.h: a write the kernel takes at once completes inline). On an error the
+  // connection is closed (ws_closed follows).
   template <class Done>
   void write(const std::vector<boost::asio::const_buffer>& buffers, Done&& done) {
-#if !KABAR_IO_URING
-    if (inline_depth_ < kMaxInlineDepth) {
-      const std::size_t sent = send_now(buffers);
-      if (sent == boost::asio::buffer_size(buffers)) {
-        ++inline_depth_;
-        done(boost::system::error_code{});
-        --inline_depth_;
-        return;
-      }
-      if (sent > 0) {
-        write_async(remaining(buffers, sent), std::forward<Done>(done));
-        return;
-      }
-    }
-#endif
+#if KABAR_IO_URING
     write_async(buffers, std::forward<Done>(done));
+#else
+    write_now(socket_, buffers, inline_depth_, std::forward<Done>(done),
+              [this](const auto& rest, auto&& then) { write_async(rest, std::forward<decltype(then)>(then)); });
+#endif
   }
 
   // Called every heartbeat interval: a quiet connection gets a ping; one silent for two intervals is
@@ -122,8 +107,6 @@ class WsTransport final : private websocket::MessageHandler {
   void on_close(std::uint16_t code, std::string_view reason) override;
   void on_error(std::uint16_t code, std::string_view reason) override;
 
-  static constexpr int kMaxInlineDepth = 4;
-
   template <class Buffers, class Done>
   void write_async(const Buffers& buffers, Done&& done) {
     boost::asio::async_write(socket_, buffers,
@@ -133,12 +116,6 @@ class WsTransport final : private websocket::MessageHandler {
                                done(error);
                              });
   }
-  // One sendmsg of as much as the socket takes now; 0 on EAGAIN or any error (the asynchronous write
-  // then meets the error again and reports it).
-  std::size_t send_now(const std::vector<boost::asio::const_buffer>& buffers);
-  // `buffers` without their first `sent` bytes.
-  static std::vector<boost::asio::const_buffer> remaining(const std::vector<boost::asio::const_buffer>& buffers,
-                                                          std::size_t sent);
 
   void refuse_upgrade(boost::beast::http::status status, std::string_view reason,
                       std::string_view extra_headers);
