@@ -281,7 +281,7 @@ void Gateway::shutdown() {
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   const auto open_connections = [this] {
-    return stats_.ws_open.load() + stats_.sse_open.load() + (pusher_ ? pusher_->stats().open.load() : 0);
+    return stats_.ws_open.load() + stats_.sse_open.load() + pusher_->stats().open.load();
   };
   while (open_connections() > 0 &&
          std::chrono::steady_clock::now() < deadline) {

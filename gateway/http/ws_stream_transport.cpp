@@ -13,8 +13,6 @@ WsStreamTransport::WsStreamTransport(boost::asio::ip::tcp::socket socket, const 
       context_(context),
       session_(session),
       door_(door),
-      flushed_code_(dialect.flushed.code),
-      flushed_reason_(dialect.flushed.reason),
       ws_(std::move(socket), *this, context.limits.max_message_bytes) {}
 
 void WsStreamTransport::close(StreamClose why) {
@@ -22,9 +20,11 @@ void WsStreamTransport::close(StreamClose why) {
     case StreamClose::SlowConsumer:
       ws_.close(dialect_.slow_consumer.code, dialect_.slow_consumer.reason);
       break;
-    case StreamClose::Flushed:
-      ws_.close(flushed_code_, flushed_reason_);
+    case StreamClose::Flushed: {
+      const Close close = flushed_close();
+      ws_.close(close.code, close.reason);
       break;
+    }
     case StreamClose::LastWritten:
       ws_.last_written();
       break;

@@ -91,6 +91,11 @@ class WsStreamTransport final : public StreamTransport, private WsTransportOwner
   void close(StreamClose why) override;
 
  private:
+  // The close of close_after_flush(): the door's last decision, else the dialect's.
+  Close flushed_close() const {
+    return flushed_code_ != 0 ? Close{flushed_code_, flushed_reason_} : dialect_.flushed;
+  }
+
   // WsTransportOwner
   void ws_opened() override { door_.ws_opened(); }
   void ws_message(bool text, std::string_view payload) override { door_.ws_message(text, payload); }
@@ -103,8 +108,8 @@ class WsStreamTransport final : public StreamTransport, private WsTransportOwner
   ServerContext& context_;
   StreamSession& session_;
   Door& door_;
-  std::uint16_t flushed_code_;
-  std::string flushed_reason_;
+  std::uint16_t flushed_code_ = 0;  // 0: the door decided nothing, the dialect's `flushed` holds
+  std::string flushed_reason_;      // (empty until then: no copy of the default per connection)
   WsTransport ws_;  // last: it is made with (and calls back into) everything above
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <utility>
 
 namespace kabar {
 
@@ -32,11 +33,8 @@ void Hub::deliver(Shard& shard, const std::vector<FramePtr>& frames) {
   for (const auto& frame : frames) {
     auto it = shard.channels.find(frame->channel);
     if (it == shard.channels.end()) continue;
-    const std::vector<Subscriber*>& list = it->second;
-    const std::size_t count = list.size();  // not those who join meanwhile
-    for (std::size_t i = 0; i < count; ++i) {
-      if (Subscriber* subscriber = list[i]) subscriber->on_frame(frame);
-    }
+    const std::size_t count =
+        each_subscriber(it->second, [&](Subscriber& subscriber) { subscriber.on_frame(frame); });
     shard.deliveries.fetch_add(count, std::memory_order_relaxed);
     shard.to_flush.insert(frame->channel);
   }
@@ -50,17 +48,12 @@ void Hub::deliver(Shard& shard, const std::vector<FramePtr>& frames) {
 
 void Hub::flush(Shard& shard) {
   shard.flush_posted = false;
-  const std::unordered_set<std::string> channels = std::move(shard.to_flush);
-  shard.to_flush.clear();
+  const std::unordered_set<std::string> channels = std::exchange(shard.to_flush, {});
   shard.delivering = true;
   for (const auto& channel : channels) {
     auto it = shard.channels.find(channel);
     if (it == shard.channels.end()) continue;
-    const std::vector<Subscriber*>& list = it->second;
-    const std::size_t count = list.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      if (Subscriber* subscriber = list[i]) subscriber->on_batch_end();
-    }
+    each_subscriber(it->second, [](Subscriber& subscriber) { subscriber.on_batch_end(); });
   }
   shard.delivering = false;
   if (shard.holes) compact(shard);

@@ -16,10 +16,9 @@
 
 namespace kabar {
 
-// Implemented by sessions. Called on the subscriber's own shard thread only. Must not subscribe or
-// unsubscribe synchronously (the hub is iterating); defer such work with a post.
-// Subscribing and unsubscribing from inside these calls is allowed (a write that fails at once may end
-// the session): the hub leaves a hole in the list and compacts it after the batch.
+// Implemented by sessions. Called on the subscriber's own shard thread only. Subscribing and
+// unsubscribing from inside these calls is allowed (a write that fails at once may end the session): the
+// hub leaves a hole in the list and compacts it after the batch.
 class Subscriber {
  public:
   virtual ~Subscriber() = default;
@@ -69,6 +68,16 @@ class Hub {
   };
   void deliver(Shard& shard, const std::vector<FramePtr>& frames);
   static void flush(Shard& shard);
+  // Calls `visit` for each subscriber in `list` when the loop started: not those who join meanwhile,
+  // not the holes of those who left. Returns how many there were. Callers set `delivering` around it.
+  template <class Visit>
+  static std::size_t each_subscriber(const std::vector<Subscriber*>& list, Visit&& visit) {
+    const std::size_t count = list.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (Subscriber* subscriber = list[i]) visit(*subscriber);
+    }
+    return count;
+  }
   static void compact(Shard& shard);
 
   std::vector<std::unique_ptr<Shard>> shards_;

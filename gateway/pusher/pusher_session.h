@@ -24,7 +24,6 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-#include <unordered_map>
 
 #include "core/channel.h"
 #include "core/flat_map.h"
