@@ -75,14 +75,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- processes (stopped by pid only)
 
-stop_pid() {  # pid: TERM, up to 5 s, then KILL
-  local pid=$1
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+source "$ROOT/scripts/lib/processes.sh"  # stop_pid, port_open, wait_port
 
 stop_kabar() {  # kabar stops its embedded broker; the broker's pid is checked in case it did not
   stop_pid "$KABAR_PID"
@@ -98,13 +91,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-wait_port() {  # port, seconds
-  for _ in $(seq $(($2 * 20))); do port_open "$1" && return 0; sleep 0.05; done
-  return 1
-}
 
 # The first port from $1 up that nothing listens on (and that this script has not handed out).
 TAKEN=" "

@@ -1,4 +1,4 @@
-# Machine-load helpers shared by scripts/bench.sh and scripts/bench-pusher.sh (sourced, not run).
+# Machine-load helpers shared by the benchmark scripts (sourced, not run).
 # They read QUIET_WAIT and QUIET_WAIT_RUN and call the sourcing script's log().
 
 busy_pct() {  # share of all cores busy over one second, from /proc/stat
