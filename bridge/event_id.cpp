@@ -1,11 +1,37 @@
 #include "bridge/event_id.h"
 
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
 namespace kabar {
 namespace {
 
 constexpr char kCrockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 }  // namespace
+
+std::string derived_event_id(std::string_view topic, std::string_view payload) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  const unsigned char separator = 0;
+  const bool ok = context != nullptr && EVP_DigestInit_ex(context, EVP_sha256(), nullptr) == 1 &&
+                  EVP_DigestUpdate(context, topic.data(), topic.size()) == 1 &&
+                  EVP_DigestUpdate(context, &separator, 1) == 1 &&
+                  EVP_DigestUpdate(context, payload.data(), payload.size()) == 1 &&
+                  EVP_DigestFinal_ex(context, digest, &size) == 1;
+  EVP_MD_CTX_free(context);
+  if (!ok || size < 17) throw std::runtime_error("SHA-256 failed");
+  // 26 characters of 5 bits: the first 130 bits of the digest.
+  std::string id(27, 'h');
+  for (std::size_t i = 0; i < 26; ++i) {
+    const std::size_t bit = i * 5;
+    const unsigned value = (static_cast<unsigned>(digest[bit / 8]) << 8 | digest[bit / 8 + 1]) >> (11 - bit % 8);
+    id[i + 1] = kCrockford[value & 31];
+  }
+  return id;
+}
 
 EventIdGenerator::EventIdGenerator() {
   std::random_device device;

@@ -160,14 +160,14 @@ bool MqttBridge::Impl::ready() const {
 void MqttBridge::Impl::on_message(const Session& session, const mqtt::const_message_ptr& message) {
   // Paho C calls us from C code: an exception escaping here would terminate the process.
   try {
-    ingest(session.twin, message->get_topic(), message->get_payload());
+    ingest(session.twin, message->get_topic(), message->get_payload(), message->is_duplicate());
   } catch (const std::exception& e) {
     spdlog::critical("mqtt session {}: message on '{}' lost while handling it: {}", session.client_id,
                      message->get_topic(), e.what());
   }
 }
 
-void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::string& payload) {
+void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::string& payload, bool redelivery) {
   ++received;
   const bool twins = sessions.size() > 1;
   const auto now = Clock::now();
@@ -185,7 +185,11 @@ void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::str
   if (publisher_id && recent_ids.contains(envelope.id)) {
     ++twin_duplicates;  // a redelivery or a publisher's retry: the store would drop it anyway
   } else {
-    if (!publisher_id) envelope.id = ids.next(now_ms);
+    if (!publisher_id) {
+      envelope.id = derived_event_id(topic, payload);
+      envelope.derived_id = true;
+      envelope.redelivery = redelivery;
+    }
     deliver(envelope);
     if (publisher_id) recent_ids.insert(envelope.id);
   }

@@ -78,7 +78,7 @@ struct MqttBridge::Impl {
 
   // Paho's receive thread: every message of every session arrives here, one at a time.
   void on_message(const Session& session, const mqtt::const_message_ptr& message);
-  void ingest(int twin, const std::string& topic, const std::string& payload);
+  void ingest(int twin, const std::string& topic, const std::string& payload, bool redelivery);
   void reject(int twin, const std::string& topic, const std::string& payload, const std::string& reason);
   void deliver(const Envelope& envelope);
   bool wait_until_idle(std::unique_lock<std::timed_mutex>& in_hand);
@@ -97,7 +97,6 @@ struct MqttBridge::Impl {
   DurableHandoff handoff;
   RecentIds recent_ids{bridge_detail::kRecentIds};
   TwinMatcher twin_matcher;
-  EventIdGenerator ids;
 
   std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0};
   // stop() gave up on a message held because the store fails: Paho's receive thread stays in our callback

@@ -15,6 +15,11 @@ struct Envelope {
   std::int64_t time_ms = 0;  // publisher's time if given, else the time kabar received it (Unix ms)
   std::string topic;      // MQTT topic it arrived on (kept for diagnostics; empty for other sources)
   std::string app;        // optional: the Pusher app whose REST API published it; empty: every app's
+  // The id was derived from the message (it carried none: bridge/event_id.h), so an equal id is not
+  // necessarily the same event: the store keeps a repeat as "<id>.<n>", unless it is a redelivery of one
+  // stored moments ago (docs/store.md "Derived ids"). Neither is stored.
+  bool derived_id = false;
+  bool redelivery = false;  // the broker said it sent this message before (MQTT DUP)
 };
 
 }  // namespace kabar

@@ -18,7 +18,7 @@ with_tests=false
 with_bench=false
 for arg in "$@"; do
   case "$arg" in
-    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose) ;;
+    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx) ;;
     --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac

@@ -17,7 +17,7 @@ export interface KabarReplayOptions {
   prefix?: string;
 }
 
-/** A kabar position, `"<epoch>:<seq>"` (docs/protocol.md "Positions"). */
+/** A kabar position, `"<epoch>:<seq>:<event id>"` (or `"<epoch>:<seq>"` where no event is known; docs/protocol.md "Positions"). */
 export type KabarPosition = string;
 
 /**

@@ -28,7 +28,7 @@
 
 const RESET_EVENT = 'kabar:reset';
 const SUCCEEDED_EVENT = 'pusher_internal:subscription_succeeded';
-const POSITION_RE = /^([^:\s]+):(\d+)$/;
+const POSITION_RE = /^([^:\s]+):(\d+)(?::[\w.:-]{1,128})?$/;  // the event id lets another node resume
 
 // true when position `a` comes after `b`, or when that cannot be told (unreadable, other epoch: the
 // server is then the judge; it answers such a `since` with a reset).

@@ -1,6 +1,6 @@
 // Types of kabar.js (docs/clients.md). Frames follow docs/protocol.md.
 
-/** A stored position, "<epoch>:<seq>". */
+/** A stored position, "<epoch>:<seq>:<event id>" (or "<epoch>:<seq>" where no event is known). */
 export type Position = string;
 
 export interface EventFrame<T = unknown> {

@@ -3,11 +3,12 @@
 // across reloads), reconnect with full-jitter backoff, token renewal, pause while hidden, and a
 // polling fallback (/api/history) when no stream gets through. No dependencies.
 
-const POS = /^[^:\s]+:\d+$/;
+// "<epoch>:<seq>", or "<epoch>:<seq>:<event id>": the id lets another node resume after that event.
+const POS = /^[^:\s]+:\d+(:[\w.:-]{1,128})?$/;
 const isPos = (p) => typeof p == 'string' && POS.test(p);
 const split = (p) => {
-  const i = p.lastIndexOf(':');
-  return [p.slice(0, i), p.slice(i + 1).replace(/^0+(?=\d)/, '')];
+  const [e, s] = p.split(':');
+  return [e, s.replace(/^0+(?=\d)/, '')];
 };
 // Is position a after b? Within one epoch by seq (compared as decimal strings: exact past 2^53);
 // a position of another epoch counts as after (the server answers for it with a reset).

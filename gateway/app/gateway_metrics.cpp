@@ -51,6 +51,9 @@ std::string Gateway::metrics_text() const {
   metric("kabar_replayed_events_total", "counter", "Events sent from history", stats_.replayed_events.load());
   metric("kabar_replay_failures_total", "counter", "Sessions closed because reading their history failed",
          stats_.replay_failures.load());
+  metric("kabar_resumes_from_other_node_total", "counter",
+         "Subscriptions resumed from another node's position, by the id of its last event",
+         stats_.resumes_from_other_node.load());
   out << "# HELP kabar_resets_total Reset signals sent, by reason\n# TYPE kabar_resets_total counter\n"
       << "kabar_resets_total{reason=\"history_pruned\"} " << stats_.resets_history_pruned.load() << '\n'
       << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'

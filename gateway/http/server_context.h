@@ -45,6 +45,8 @@ struct GatewayStats {
   std::atomic<std::uint64_t> replay_failures{0};  // sessions closed because reading history failed
   std::atomic<std::uint64_t> resets_history_pruned{0}, resets_epoch_changed{0}, resets_position_ahead{0},
       resets_bad_position{0};
+  // Subscriptions that resumed from another node's position by its event id (docs/architecture.md "Positions").
+  std::atomic<std::uint64_t> resumes_from_other_node{0};
   std::atomic<std::uint64_t> ws_bad_requests{0}, http_bad_requests{0}, forbidden_channels{0};
   std::atomic<std::uint64_t> oversized_messages{0};
   // Authorization (gateway/http/access.h): tokens refused at any door, subscriptions ended by expiry.

@@ -5,6 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 #include "gateway/http/stream_session.h"
 
@@ -30,6 +33,10 @@ void StreamSession::start_next_catch_up() {
 
 void StreamSession::request_page() {
   CatchUp& catch_up = catch_ups_.front();
+  if (!catch_up.anchor.empty()) {
+    resolve_anchor();
+    return;
+  }
   std::vector<ChannelCursor> cursors;
   cursors.reserve(catch_up.channels.size());
   for (const auto& channel : catch_up.channels) {
@@ -67,7 +74,7 @@ void StreamSession::on_page(ReplayPage page) {
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
     if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
-    FramePtr frame = encode_frame(event, context_.hub.epoch());
+    FramePtr frame = encode_frame(event, context_.hub.epoch());  // positions anchored by the event's id
     if (!wants(*frame)) continue;
     const std::string& bytes = transport_.frame_bytes(*frame);
     enqueue(Outgoing::event(std::move(frame), bytes), /*bounded=*/false, /*write_now=*/false);
@@ -92,6 +99,58 @@ void StreamSession::on_page(ReplayPage page) {
   } else {
     request_page();
   }
+}
+
+// Another node's position: its event is found here by id (the same on every node), and the catch-up goes
+// on after it. This node's bridge may be a moment behind the other's, so an id not found yet is looked for
+// again for a while before the client is told to refetch (epoch_changed: this store truly lacks it).
+void StreamSession::resolve_anchor() {
+  context_.replay.run([self = shared_from_this(), &store = context_.store, id = catch_ups_.front().anchor,
+                       executor = context_.hub.shard_context(shard_).get_executor()] {
+    std::optional<std::int64_t> seq;
+    bool failed = false;
+    try {
+      seq = store.seq_of(id);
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    boost::asio::post(executor, [self, seq, failed] { self->on_anchor(seq, failed); });
+  });
+}
+
+void StreamSession::on_anchor(std::optional<std::int64_t> seq, bool failed) {
+  constexpr int kAnchorAttempts = 20;
+  constexpr auto kAnchorRetry = std::chrono::milliseconds(100);
+  if (closing_ || catch_ups_.empty() || catch_ups_.front().anchor.empty()) return;
+  CatchUp& catch_up = catch_ups_.front();
+  if (failed) {
+    fail_replay("looking up the event of another node's position failed");
+    return;
+  }
+  if (catch_up.channels.empty()) {
+    finish_catch_up();
+    return;
+  }
+  if (seq) {
+    catch_up.anchor.clear();
+    catch_up.cursor = *seq;
+    context_.stats.resumes_from_other_node.fetch_add(1, std::memory_order_relaxed);
+    request_page();
+    return;
+  }
+  if (++catch_up.anchor_attempts < kAnchorAttempts) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(context_.hub.shard_context(shard_), kAnchorRetry);
+    timer->async_wait([self = shared_from_this(), timer](const boost::system::error_code&) {
+      if (!self->closing_ && !self->catch_ups_.empty() && !self->catch_ups_.front().anchor.empty())
+        self->resolve_anchor();
+    });
+    return;
+  }
+  catch_up.anchor.clear();
+  for (const auto& channel : catch_up.channels) send_reset(channel, "epoch_changed", catch_up.cursor, catch_up.reset_with_id);
+  context_.stats.resets_epoch_changed.fetch_add(catch_up.channels.size(), std::memory_order_relaxed);
+  if (closing_) return;
+  request_page();
 }
 
 // An SQLite read error (fd exhaustion, I/O error, corruption) ends this session only; everyone else is

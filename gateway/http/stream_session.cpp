@@ -64,6 +64,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
       break;
     case StartPoint::Kind::After:
       if (start.after.epoch != context_.hub.epoch()) {
+        if (!start.after.anchor.empty()) break;  // another node's position: resumed after its event
         reset_reason = "epoch_changed";
         context_.stats.resets_epoch_changed.fetch_add(channels.size(), std::memory_order_relaxed);
       } else if (start.after.seq > head) {
@@ -81,6 +82,9 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
   if (reset_reason) {
     // The client's position means nothing here: tell it to refetch, then continue from the head.
     for (const auto& channel : channels) send_reset(channel, reset_reason, head, id_on_reset);
+    catch_up.cursor = head;
+  } else if (start.kind == StartPoint::Kind::After && start.after.epoch != context_.hub.epoch()) {
+    catch_up.anchor = start.after.anchor;
     catch_up.cursor = head;
   } else if (start.kind == StartPoint::Kind::After) {
     catch_up.cursor = start.after.seq;
@@ -112,7 +116,7 @@ void StreamSession::go_live(const std::string& channel, std::int64_t through) {
 
 void StreamSession::send_reset(const std::string& channel, const char* reason, std::int64_t head,
                                bool with_id) {
-  const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
+  const std::string position = context_.store.position_at(head).to_string();
   // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
   // it likes.
   if (closing_) return;

@@ -142,6 +142,11 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::vector<std::string> unresolved_latest;
     std::int64_t latest_through = 0;
     bool reset_with_id = false;    // the channels are all of an SSE stream: a reset may carry an id
+    // A position of another node: the id of its event, to be found in this store (on a replay thread)
+    // before the first page; `cursor` meanwhile holds the head the subscription was made at, where the
+    // channels go on (after a reset) if this store does not have it.
+    std::string anchor;
+    int anchor_attempts = 0;
     bool started = false;
     bool waiting_for_drain = false;
   };
@@ -166,6 +171,8 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void go_live(const std::string& channel, std::int64_t through);
   void start_next_catch_up();
   void request_page();
+  void resolve_anchor();
+  void on_anchor(std::optional<std::int64_t> seq, bool failed);
   void on_page(ReplayPage page);
   void fail_replay(const std::string& error);
   void handle_pruned(CatchUp& catch_up, const ReplayPage& page);

@@ -117,7 +117,7 @@ void WsSession::handle_subscribe(const WsRequest& request) {
   // event after it, so the subscription must start exactly there (a second read would skip whatever was
   // committed in between).
   const std::int64_t head = read_head();
-  const std::string position = context_.hub.epoch() + ":" + std::to_string(head);
+  const std::string position = context_.store.position_at(head).to_string();
   send_bounded(with_ref(R"({"type":"subscribed","channel":)" + json_quote(channel) + R"(,"position":")" + position +
                             "\"}",
                         ref));

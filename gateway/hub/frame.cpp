@@ -55,7 +55,7 @@ std::string encode_reset(const std::string& channel, const char* reason, const s
 }
 
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
-  const std::string position = epoch + ":" + std::to_string(event.seq);
+  const std::string position = Position{epoch, event.seq, event.envelope.id}.to_string();
   auto frame = std::make_shared<Frame>();
   frame->seq = event.seq;
   frame->channel = event.envelope.channel;

@@ -111,7 +111,7 @@ void PusherSession::join(const std::string& channel, Subscription subscription,
   // (pusher-js ignores it), so a kabar-aware client has a position to resume from before the channel's
   // first event (docs/pusher.md "Replay extension"). A live subscription starts exactly there.
   const std::int64_t head = read_head();
-  send_bounded(pusher_frame::with_position(joined.reply, Position{context_.hub.epoch(), head}.to_string()));
+  send_bounded(pusher_frame::with_position(joined.reply, context_.store.position_at(head).to_string()));
   const std::uint64_t generation = subscription.generation;
   subscriptions_.emplace(channel, std::move(subscription));
   start_delivery(channel, since, generation, head);
@@ -141,7 +141,7 @@ void PusherSession::start_delivery(const std::string& channel, const std::string
         // same seam as any replay; after a miss, from the head seen by the lookup.
         StartPoint start;
         start.kind = StartPoint::Kind::After;
-        start.after = Position{self->context_.hub.epoch(), lookup.latest ? *lookup.latest - 1 : lookup.head};
+        start.after = Position{self->context_.hub.epoch(), lookup.latest ? *lookup.latest - 1 : lookup.head, {}};
         if (!lookup.latest && is_cache_channel(channel)) {
           self->send_bounded(pusher_frame::cache_miss(channel));
           self->service().webhook(*self->app_, WebhookEvent::about_channel("cache_miss", channel));

@@ -31,6 +31,7 @@ EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore ope
       commit(db, "COMMIT"),
       insert(db, store_sql::kInsertEvent),
       seq_of_id(db, store_sql::kSeqOfId),
+      derived_repeats(db, store_sql::kDerivedRepeats),
       touch_channel(db, store_sql::kTouchChannel),
       insert_dead_letter(db, store_sql::kInsertDeadLetter),
       oldest_events(db, store_sql::kOldestEvents),
@@ -46,7 +47,13 @@ EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore ope
       next_retention(std::chrono::steady_clock::now() + options.retention_interval),
       head_seq(opened.head_seq),
       checkpointer(db, db_file),
-      readers(db_file) {}
+      readers(db_file) {
+  if (opened.head_seq > 0) {  // the head's anchor, for positions made before the first commit
+    SQLite::Statement id_of_seq(db, store_sql::kIdOfSeq);
+    id_of_seq.bind(1, opened.head_seq);
+    if (id_of_seq.executeStep()) anchors[static_cast<std::size_t>(opened.head_seq) % kAnchors] = {opened.head_seq, id_of_seq.getColumn(0).getString()};
+  }
+}
 
 void EventStore::Impl::run_writer() {
   std::vector<DeadLetterRequest> dead_letters;
@@ -141,6 +148,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
   }
 
   const auto inserted = static_cast<std::uint64_t>(committed.size());
+  remember_anchors();  // before the head moves: a position made from the new head finds its anchor
   head_seq.store(next_seq - 1, std::memory_order_release);
   appended.fetch_add(inserted, std::memory_order_relaxed);
   duplicates.fetch_add((last - first) - inserted, std::memory_order_relaxed);
@@ -184,8 +192,16 @@ AppendResult EventStore::Impl::insert_event(Envelope& envelope, std::int64_t sto
   } else {
     insert.bindNoCopy(10, envelope.app);
   }
-  const int changes = insert.exec();
+  int changes = insert.exec();
   insert.reset();
+  if (changes == 0 && envelope.derived_id) {
+    if (auto repeat = repeat_id(envelope, stored_ms)) {
+      envelope.id = std::move(*repeat);
+      insert.bindNoCopy(2, envelope.id);
+      changes = insert.exec();
+      insert.reset();
+    }
+  }
 
   if (changes == 0) {  // ON CONFLICT(id) DO NOTHING: stored before (or earlier in this slice)
     seq_of_id.bindNoCopy(1, envelope.id);
@@ -206,6 +222,40 @@ AppendResult EventStore::Impl::insert_event(Envelope& envelope, std::int64_t sto
   return AppendResult{seq, false};
 }
 
+// A message without an id whose derived id is taken: the same message published again (another event:
+// "<id>.<n>", n = how many of it are stored, the same on every node that stored the same ones), unless
+// the broker says it is a redelivery and one was stored within the last minute (the copy this node
+// committed but had not acknowledged when it stopped). docs/store.md "Derived ids".
+std::optional<std::string> EventStore::Impl::repeat_id(const Envelope& envelope, std::int64_t stored_ms) {
+  constexpr std::int64_t kRedeliveryWindowMs = 60'000;
+  const std::string base = envelope.id;
+  const std::string end = base + "/";  // '/' follows '.' in ASCII: the range holds base and base.<n>
+  derived_repeats.bindNoCopy(1, base);
+  derived_repeats.bindNoCopy(2, end);
+  std::int64_t count = 0;
+  std::int64_t newest_ms = 0;
+  if (derived_repeats.executeStep()) {
+    count = derived_repeats.getColumn(0).getInt64();
+    newest_ms = derived_repeats.getColumn(1).isNull() ? 0 : derived_repeats.getColumn(1).getInt64();
+  }
+  derived_repeats.reset();
+  if (envelope.redelivery && stored_ms - newest_ms <= kRedeliveryWindowMs) return std::nullopt;
+  for (std::int64_t n = std::max<std::int64_t>(count, 1);; ++n) {  // a pruned repeat may have left a gap
+    std::string id = base + "." + std::to_string(n);
+    seq_of_id.bindNoCopy(1, id);
+    const bool taken = seq_of_id.executeStep();
+    seq_of_id.reset();
+    if (!taken) return id;
+  }
+}
+
+void EventStore::Impl::remember_anchors() {
+  std::lock_guard lock(anchors_mutex);
+  for (const auto& event : committed) {
+    anchors[static_cast<std::size_t>(event.seq) % kAnchors] = {event.seq, event.envelope.id};
+  }
+}
+
 // One upsert per channel per slice rather than per event.
 void EventStore::Impl::save_channel_touches() {
   for (const auto& [name, touch] : touched) {
@@ -219,7 +269,7 @@ void EventStore::Impl::save_channel_touches() {
 
 void EventStore::Impl::reset_statements() noexcept {
   for (SQLite::Statement* statement :
-       {&begin, &commit, &insert, &seq_of_id, &touch_channel, &insert_dead_letter, &oldest_events,
+       {&begin, &commit, &insert, &seq_of_id, &derived_repeats, &touch_channel, &insert_dead_letter, &oldest_events,
         &delete_through, &overfull_channels, &nth_oldest_of_channel, &delete_channel_through, &mark_pruned,
         &trim_dead_letters_by_count, &trim_dead_letters_by_age}) {
     statement->tryReset();
@@ -298,6 +348,16 @@ ChannelBounds EventStore::channel_bounds(const std::string& channel) {
 }
 
 std::int64_t EventStore::head_seq() const { return impl_->head_seq.load(std::memory_order_acquire); }
+
+Position EventStore::position_at(std::int64_t seq) const {
+  Position position{epoch_, seq, {}};
+  std::lock_guard lock(impl_->anchors_mutex);
+  const auto& [known, id] = impl_->anchors[static_cast<std::size_t>(seq) % Impl::kAnchors];
+  if (known == seq && seq > 0) position.anchor = id;
+  return position;
+}
+
+std::optional<std::int64_t> EventStore::seq_of(const std::string& id) { return impl_->readers.seq_of(id); }
 
 namespace {
 // At most kDeadLetterPayloadMax bytes, not ending inside a UTF-8 character (the view shows it as text).

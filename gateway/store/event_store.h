@@ -129,6 +129,12 @@ class EventStore {
   std::optional<std::int64_t> latest_seq(const std::string& channel, std::int64_t through_seq);
   ChannelBounds channel_bounds(const std::string& channel);
   std::int64_t head_seq() const;
+  // The position of `seq` with its anchor (the id of the event at seq) when it is one of the last few
+  // thousand stored (any thread, no read): what positions made from a head read moments ago carry.
+  Position position_at(std::int64_t seq) const;
+  // The seq of the event with this id, if it is stored (any thread but an I/O thread: a read). A
+  // position of another node resumes after it.
+  std::optional<std::int64_t> seq_of(const std::string& id);
 
   void record_dead_letter(const std::string& topic, const std::string& payload, const std::string& reason);
   std::vector<DeadLetter> dead_letters(std::size_t limit);  // the newest `limit`, newest first

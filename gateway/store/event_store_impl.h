@@ -56,6 +56,10 @@ struct EventStore::Impl {
   // Commits the next slice of the inbox (at most commit_max_batch appends) plus queued dead letters.
   void commit_slice(std::vector<DeadLetterRequest>& dead_letters);
   AppendResult insert_event(Envelope& envelope, std::int64_t stored_ms);
+  // A derived id that is taken: nullopt when the message is a redelivery of that event (a duplicate),
+  // else the id under which this repeat is stored.
+  std::optional<std::string> repeat_id(const Envelope& envelope, std::int64_t stored_ms);
+  void remember_anchors();  // the ids of the slice's events, for positions (anchor_of)
   void save_channel_touches();
   void reset_statements() noexcept;  // after a failed transaction
   void fail_slice(std::size_t begin, std::size_t end, std::vector<DeadLetterRequest>& dead_letters,
@@ -82,6 +86,7 @@ struct EventStore::Impl {
   SQLite::Statement commit;
   SQLite::Statement insert;
   SQLite::Statement seq_of_id;
+  SQLite::Statement derived_repeats;
   SQLite::Statement touch_channel;
   SQLite::Statement insert_dead_letter;
   SQLite::Statement oldest_events;
@@ -119,6 +124,11 @@ struct EventStore::Impl {
   std::mutex close_mutex;  // close() may race with the destructor or another close()
 
   std::atomic<std::int64_t> head_seq{0};
+  // The ids of the most recent events, by seq modulo the size: a position made from a head read moments
+  // ago gets its anchor without a read (any thread, under anchors_mutex).
+  static constexpr std::size_t kAnchors = 4096;
+  std::mutex anchors_mutex;
+  std::vector<std::pair<std::int64_t, std::string>> anchors{kAnchors};
   std::atomic<std::uint64_t> appended{0};
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> commits{0};

@@ -72,6 +72,7 @@ struct ReaderPool::Connection {
         latest(db, store_sql::kLatestOfChannel),
         latest_seq(db, store_sql::kLatestSeqOfChannel),
         bounds(db, store_sql::kChannelBounds),
+        seq_of_id(db, store_sql::kSeqOfId),
         dead_letters(db, store_sql::kNewestDeadLetters),
         dead_letter_topics(db, store_sql::kDeadLetterTopics),
         dead_letter_by_id(db, store_sql::kDeadLetterById) {}
@@ -104,6 +105,7 @@ struct ReaderPool::Connection {
   SQLite::Statement latest;
   SQLite::Statement latest_seq;
   SQLite::Statement bounds;
+  SQLite::Statement seq_of_id;
   SQLite::Statement dead_letters;
   SQLite::Statement dead_letter_topics;
   SQLite::Statement dead_letter_by_id;
@@ -217,6 +219,15 @@ ChannelBounds ReaderPool::channel_bounds(const std::string& channel) {
       bounds.last_seq = connection.bounds.getColumn(1).getInt64();
     }
     return bounds;
+  });
+}
+
+std::optional<std::int64_t> ReaderPool::seq_of(const std::string& id) {
+  return with_connection([&](Connection& connection) -> std::optional<std::int64_t> {
+    ResetOnExit reset(connection.seq_of_id);
+    connection.seq_of_id.bindNoCopy(1, id);
+    if (!connection.seq_of_id.executeStep()) return std::nullopt;
+    return connection.seq_of_id.getColumn(0).getInt64();
   });
 }
 

@@ -65,6 +65,11 @@ inline constexpr const char* kInsertEvent =
     "INSERT INTO events(seq, id, channel, event, data, socket_id, time_ms, stored_ms, topic, app) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT(id) DO NOTHING";
 inline constexpr const char* kSeqOfId = "SELECT seq FROM events WHERE id = ?1";
+// The events whose id is a derived id (?1) or one of its repeats ("<id>.<n>"): ?2 is ?1 + "/".
+inline constexpr const char* kDerivedRepeats =
+    "SELECT count(*), max(stored_ms) FROM events WHERE id >= ?1 AND id < ?2";
+// The id of the event at a seq (a position's anchor).
+inline constexpr const char* kIdOfSeq = "SELECT id FROM events WHERE seq = ?1";
 inline constexpr const char* kTouchChannel =
     "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
     "last_seq = excluded.last_seq, stored = stored + excluded.stored";

@@ -103,7 +103,8 @@ class History : public ::testing::Test {
     return store_->append(envelope).seq;
   }
 
-  std::string at(std::int64_t seq) const { return store_->epoch() + ":" + std::to_string(seq); }
+  // A position as the store names it: with the id of the event at seq (docs/protocol.md "Positions").
+  std::string at(std::int64_t seq) const { return store_->position_at(seq).to_string(); }
 
   json page(const std::vector<std::string>& channels, const std::string& since, std::size_t limit = 100) {
     return json::parse(read_history_page(*store_, *replay_, HistoryRequest{channels, since, limit}));

@@ -100,7 +100,7 @@ TEST(PusherFrames, EncodeFrameCarriesThePusherEncodingAndTheSocketToSkip) {
   EXPECT_EQ(frame->socket_id, "1.2");
   EXPECT_EQ(frame->app, "shop-a");  // the only app whose sessions deliver it
   // The app is routing information, not part of what any client receives.
-  EXPECT_EQ(frame->pusher, R"({"event":"e","data":"[1,2]","channel":"c","position":"ep:5"})");
+  EXPECT_EQ(frame->pusher, R"({"event":"e","data":"[1,2]","channel":"c","position":"ep:5:a1"})");
   EXPECT_EQ(frame->json.find("shop-a"), std::string::npos);
 }
 

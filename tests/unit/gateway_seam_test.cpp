@@ -81,6 +81,61 @@ TEST_F(SeamTest, PositionFromAnotherStoreGetsEpochChangedResetThenLiveEvents) {
   on_io([&] { session->detach(); return 0; });
 }
 
+// A position of another node (another epoch) with the id of its event: resumed after that event here,
+// with no reset, also when this store has not got the event yet when the client arrives (its bridge a
+// moment behind the other node's).
+TEST_F(SeamTest, PositionOfAnotherNodeResumesAfterItsEventById) {
+  for (int n = 0; n < 5; ++n) append("c", n);
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, "0123456789ab:999:c-2");
+    return s;
+  });
+  append("c", 5);
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 3; }));
+  std::this_thread::sleep_for(50ms);
+  const auto events = of_type(session->frames(), "event");
+  ASSERT_EQ(events.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(events[static_cast<std::size_t>(i)]["data"]["n"], i + 3);
+  EXPECT_EQ(of_type(session->frames(), "reset").size(), 0u);
+  EXPECT_EQ(stats_.resumes_from_other_node.load(), 1u);
+  on_io([&] { session->detach(); return 0; });
+}
+
+TEST_F(SeamTest, PositionOfAnotherNodeWhoseEventArrivesMomentsLaterStillResumesWithoutAReset) {
+  append("c", 0);
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, "0123456789ab:999:c-1");
+    return s;
+  });
+  std::this_thread::sleep_for(300ms);
+  append("c", 1);  // the client's last event reaches this node after the client did
+  append("c", 2);
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 1; }));
+  std::this_thread::sleep_for(50ms);
+  const auto events = of_type(session->frames(), "event");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["data"]["n"], 2);
+  EXPECT_EQ(of_type(session->frames(), "reset").size(), 0u);
+  on_io([&] { session->detach(); return 0; });
+}
+
+TEST_F(SeamTest, PositionOfAnotherNodeWhoseEventThisStoreLacksGetsEpochChangedAfterLooking) {
+  append("c", 0);
+  auto session = on_io([&] {
+    auto s = std::make_shared<RecordingSession>(*context_);
+    s->subscribe_from({"c"}, "0123456789ab:999:never-stored");
+    return s;
+  });
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "reset").size() == 1; }));
+  EXPECT_EQ(of_type(session->frames(), "reset")[0]["reason"], "epoch_changed");
+  append("c", 1);  // live from the head the subscription was made at
+  ASSERT_TRUE(wait_for([&] { return of_type(session->frames(), "event").size() == 1; }));
+  EXPECT_EQ(of_type(session->frames(), "event")[0]["data"]["n"], 1);
+  on_io([&] { session->detach(); return 0; });
+}
+
 TEST_F(PrunedSeamTest, CursorOlderThanRetainedHistoryGetsHistoryPrunedResetThenOnlyNewerEvents) {
   const std::int64_t old_cursor = append("c", 0);
   for (int n = 1; n < 50; ++n) append("c", n);

@@ -183,6 +183,59 @@ TEST_F(EventStoreTest, DuplicateIsRecognisedAfterReopen) {
   EXPECT_EQ(again.seq, seq);
 }
 
+Envelope derived(const std::string& id, const std::string& channel, bool redelivery = false) {
+  Envelope envelope = make_event(id, channel);
+  envelope.derived_id = true;
+  envelope.redelivery = redelivery;
+  return envelope;
+}
+
+// A message without an id, published again, is another event: "<id>.<n>" with n counting the stored ones,
+// so two nodes that stored the same messages name them alike. A broker redelivery of one stored moments
+// ago is the same event.
+TEST_F(EventStoreTest, RepeatsOfAMessageWithoutAnIdAreNewEventsButARedeliveryIsNot) {
+  auto store = open();
+  const auto first = store->append(derived("hAAA", "c"));
+  const auto other = store->append(derived("hBBB", "c"));
+  const auto again = store->append(derived("hAAA", "c"));
+  const auto third = store->append(derived("hAAA", "c"));
+  EXPECT_FALSE(first.duplicate);
+  EXPECT_FALSE(other.duplicate);
+  EXPECT_FALSE(again.duplicate);
+  EXPECT_FALSE(third.duplicate);
+  const auto redelivered = store->append(derived("hAAA", "c", /*redelivery=*/true));
+  EXPECT_TRUE(redelivered.duplicate);
+  const auto events = store->read_after({"c"}, 0, 10);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[0].envelope.id, "hAAA");
+  EXPECT_EQ(events[1].envelope.id, "hBBB");
+  EXPECT_EQ(events[2].envelope.id, "hAAA.1");
+  EXPECT_EQ(events[3].envelope.id, "hAAA.2");
+  // A publisher's id stays an idempotency key.
+  EXPECT_TRUE(store->append(make_event("hBBB", "c")).duplicate);
+  // The same in one batch.
+  std::vector<std::future<AppendResult>> batch;
+  for (int i = 0; i < 3; ++i) batch.push_back(store->append_async(derived("hCCC", "d")));
+  for (auto& result : batch) EXPECT_FALSE(result.get().duplicate);
+  std::vector<std::string> ids;
+  for (const auto& event : store->read_after({"d"}, 0, 10)) ids.push_back(event.envelope.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"hCCC", "hCCC.1", "hCCC.2"}));
+}
+
+TEST_F(EventStoreTest, PositionsCarryTheIdOfTheirEventAndIdsLeadBackToTheirSeq) {
+  auto store = open();
+  const auto a = store->append(make_event("ev-a", "c"));
+  const auto b = store->append(make_event("ev-b", "d"));
+  EXPECT_EQ(store->position_at(a.seq).to_string(), store->epoch() + ":" + std::to_string(a.seq) + ":ev-a");
+  EXPECT_EQ(store->position_at(b.seq).anchor, "ev-b");
+  EXPECT_EQ(store->position_at(0).anchor, "");
+  EXPECT_EQ(store->seq_of("ev-b"), b.seq);
+  EXPECT_EQ(store->seq_of("nope"), std::nullopt);
+  store.reset();
+  auto reopened = open();  // the head's anchor is known again after a restart
+  EXPECT_EQ(reopened->position_at(b.seq).anchor, "ev-b");
+}
+
 TEST_F(EventStoreTest, EpochIsStableAcrossReopenAndDiffersForAFreshDirectory) {
   std::string epoch;
   {

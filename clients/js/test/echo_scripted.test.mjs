@@ -141,6 +141,10 @@ test('isAfter: same epoch by seq (any size, leading zeros), another epoch or an 
   assert.equal(isAfter('f:1', 'e:100'), true, 'another epoch');
   assert.equal(isAfter('garbage', 'e:1'), true);
   assert.equal(isAfter('e:1', 'garbage'), true);
+  // Positions name their event too ("<epoch>:<seq>:<id>"; ids may hold ':'): compared by seq all the same.
+  assert.equal(isAfter('e:10:ev-10', 'e:9:h0ABC.1'), true);
+  assert.equal(isAfter('e:9:a:b', 'e:10:x'), false);
+  assert.equal(isAfter('e:10:x', 'e:10'), false);
 });
 
 test('since: none on the first subscribe, the last position on every resubscribe; duplicates and stale events dropped, in order', async () => {

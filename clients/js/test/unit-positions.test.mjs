@@ -11,6 +11,9 @@ test('isAfter: seq compared as numbers within an epoch; another epoch counts as 
   assert.equal(isAfter('e:10', 'e:9'), true);
   assert.equal(isAfter('e:9', 'e:10'), false);
   assert.equal(isAfter('e:10', 'e:10'), false);
+  // with the event id ("<epoch>:<seq>:<id>", ids may hold ':'): the seq decides
+  assert.equal(isAfter('e:10:ev:10', 'e:9:ev-9'), true);
+  assert.equal(isAfter('e:9:h0ABC.2', 'e:10:x'), false);
   assert.equal(isAfter('e:100', 'e:99'), true, 'numeric, not lexicographic');
   assert.equal(isAfter('e:9007199254740993', 'e:9007199254740992'), true, 'exact past 2^53');
   assert.equal(isAfter('f:1', 'e:99'), true, 'another epoch: the server says reset');

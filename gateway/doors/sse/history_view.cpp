@@ -23,9 +23,6 @@ std::optional<std::int64_t> whole_number(const std::string& text) {
   return std::stoll(text);
 }
 
-std::string position_of(const std::string& epoch, std::int64_t seq) {
-  return epoch + ":" + std::to_string(seq);
-}
 
 // The answer's text, frames as the streams carry them, byte for byte.
 std::string answer_body(const std::string& frames, const std::string& position, bool more) {
@@ -63,19 +60,23 @@ std::variant<HistoryRequest, HistoryRequestError> parse_history_request(const Re
 // position from another store, ahead of the head or unreadable gets a reset per channel at the head; a
 // covered one, earliest and latest are read as a replay page, whose pruned channels get a reset.
 std::string read_history_page(EventStore& store, ReplayReader& reader, const HistoryRequest& request) {
-  const std::string& epoch = store.epoch();
   const std::int64_t head = store.head_seq();
-  const StartPoint start = StartPoint::parse(request.since);
+  const auto position_of = [&store](std::int64_t seq) { return store.position_at(seq).to_string(); };
+  StartPoint start = StartPoint::parse(request.since);
+  if (start.kind == StartPoint::Kind::After && start.after.epoch != store.epoch() && !start.after.anchor.empty()) {
+    // Another node's position: go on after its event here (the same id on every node), if this store has it.
+    if (const auto seq = store.seq_of(start.after.anchor)) start.after = Position{store.epoch(), *seq, {}};
+  }
   const char* reset_reason = nullptr;
   std::vector<ChannelCursor> cursors;
   switch (start.kind) {
     case StartPoint::Kind::Live:
-      return answer_body({}, position_of(epoch, head), false);  // a poller starts from now
+      return answer_body({}, position_of(head), false);  // a poller starts from now
     case StartPoint::Kind::BadPosition:
       reset_reason = "bad_position";
       break;
     case StartPoint::Kind::After:
-      if (start.after.epoch != epoch) {
+      if (start.after.epoch != store.epoch()) {
         reset_reason = "epoch_changed";
       } else if (start.after.seq > head) {
         reset_reason = "position_ahead";
@@ -97,22 +98,22 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
   std::string frames;
   if (reset_reason) {
     for (const auto& channel : request.channels)
-      append_frame(frames, encode_reset(channel, reset_reason, position_of(epoch, head)));
-    return answer_body(frames, position_of(epoch, head), false);
+      append_frame(frames, encode_reset(channel, reset_reason, position_of(head)));
+    return answer_body(frames, position_of(head), false);
   }
 
   const ReplayPage page = reader.read_page_now(cursors, PageLimit{request.limit, kHistoryPageBytes});
   for (const auto& channel : page.pruned) {
-    append_frame(frames, encode_reset(channel, "history_pruned", position_of(epoch, page.head)));
+    append_frame(frames, encode_reset(channel, "history_pruned", position_of(page.head)));
   }
   for (const auto& event : page.events)
-    append_frame(frames, encode_event_json(event, position_of(epoch, event.seq)));
+    append_frame(frames, encode_event_json(event, Position{store.epoch(), event.seq, event.envelope.id}.to_string()));
   // A full page goes on after the last event it read (also when that one was a pruned channel's, left
   // out above); the other pages hold everything up to the head they were read at, so the next call starts
   // there. A full page with nothing read at or below its head (the only events were committed while it
   // was read) holds everything up to that head as well.
   const bool more = page.full && page.through > 0;
-  return answer_body(frames, position_of(epoch, more ? page.through : page.head), more);
+  return answer_body(frames, position_of(more ? page.through : page.head), more);
 }
 
 void answer_history(ServerContext& context,

@@ -10,11 +10,12 @@ import { TimeoutError, diagnostics, openClients, track, waitUntil, withTimeout }
 let refCounter = 0;
 const nextRef = () => `r${++refCounter}`;
 
-export const POSITION_RE = /^([^:\s]+):(\d+)$/;
+// "<epoch>:<seq>" or "<epoch>:<seq>:<event id>" (docs/protocol.md "Positions").
+export const POSITION_RE = /^([^:\s]+):(\d+)(?::([\w.:-]{1,128}))?$/;
 export function parsePosition(position) {
   const m = POSITION_RE.exec(position);
   if (!m) throw new Error(`not a position: ${JSON.stringify(position)}`);
-  return { epoch: m[1], seq: Number(m[2]) };
+  return { epoch: m[1], seq: Number(m[2]), anchor: m[3] };
 }
 export const seqOf = (position) => parsePosition(position).seq;
 export const epochOf = (position) => parsePosition(position).epoch;
