@@ -34,8 +34,9 @@ struct LatestLookup {
 
 class PusherService {
  public:
+  // routes: where REST publishes are re-published (EventRepublisher); must outlive the service.
   PusherService(const std::vector<PusherAppConfig>& apps, PublisherOptions publisher, ClusterOptions cluster,
-                const SchemaRegistry& schemas, ServerContext& context);
+                const SchemaRegistry& schemas, const RouteTable& routes, ServerContext& context);
   ~PusherService();
   PusherService(const PusherService&) = delete;
   PusherService& operator=(const PusherService&) = delete;

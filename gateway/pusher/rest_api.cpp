@@ -179,10 +179,12 @@ std::optional<RestResponse> RestApi::refused_channel(const Call& call, const std
   return std::nullopt;
 }
 
-std::optional<RestResponse> RestApi::invalid_data(const std::string& event,
+std::optional<RestResponse> RestApi::invalid_data(const std::vector<std::string>& channels, const std::string& event,
                                                   const std::string& data_json) const {
   if (!validate_) return std::nullopt;
-  if (auto reason = validate_(event, data_json)) return reply(422, "invalid_data", *reason);
+  for (const auto& channel : channels) {
+    if (auto reason = validate_(channel, event, data_json)) return reply(422, "invalid_data", *reason);
+  }
   return std::nullopt;
 }
 
@@ -229,7 +231,7 @@ void RestApi::publish_events(const Call& call, std::function<void(RestResponse)>
   EventRequest event;
   if (auto problem = read_event(*body, event, /*batch=*/false)) return done(*problem);
   if (auto refusal = refused_channel(call, event.channels)) return done(*refusal);
-  if (auto problem = invalid_data(event.name, event.data_json)) return done(*problem);
+  if (auto problem = invalid_data(event.channels, event.name, event.data_json)) return done(*problem);
   publish_(outgoing(event, call.app->id()),
            [app = call.app, event, done = std::move(done)](std::optional<std::string> error) {
              if (error)
@@ -256,7 +258,7 @@ void RestApi::publish_batch(const Call& call, std::function<void(RestResponse)> 
   for (std::size_t i = 0; i < batch->size(); ++i) {
     if (auto problem = read_event((*batch)[i], events[i], /*batch=*/true)) return done(*problem);
     if (auto refusal = refused_channel(call, events[i].channels)) return done(*refusal);
-    if (auto problem = invalid_data(events[i].name, events[i].data_json)) return done(*problem);
+    if (auto problem = invalid_data(events[i].channels, events[i].name, events[i].data_json)) return done(*problem);
     any_info = any_info || !events[i].info.empty();
     for (auto& item : outgoing(events[i], call.app->id())) all.push_back(std::move(item));
   }

@@ -46,10 +46,11 @@ class RestApi {
 
   using Publish = std::function<void(std::vector<OutgoingEvent>, EventRepublisher::Done)>;
   using Clock = std::function<std::int64_t()>;  // Unix seconds
-  // Why an event's data would be refused downstream (its event schema), or nullopt. Checked before
-  // publishing, so the publisher gets 422 instead of a 200 for an event that would be dead-lettered.
-  using Validate =
-      std::function<std::optional<std::string>(const std::string& event, const std::string& data_json)>;
+  // Why an event's data would be refused downstream on this channel (the schema the bridge applies to
+  // it), or nullopt. Checked before publishing, so the publisher gets 422 instead of a 200 for an event
+  // that would be dead-lettered.
+  using Validate = std::function<std::optional<std::string>(const std::string& channel, const std::string& event,
+                                                            const std::string& data_json)>;
 
   // Publisher tokens: who the token is (or the refusal to answer), and whether it may publish on a
   // channel (nullopt: yes). Without them a bearer token is refused.
@@ -74,7 +75,8 @@ class RestApi {
   RestResponse list_users(const Call& call, const std::string& channel) const;
 
   const AppRegistry& apps_;
-  std::optional<RestResponse> invalid_data(const std::string& event, const std::string& data_json) const;
+  std::optional<RestResponse> invalid_data(const std::vector<std::string>& channels, const std::string& event,
+                                           const std::string& data_json) const;
   std::optional<RestResponse> authenticate_publisher(Call& call, const RestRequest& request) const;
   std::optional<RestResponse> refused_channel(const Call& call, const std::vector<std::string>& channels) const;
 
