@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/schema_registry.h"
+#include "core/clock.h"
 #include "gateway/http/access.h"
 #include "gateway/http/refusal.h"
 
@@ -73,14 +74,17 @@ PusherService::PusherService(const std::vector<PusherAppConfig>& apps, Publisher
     : context_(context),
       apps_(apps),
       directory_(shard_contexts(context)),
+      occupancy_(cluster.node, unix_ms()),
       republisher_(std::move(publisher), kPublishThreads, routes),
       rest_(
           apps_,
           [this](std::vector<OutgoingEvent> events, EventRepublisher::Done done) {
             republisher_.publish(std::move(events), std::move(done));
           },
-          {}, schema_check(schemas, routes, republisher_), publisher_tokens(context)),
-      cluster_(std::move(cluster), apps_, directory_),
+          {}, schema_check(schemas, routes, republisher_), publisher_tokens(context),
+          [this](const std::string& app) { return occupancy_.remote_subscriptions(app); }),
+      cluster_(std::move(cluster), apps_, directory_, occupancy_,
+               [this](const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }),
       webhooks_(apps_) {
   cluster_.start();
 }

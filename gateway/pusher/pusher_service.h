@@ -15,6 +15,7 @@
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/cluster_link.h"
+#include "gateway/pusher/cluster_occupancy.h"
 #include "gateway/pusher/pusher_config.h"
 #include "gateway/pusher/pusher_stats.h"
 #include "gateway/pusher/event_republisher.h"
@@ -45,8 +46,9 @@ class PusherService {
   ChannelDirectory& directory() { return directory_; }
   const RestApi& rest() const { return rest_; }
   std::string next_socket_id() { return socket_ids_.next(); }
-  // Presence of this node changed / a client event was relayed here: tell the other nodes.
-  void presence_changed() { cluster_.presence_changed(); }
+  // A subscription or presence member of this node came or went / a client event was relayed here:
+  // tell the other nodes (occupancy and member webhooks follow from the cluster's view, ClusterLink).
+  void occupancy_changed() { cluster_.presence_changed(); }
   void share_client_event(const RelayedFrame& frame) { cluster_.publish_client_event(frame); }
   void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
   WebhookStats webhook_stats() const { return webhooks_.stats(); }
@@ -76,6 +78,7 @@ class PusherService {
   AppRegistry apps_;
   SocketIdGenerator socket_ids_;
   ChannelDirectory directory_;
+  ClusterOccupancy occupancy_;
   EventRepublisher republisher_;
   RestApi rest_;
   ClusterLink cluster_;
