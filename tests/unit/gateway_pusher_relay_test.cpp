@@ -229,10 +229,11 @@ TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
   here.app().join("presence-room", "", "1", R"("1")", R"({"name":"Ana"})");
   here.app().join("presence-room", "", "2", "2", "");
   here.app().join("presence-room", "node-z", "9", R"("9")", "");  // remote members are not ours to share
-  const std::string mine = ClusterLink::snapshot_json(here.apps);
+  const std::string mine = ClusterLink::snapshot_json(here.apps, 77);
   EXPECT_EQ(json::parse(mine),
             json::parse(
-                R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}}})"));
+                R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}},)"
+                R"("subscriptions":{},"since":77})"));
 
   Cluster there;
   there.link.apply_snapshot("node-here", mine);
@@ -244,7 +245,7 @@ TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
 
 TEST(PusherClusterLink, NoMembersIsAnEmptySnapshot) {
   Cluster cluster;
-  EXPECT_EQ(ClusterLink::snapshot_json(cluster.apps), R"({"apps":{}})");
+  EXPECT_EQ(ClusterLink::snapshot_json(cluster.apps, 5), R"({"apps":{},"since":5,"subscriptions":{}})");
 }
 
 // ---- ClusterLink: client events of other nodes ----
