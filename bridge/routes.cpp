@@ -5,8 +5,8 @@
 #include <set>
 #include <utility>
 
-#include "core/channel.h"
 #include "bridge/route_pattern.h"
+#include "core/channel.h"
 
 namespace kabar {
 namespace {

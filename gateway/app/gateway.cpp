@@ -158,8 +158,9 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
       context_->authorizer->verifier().has_keys() ? "tokens verified" : "no JWT key: anonymous access only");
   // Before the Pusher service: its REST publishes go to the topics the routes map their channels to.
   routes_ = std::make_unique<RouteTable>(config_.routes);
-  pusher_ = std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
-                                            cluster_options_from(config_.broker), schemas, *routes_, *context_);
+  pusher_ =
+      std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
+                                      cluster_options_from(config_.broker), schemas, *routes_, *context_);
   open_doors();
 
   // Bind before any thread starts: a port already in use must end in a clear error, and a constructor

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <thread>
@@ -34,8 +35,6 @@
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/cluster_occupancy.h"
-
-#include <nlohmann/json_fwd.hpp>
 
 namespace mqtt {
 class async_client;
@@ -120,7 +119,7 @@ class ClusterLink {
   bool dirty_ = false;
   bool stopping_ = false;
   bool running_ = false;
-  bool settled_ = false;                        // connected for confirm_window: the others' snapshots are in
+  bool settled_ = false;  // connected for confirm_window: the others' snapshots are in
   std::chrono::steady_clock::time_point settle_at_{};
   std::atomic<bool> connected_{false};
   std::string last_published_;

@@ -57,7 +57,8 @@ std::vector<AppWebhook> occupancy_transitions(const OccupancyView& before, const
       if (!was_occupied && is_occupied)
         out.push_back({app, WebhookEvent::about_channel("channel_occupied", channel)});
       for (const auto& user : new_users) {
-        if (!old_users.count(user)) out.push_back({app, WebhookEvent::about_member("member_added", channel, user)});
+        if (!old_users.count(user))
+          out.push_back({app, WebhookEvent::about_member("member_added", channel, user)});
       }
       for (const auto& user : old_users) {
         if (!new_users.count(user))

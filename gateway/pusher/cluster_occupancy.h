@@ -28,7 +28,7 @@ namespace kabar {
 // What one node has: per app and channel, its subscribed connections and the users present through it.
 struct NodeOccupancy {
   std::int64_t since_ms = 0;  // when the node started (its snapshot's "since")
-  std::map<std::string, std::map<std::string, std::size_t>> subscriptions;       // app -> channel -> count
+  std::map<std::string, std::map<std::string, std::size_t>> subscriptions;      // app -> channel -> count
   std::map<std::string, std::map<std::string, std::set<std::string>>> members;  // app -> channel -> user keys
 };
 

@@ -168,7 +168,8 @@ void PusherSession::leave(const std::string& channel) {
   unsubscribe(channel);
   const LeaveOutcome left = leave_channel(*app_, channel, subscription.kind, subscription.user_key);
   if (left.member_removed) relay(channel, left.member_removed->frame, left.member_removed->version);
-  service().occupancy_changed();  // member_removed / channel_vacated webhooks: the cluster's (ClusterOccupancy)
+  service()
+      .occupancy_changed();  // member_removed / channel_vacated webhooks: the cluster's (ClusterOccupancy)
 }
 
 // Called every heartbeat_ms: a subscription authorized by a token that has now expired (its kabar_exp,

@@ -145,8 +145,8 @@ struct RestApi::Call {
   std::optional<authz::Claims> publisher;  // set when a publisher token authenticated the request
 };
 
-RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate, PublisherTokens tokens,
-                 RemoteSubscriptions remote)
+RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate,
+                 PublisherTokens tokens, RemoteSubscriptions remote)
     : apps_(apps),
       publish_(std::move(publish)),
       clock_(clock ? std::move(clock) : Clock(system_seconds)),
@@ -156,7 +156,8 @@ RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate
 
 // The cluster's channels of an app: this node's live figures (subscriptions here, presence users of every
 // node) plus the other nodes' subscriptions from their snapshots.
-std::map<std::string, ChannelSummary> RestApi::cluster_channels(const PusherApp& app, std::string_view prefix) const {
+std::map<std::string, ChannelSummary> RestApi::cluster_channels(const PusherApp& app,
+                                                                std::string_view prefix) const {
   std::map<std::string, ChannelSummary> channels;
   for (auto& summary : app.channels(prefix)) channels.emplace(summary.name, summary);
   if (!remote_) return channels;
@@ -197,7 +198,8 @@ std::optional<RestResponse> RestApi::refused_channel(const Call& call, const std
   return std::nullopt;
 }
 
-std::optional<RestResponse> RestApi::invalid_data(const std::vector<std::string>& channels, const std::string& event,
+std::optional<RestResponse> RestApi::invalid_data(const std::vector<std::string>& channels,
+                                                  const std::string& event,
                                                   const std::string& data_json) const {
   if (!validate_) return std::nullopt;
   for (const auto& channel : channels) {
@@ -276,7 +278,8 @@ void RestApi::publish_batch(const Call& call, std::function<void(RestResponse)> 
   for (std::size_t i = 0; i < batch->size(); ++i) {
     if (auto problem = read_event((*batch)[i], events[i], /*batch=*/true)) return done(*problem);
     if (auto refusal = refused_channel(call, events[i].channels)) return done(*refusal);
-    if (auto problem = invalid_data(events[i].channels, events[i].name, events[i].data_json)) return done(*problem);
+    if (auto problem = invalid_data(events[i].channels, events[i].name, events[i].data_json))
+      return done(*problem);
     any_info = any_info || !events[i].info.empty();
     for (auto& item : outgoing(events[i], call.app->id())) all.push_back(std::move(item));
   }

@@ -50,8 +50,8 @@ class RestApi {
   // Why an event's data would be refused downstream on this channel (the schema the bridge applies to
   // it), or nullopt. Checked before publishing, so the publisher gets 422 instead of a 200 for an event
   // that would be dead-lettered.
-  using Validate = std::function<std::optional<std::string>(const std::string& channel, const std::string& event,
-                                                            const std::string& data_json)>;
+  using Validate = std::function<std::optional<std::string>(
+      const std::string& channel, const std::string& event, const std::string& data_json)>;
 
   // Publisher tokens: who the token is (or the refusal to answer), and whether it may publish on a
   // channel (nullopt: yes). Without them a bearer token is refused.

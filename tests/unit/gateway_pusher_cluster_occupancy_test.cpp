@@ -14,7 +14,8 @@ namespace {
 std::vector<std::string> names(const std::vector<AppWebhook>& webhooks) {
   std::vector<std::string> out;
   for (const auto& [app, event] : webhooks)
-    out.push_back(app + " " + event.name + " " + event.channel + (event.user_id.empty() ? "" : " " + event.user_id));
+    out.push_back(app + " " + event.name + " " + event.channel +
+                  (event.user_id.empty() ? "" : " " + event.user_id));
   return out;
 }
 
@@ -39,9 +40,10 @@ TEST(ClusterOccupancyMerge, AChannelIsOccupiedWhenAnyNodeHasASubscriberAndMember
 TEST(ClusterOccupancyTransitions, OccupiedThenMembersAddedAndMembersRemovedThenVacated) {
   OccupancyView before = {{"app", {{"presence-room", {"1", "2"}}, {"gone", {}}}}};
   OccupancyView after = {{"app", {{"presence-room", {"2", "3"}}, {"new", {}}}}};
-  EXPECT_EQ(names(occupancy_transitions(before, after)),
-            (std::vector<std::string>{"app channel_vacated gone", "app channel_occupied new",
-                                      "app member_added presence-room 3", "app member_removed presence-room 1"}));
+  EXPECT_EQ(
+      names(occupancy_transitions(before, after)),
+      (std::vector<std::string>{"app channel_vacated gone", "app channel_occupied new",
+                                "app member_added presence-room 3", "app member_removed presence-room 1"}));
   EXPECT_EQ(names(occupancy_transitions({}, {{"app", {{"presence-x", {"9"}}}}})),
             (std::vector<std::string>{"app channel_occupied presence-x", "app member_added presence-x 9"}));
   EXPECT_EQ(names(occupancy_transitions({{"app", {{"presence-x", {"9"}}}}}, {})),
@@ -98,7 +100,8 @@ TEST(ClusterOccupancyReconcile, OnlyTheLeaderSendsAndEachChangeOnce) {
   // One node leaves the channel: still occupied on the other.
   first.set_node("b", node(2, {}));
   EXPECT_TRUE(first.reconcile(on_a).webhooks.empty());
-  EXPECT_EQ(names(first.reconcile(node(1, {})).webhooks), (std::vector<std::string>{"app channel_vacated orders"}));
+  EXPECT_EQ(names(first.reconcile(node(1, {})).webhooks),
+            (std::vector<std::string>{"app channel_vacated orders"}));
 }
 
 TEST(ClusterOccupancyReconcile, TheNextNodeTakesOverFromWhatTheLeaderAnnounced) {
@@ -115,7 +118,8 @@ TEST(ClusterOccupancyReconcile, TheNextNodeTakesOverFromWhatTheLeaderAnnounced) 
   EXPECT_TRUE(next.reconcile(node(2, {})).webhooks.empty());      // not its turn
   next.drop_node("a");  // a is killed; its will empties its snapshot
   EXPECT_EQ(names(next.reconcile(node(2, {})).webhooks),
-            (std::vector<std::string>{"app member_removed presence-room ana", "app channel_vacated presence-room"}));
+            (std::vector<std::string>{"app member_removed presence-room ana",
+                                      "app channel_vacated presence-room"}));
 }
 
 TEST(ClusterOccupancyReconcile, WhileLeadingItsOwnAnnouncementIsNotTakenBack) {

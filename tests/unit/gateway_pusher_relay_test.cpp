@@ -117,8 +117,9 @@ struct Cluster {
   ChannelDirectory directory{shards.list()};
   ClusterOccupancy occupancy{"node-a", 1000};
   std::vector<std::pair<std::string, WebhookEvent>> webhooks;  // what the link had sent (app, event)
-  ClusterLink link{ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory, occupancy,
-                   [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
+  ClusterLink link{
+      ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory, occupancy,
+      [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
   Recorder room;  // a local subscriber of presence-room
 
   Cluster() { directory.add(0, "app", "presence-room", &room); }
@@ -230,10 +231,10 @@ TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
   here.app().join("presence-room", "", "2", "2", "");
   here.app().join("presence-room", "node-z", "9", R"("9")", "");  // remote members are not ours to share
   const std::string mine = ClusterLink::snapshot_json(here.apps, 77);
-  EXPECT_EQ(json::parse(mine),
-            json::parse(
-                R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}},)"
-                R"("subscriptions":{},"since":77})"));
+  EXPECT_EQ(
+      json::parse(mine),
+      json::parse(R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}},)"
+                  R"("subscriptions":{},"since":77})"));
 
   Cluster there;
   there.link.apply_snapshot("node-here", mine);
@@ -316,7 +317,8 @@ TEST(PusherClusterLinkOccupancy, SnapshotsShareSubscriptionsAndTheStartTime) {
 TEST(PusherClusterLinkOccupancy, AnotherNodesSubscriptionsCountForTheRestQueries) {
   Cluster cluster;
   cluster.link.apply_snapshot("node-b", R"({"apps":{},"subscriptions":{"app":{"orders":3}},"since":5})");
-  EXPECT_EQ(cluster.occupancy.remote_subscriptions("app"), (std::map<std::string, std::size_t>{{"orders", 3}}));
+  EXPECT_EQ(cluster.occupancy.remote_subscriptions("app"),
+            (std::map<std::string, std::size_t>{{"orders", 3}}));
   cluster.link.apply_snapshot("node-b", "");
   EXPECT_TRUE(cluster.occupancy.remote_subscriptions("app").empty());
 }
@@ -325,15 +327,18 @@ TEST(PusherClusterLinkOccupancy, TheLeaderSendsTheClustersWebhooksFromTheUnionOf
   Cluster cluster;  // node-a started at 1000
   cluster.occupancy.set_settled(true);
   cluster.app().add_subscriber("orders");
-  cluster.link.apply_snapshot("node-b", R"({"apps":{},"subscriptions":{"app":{"orders":1,"other":1}},"since":2000})");
+  cluster.link.apply_snapshot("node-b",
+                              R"({"apps":{},"subscriptions":{"app":{"orders":1,"other":1}},"since":2000})");
   cluster.link.reconcile();
-  EXPECT_EQ(webhook_names(cluster), (std::vector<std::string>{"channel_occupied orders", "channel_occupied other"}));
+  EXPECT_EQ(webhook_names(cluster),
+            (std::vector<std::string>{"channel_occupied orders", "channel_occupied other"}));
   cluster.app().remove_subscriber("orders");  // still occupied on node-b
   EXPECT_TRUE(cluster.link.reconcile().empty());
   EXPECT_TRUE(webhook_names(cluster).empty());
   cluster.link.apply_snapshot("node-b", "");  // node-b died
   EXPECT_FALSE(cluster.link.reconcile().empty());
-  EXPECT_EQ(webhook_names(cluster), (std::vector<std::string>{"channel_vacated orders", "channel_vacated other"}));
+  EXPECT_EQ(webhook_names(cluster),
+            (std::vector<std::string>{"channel_vacated orders", "channel_vacated other"}));
 }
 
 TEST(PusherClusterLinkOccupancy, AnOlderNodeLeadsAndThisOneSendsNothing) {
@@ -349,7 +354,8 @@ TEST(PusherClusterLinkOccupancy, TakingOverContinuesFromWhatTheDeadLeaderAnnounc
   Cluster cluster;
   cluster.occupancy.set_settled(true);
   const std::string members = R"({"app":{"presence-room":{"7":{"id":"7"}}}})";
-  cluster.link.apply_snapshot("node-old", R"({"apps":)" + members + R"(,"subscriptions":{"app":{"presence-room":1}},"since":1})");
+  cluster.link.apply_snapshot(
+      "node-old", R"({"apps":)" + members + R"(,"subscriptions":{"app":{"presence-room":1}},"since":1})");
   // The old leader told receivers about user 7 (its own member) and nothing else.
   cluster.occupancy.set_announced(parse_occupancy_view(R"({"apps":{"app":{"presence-room":["7"]}}})"));
   cluster.app().add_subscriber("orders");  // joined here while the leader was already dead, not yet known

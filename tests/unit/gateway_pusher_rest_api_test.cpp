@@ -81,7 +81,8 @@ TEST_F(RestApiTest, TheEnvelopeCarriesTheDataStringsJson) {
       json::parse(EventRepublisher::envelope_json({"c", R"(App\E)", R"("{\"a\":1}")", "1.2", ""}, "k123"));
   EXPECT_EQ(envelope, json::parse(R"({"id":"k123","event":"App\\E","data":{"a":1},"socket_id":"1.2"})"));
   // Laravel's escapes and member order reach MQTT as the publisher wrote them.
-  EXPECT_EQ(EventRepublisher::envelope_data(R"("{\"u\":\"a\\/b\",\"b\":[1,null]}")"), R"({"u":"a\/b","b":[1,null]})");
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("{\"u\":\"a\\/b\",\"b\":[1,null]}")"),
+            R"({"u":"a\/b","b":[1,null]})");
   EXPECT_EQ(EventRepublisher::envelope_data(R"("42")"), "42");
   // Not JSON, or a JSON string inside the string (unwrapping it would make pusher-js parse it once more),
   // or data that was not a string: unchanged.
@@ -212,7 +213,8 @@ TEST(RestApiValidation, DataThatItsEventSchemaRefusesIs422AndNotPublished) {
         done(std::nullopt);
       },
       [] { return kNow; },
-      [](const std::string&, const std::string& event, const std::string& data_json) -> std::optional<std::string> {
+      [](const std::string&, const std::string& event,
+         const std::string& data_json) -> std::optional<std::string> {
         if (event == "dokumen.updated" && data_json.find("dokumen") == std::string::npos) return "no dokumen";
         return std::nullopt;
       });
