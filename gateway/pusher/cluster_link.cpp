@@ -63,7 +63,11 @@ void ClusterLink::stop() {
   supervisor_.join();
   try {
     if (connected_) {
-      // A clean goodbye: the others see this node's members leave now rather than after a timeout.
+      // The sender's last word: what its own connections closing changed (they closed before the stop),
+      // so the next sender does not send it again. Then a clean goodbye: the others see this node's
+      // members leave now rather than after a timeout.
+      const std::string announced = reconcile();
+      if (!announced.empty()) publish_announced(announced);
       client_->publish(mqtt::make_message(presence_topic(options_.node), std::string(), 1, true))
           ->wait_for(kConnectTimeout);
     }

@@ -163,4 +163,24 @@ for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
     await waitUntil(() => receiver.about('presence-kill.room').includes('channel_vacated'), { what: 'vacated by B', timeout: 10000 });
     assert.deepEqual(receiver.about('presence-kill.room').slice(4), ['member_removed 2', 'channel_vacated']);
   });
+
+  test('the sending node stops cleanly: its members are removed once, and the other node sends from there', async () => {
+    await nodeA.start();  // back, and younger than B now: B stays the sender
+    await sleep(1500);
+    const citra = makeEcho(nodeA, { user: '3:Citra', authUrl: auth.url });
+    const dewi = makeEcho(nodeB, { user: '4:Dewi', authUrl: auth.url });
+    await Promise.all([connected(citra), connected(dewi)]);
+    await joinPresence(citra, 'stop.room');
+    await waitUntil(() => receiver.about('presence-stop.room').includes('member_added 3'), { what: 'Citra added', timeout: 10000 });
+    await joinPresence(dewi, 'stop.room');
+    await waitUntil(() => receiver.about('presence-stop.room').includes('member_added 4'), { what: 'Dewi added', timeout: 10000 });
+    await nodeB.stop();  // SIGTERM: its clients are closed, it sends and records what that changed, goodbye
+    dewi.disconnect();
+    await waitUntil(() => receiver.about('presence-stop.room').includes('member_removed 4'), { what: 'Dewi removed', timeout: 20000 });
+    await sleep(1500);
+    assert.deepEqual(receiver.about('presence-stop.room'), ['channel_occupied', 'member_added 3', 'member_added 4', 'member_removed 4']);
+    citra.disconnect();
+    await waitUntil(() => receiver.about('presence-stop.room').includes('channel_vacated'), { what: 'vacated by A', timeout: 10000 });
+    assert.deepEqual(receiver.about('presence-stop.room').slice(4), ['member_removed 3', 'channel_vacated']);
+  });
 });
