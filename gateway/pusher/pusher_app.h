@@ -39,7 +39,7 @@ struct LocalMember {
 
 struct ChannelSummary {
   std::string name;
-  std::size_t subscriptions = 0;  // connections of this node subscribed
+  std::size_t subscriptions = 0;  // connections of this node subscribed (RestApi adds the other nodes')
   std::size_t users = 0;          // distinct present users (presence channels; all nodes)
 };
 
