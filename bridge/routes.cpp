@@ -1,11 +1,12 @@
 #include "bridge/routes.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <utility>
 
-#include "core/channel.h"
 #include "bridge/route_pattern.h"
+#include "core/channel.h"
 
 namespace kabar {
 namespace {
@@ -58,6 +59,62 @@ std::string_view lookup(const Bindings& bindings, std::string_view name) {
     if (key == name) return value;
   }
   return {};
+}
+
+// Matches a channel template ("private-cabang.{id}.admin") against a channel name, trying every way the
+// placeholders can split it (a template such as "{a}.{b}" is ambiguous for "x.y.z") until `accept` takes
+// a binding. A placeholder binds a non-empty part; one used twice must bind the same text both times.
+bool bind_template(std::string_view tpl, std::string_view channel, Bindings& bindings,
+                   const std::function<bool(const Bindings&)>& accept) {
+  if (tpl.empty()) return channel.empty() && accept(bindings);
+  if (tpl.front() != '{') {
+    if (channel.empty() || channel.front() != tpl.front()) return false;
+    return bind_template(tpl.substr(1), channel.substr(1), bindings, accept);
+  }
+  const auto close = tpl.find('}');
+  const std::string_view name = tpl.substr(1, close - 1);
+  const std::string_view rest = tpl.substr(close + 1);
+  for (const auto& [key, value] : bindings) {
+    if (key != name) continue;
+    return channel.starts_with(value) && bind_template(rest, channel.substr(value.size()), bindings, accept);
+  }
+  for (std::size_t length = 1; length <= channel.size(); ++length) {
+    bindings.emplace_back(name, channel.substr(0, length));
+    if (bind_template(rest, channel.substr(length), bindings, accept)) return true;
+    bindings.pop_back();
+  }
+  return false;
+}
+
+std::size_t literal_characters(std::string_view tpl) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < tpl.size(); ++i) {
+    if (tpl[i] == '{') {
+      i = tpl.find('}', i);
+    } else {
+      ++count;
+    }
+  }
+  return count;
+}
+
+// The route's topic pattern with its placeholders filled in; nullopt when one has no value.
+std::optional<std::string> fill_topic(const Route& route, const Bindings& bindings) {
+  std::string topic;
+  std::string_view rest = route.topic;
+  bool more = true;
+  while (more) {
+    const std::string_view level = next_level(rest, more);
+    if (is_placeholder(level)) {
+      const std::string_view value = lookup(bindings, placeholder_name(level));
+      if (value.empty()) return std::nullopt;
+      topic += value;
+    } else {
+      topic += level;
+    }
+    if (more) topic += '/';
+  }
+  return topic;
 }
 
 class RouteChecker {
@@ -198,6 +255,37 @@ std::optional<RouteMatch> RouteTable::match(std::string_view topic) const {
     return RouteMatch{&route, std::move(*channel)};
   }
   return std::nullopt;
+}
+
+std::optional<std::string> RouteTable::topic_for_channel(std::string_view channel) const {
+  if (!is_valid_channel_name(channel)) return std::nullopt;
+  std::optional<std::string> best;
+  std::size_t best_literals = 0;
+  for (const Route& route : routes_) {
+    // The most specific template wins, the first route on a tie: "private-cabang.{id}" also yields
+    // "private-cabang.4.admin" (with {id} = "4.admin"), and cabang/4.admin/omset even routes back to it,
+    // but "private-cabang.{id}.admin" says more of the channel, and its topic is the one the policy lets
+    // branch 4's readers read. The generic "{channel}" says nothing, so it is the last resort.
+    const std::size_t literals = literal_characters(route.channel);
+    if (best && literals <= best_literals) continue;
+    std::optional<std::string> found;
+    Bindings bindings;
+    // Channel characters never include '/', '+' or '#', so every bound part is a valid topic level.
+    bind_template(route.channel, channel, bindings, [&](const Bindings& candidate) {
+      auto topic = fill_topic(route, candidate);
+      if (!topic) return false;
+      // The first match decides forward routing: the topic must come back to this route and channel.
+      auto back = match(*topic);
+      if (!back || back->route != &route || back->channel != channel) return false;
+      found = std::move(topic);
+      return true;
+    });
+    if (found) {
+      best = std::move(found);
+      best_literals = literals;
+    }
+  }
+  return best;
 }
 
 std::vector<std::string> RouteTable::subscriptions() const {

@@ -40,6 +40,14 @@ class RouteTable {
   // when the filled-in channel name is not a valid channel name.
   std::optional<RouteMatch> match(std::string_view topic) const;
 
+  // The reverse of match(): the topic that routes to `channel`, for publishing an event of that channel
+  // where MQTT clients of that channel read (the Pusher REST API's re-publish). Among the routes whose
+  // channel template yields `channel` and whose rebuilt topic match() routes back to the same route and
+  // channel, the one whose template has the most literal characters (the most specific), the first on a
+  // tie; nullopt when none does (e.g. a route before it takes the topic, or a placeholder of the pattern
+  // that the template does not use).
+  std::optional<std::string> topic_for_channel(std::string_view channel) const;
+
   // The MQTT topic filters to subscribe to (one per route, deduplicated).
   std::vector<std::string> subscriptions() const;
 

@@ -156,8 +156,11 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
       "authorization: {} ({} rules); {}", context_->authorizer->policy().origin(),
       context_->authorizer->policy().rules().size(),
       context_->authorizer->verifier().has_keys() ? "tokens verified" : "no JWT key: anonymous access only");
-  pusher_ = std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
-                                            cluster_options_from(config_.broker), schemas, *context_);
+  // Before the Pusher service: its REST publishes go to the topics the routes map their channels to.
+  routes_ = std::make_unique<RouteTable>(config_.routes);
+  pusher_ =
+      std::make_unique<PusherService>(config_.apps, publisher_options_from(config_.broker),
+                                      cluster_options_from(config_.broker), schemas, *routes_, *context_);
   open_doors();
 
   // Bind before any thread starts: a port already in use must end in a clear error, and a constructor
@@ -169,7 +172,6 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   start_io_threads();
   try {
     sink_ = std::make_unique<StoreSink>(*store_);
-    routes_ = std::make_unique<RouteTable>(config_.routes);
     bridge_ = std::make_unique<MqttBridge>(bridge_options_from(config_.broker), *routes_, schemas, *sink_);
     bridge_->start();
     if (config_.demo.enabled) start_demo();

@@ -61,9 +61,9 @@ class Gateway {
   GatewayStats stats_;
   std::unique_ptr<ConnectionLimiter> connections_;
   std::unique_ptr<ServerContext> context_;
+  std::unique_ptr<RouteTable> routes_;  // before pusher_ and bridge_, which route with it
   std::unique_ptr<PusherService> pusher_;
   std::unique_ptr<StoreSink> sink_;
-  std::unique_ptr<RouteTable> routes_;
   std::unique_ptr<MqttBridge> bridge_;
   std::unique_ptr<DemoService> demo_;  // `kabar demo` only
   Router router_;  // every door's routes, complete before the listener accepts; read-only from then on

@@ -22,8 +22,13 @@ std::string node_of(const std::string& topic) { return topic.substr(topic.rfind(
 
 }  // namespace
 
-ClusterLink::ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory)
-    : options_(std::move(options)), apps_(apps), directory_(directory) {
+ClusterLink::ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory,
+                         ClusterOccupancy& occupancy, Notify notify)
+    : options_(std::move(options)),
+      apps_(apps),
+      directory_(directory),
+      occupancy_(occupancy),
+      notify_(std::move(notify)) {
   client_ = std::make_unique<mqtt::async_client>(options_.server_uri, options_.client_id,
                                                  mqtt::create_options(MQTTVERSION_3_1_1), nullptr);
   client_->set_message_callback([this](mqtt::const_message_ptr message) {
@@ -58,7 +63,11 @@ void ClusterLink::stop() {
   supervisor_.join();
   try {
     if (connected_) {
-      // A clean goodbye: the others see this node's members leave now rather than after a timeout.
+      // The sender's last word: what its own connections closing changed (they closed before the stop),
+      // so the next sender does not send it again. Then a clean goodbye: the others see this node's
+      // members leave now rather than after a timeout.
+      const std::string announced = reconcile();
+      if (!announced.empty()) publish_announced(announced);
       client_->publish(mqtt::make_message(presence_topic(options_.node), std::string(), 1, true))
           ->wait_for(kConnectTimeout);
     }
@@ -82,6 +91,9 @@ void ClusterLink::run() {
   std::unique_lock lock(wake_mutex_);
   while (!stopping_) {
     if (!connected_) {
+      // Cut off from the broker, this node cannot know the others: it sends none of the cluster's webhooks.
+      settled_ = false;
+      occupancy_.set_settled(false);
       lock.unlock();
       const bool ok = connect_once();
       lock.lock();
@@ -90,19 +102,29 @@ void ClusterLink::run() {
         continue;
       }
       dirty_ = true;
+      settle_at_ = Clock::now() + options_.confirm_window;
     }
     bool confirming = false;
     {
       std::lock_guard nodes_lock(nodes_mutex_);
       confirming = !unconfirmed_.empty();
     }
-    wake_.wait_until(lock, confirming ? confirm_deadline_ : Clock::now() + std::chrono::seconds(5),
-                     [this] { return stopping_ || dirty_ || !connected_; });
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    if (confirming) deadline = std::min(deadline, confirm_deadline_);
+    if (!settled_) deadline = std::min(deadline, settle_at_);
+    wake_.wait_until(lock, deadline, [this] { return stopping_ || dirty_ || !connected_; });
     if (stopping_) break;
     if (confirming && Clock::now() >= confirm_deadline_) {
       lock.unlock();
       forget_unconfirmed();
       lock.lock();
+      dirty_ = true;
+    }
+    if (!settled_ && connected_ && Clock::now() >= settle_at_) {
+      // The retained snapshots (and what the last sender announced) arrived within the window.
+      settled_ = true;
+      occupancy_.set_settled(true);
+      dirty_ = true;
     }
     if (dirty_ && connected_) {
       lock.unlock();
@@ -111,8 +133,26 @@ void ClusterLink::run() {
       dirty_ = false;
       lock.unlock();
       publish_snapshot();
+      const std::string announced = reconcile();
+      if (!announced.empty()) publish_announced(announced);
       lock.lock();
     }
+  }
+}
+
+std::string ClusterLink::reconcile() {
+  ClusterOccupancy::Reconciled result = occupancy_.reconcile(local_occupancy(apps_, occupancy_.since_ms()));
+  for (auto& webhook : result.webhooks) {
+    if (auto app = apps_.by_id(webhook.app); app && notify_) notify_(*app, std::move(webhook.event));
+  }
+  return result.announced_json;
+}
+
+void ClusterLink::publish_announced(const std::string& announced) {
+  try {
+    client_->publish(mqtt::make_message(announced_topic(), announced, 1, true));
+  } catch (const mqtt::exception& e) {
+    spdlog::warn("pusher cluster link: announced occupancy not published: {}", e.what());
   }
 }
 
@@ -134,8 +174,8 @@ bool ClusterLink::connect_once() {
       for (const auto& [node, state] : nodes_) unconfirmed_.insert(node);
       confirm_deadline_ = Clock::now() + options_.confirm_window;
     }
-    const std::vector<std::string> filters = {presence_topic("+"), client_topic("+")};
-    client_->subscribe(mqtt::string_collection::create(filters), std::vector<int>{1, 0})
+    const std::vector<std::string> filters = {presence_topic("+"), client_topic("+"), announced_topic()};
+    client_->subscribe(mqtt::string_collection::create(filters), std::vector<int>{1, 0, 1})
         ->wait_for(kConnectTimeout);
     connected_ = true;
     last_published_.clear();
@@ -148,7 +188,7 @@ bool ClusterLink::connect_once() {
 }
 
 void ClusterLink::publish_snapshot() {
-  const std::string snapshot = snapshot_json(apps_);
+  const std::string snapshot = snapshot_json(apps_, occupancy_.since_ms());
   if (snapshot == last_published_) return;
   try {
     client_->publish(mqtt::make_message(presence_topic(options_.node), snapshot, 1, true));
@@ -159,8 +199,9 @@ void ClusterLink::publish_snapshot() {
   }
 }
 
-std::string ClusterLink::snapshot_json(const AppRegistry& apps) {
+std::string ClusterLink::snapshot_json(const AppRegistry& apps, std::int64_t since_ms) {
   json all = json::object();
+  json subscriptions = json::object();
   for (const auto& app : apps.all()) {
     json channels = json::object();
     for (const LocalMember& member : app->local_members()) {
@@ -169,13 +210,26 @@ std::string ClusterLink::snapshot_json(const AppRegistry& apps) {
       channels[member.channel][member.user_key] = std::move(entry);
     }
     if (!channels.empty()) all[app->id()] = std::move(channels);
+    auto counts = app->local_subscriptions();
+    if (!counts.empty()) subscriptions[app->id()] = counts;
   }
-  return compact(json{{"apps", all}});
+  return compact(json{{"apps", all}, {"subscriptions", subscriptions}, {"since", since_ms}});
 }
 
-ClusterLink::NodeState ClusterLink::parse_snapshot(const std::string& payload) {
+NodeOccupancy ClusterLink::local_occupancy(const AppRegistry& apps, std::int64_t since_ms) {
+  NodeOccupancy occupancy;
+  occupancy.since_ms = since_ms;
+  for (const auto& app : apps.all()) {
+    auto counts = app->local_subscriptions();
+    if (!counts.empty()) occupancy.subscriptions[app->id()] = std::move(counts);
+    for (const LocalMember& member : app->local_members())
+      occupancy.members[app->id()][member.channel].insert(member.user_key);
+  }
+  return occupancy;
+}
+
+ClusterLink::NodeState ClusterLink::parse_members(const json& document) {
   NodeState state;
-  const json document = json::parse(payload, nullptr, false);
   if (!document.is_object() || !document.contains("apps") || !document["apps"].is_object()) return state;
   for (const auto& [app, channels] : document["apps"].items()) {
     if (!channels.is_object()) continue;
@@ -193,8 +247,38 @@ ClusterLink::NodeState ClusterLink::parse_snapshot(const std::string& payload) {
   return state;
 }
 
+// A node of an older version shares no counts and no start time: its members still count as occupancy,
+// and it is taken as the oldest (since 0), so a mixed cluster keeps one sender.
+NodeOccupancy ClusterLink::parse_occupancy(const json& document, const NodeState& members) {
+  NodeOccupancy occupancy;
+  for (const auto& [app, channels] : members) {
+    for (const auto& [channel, users] : channels) {
+      for (const auto& [user, member] : users) occupancy.members[app][channel].insert(user);
+    }
+  }
+  if (!document.is_object()) return occupancy;
+  if (auto since = document.find("since"); since != document.end() && since->is_number_integer())
+    occupancy.since_ms = since->get<std::int64_t>();
+  auto subscriptions = document.find("subscriptions");
+  if (subscriptions == document.end() || !subscriptions->is_object()) return occupancy;
+  for (const auto& [app, channels] : subscriptions->items()) {
+    if (!channels.is_object()) continue;
+    for (const auto& [channel, count] : channels.items()) {
+      if (count.is_number_unsigned() && count.get<std::size_t>() > 0)
+        occupancy.subscriptions[app][channel] = count.get<std::size_t>();
+    }
+  }
+  return occupancy;
+}
+
 void ClusterLink::apply_snapshot(const std::string& node, const std::string& payload) {
-  NodeState next = payload.empty() ? NodeState{} : parse_snapshot(payload);
+  const json document = payload.empty() ? json() : json::parse(payload, nullptr, false);
+  NodeState next = parse_members(document);
+  if (payload.empty()) {
+    occupancy_.drop_node(node);
+  } else {
+    occupancy_.set_node(node, parse_occupancy(document, next));
+  }
   std::lock_guard lock(nodes_mutex_);
   unconfirmed_.erase(node);
   NodeState& known = nodes_[node];
@@ -221,8 +305,8 @@ void ClusterLink::apply_snapshot(const std::string& node, const std::string& pay
       }
     }
   }
-  if (next.empty()) {
-    nodes_.erase(node);
+  if (payload.empty()) {
+    nodes_.erase(node);  // gone; a live node without members stays known, so a reconnect confirms it
   } else {
     known = std::move(next);
   }
@@ -292,8 +376,13 @@ void ClusterLink::apply_client_event(const std::string& node, const std::string&
 
 void ClusterLink::on_message(const std::string& topic, const std::string& payload) {
   const std::string node = node_of(topic);
-  if (topic.starts_with("kabar/pusher/presence/")) {
-    if (node != options_.node) apply_snapshot(node, payload);
+  if (topic == announced_topic()) {
+    occupancy_.set_announced(parse_occupancy_view(payload));
+  } else if (topic.starts_with("kabar/pusher/presence/")) {
+    if (node != options_.node) {
+      apply_snapshot(node, payload);
+      presence_changed();  // the cluster's occupancy changed: reconcile (after publish_delay)
+    }
   } else if (topic.starts_with("kabar/pusher/client/")) {
     apply_client_event(node, payload);
   }

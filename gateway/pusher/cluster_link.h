@@ -12,21 +12,29 @@
 //    anywhere.
 //  * Client events: published on kabar/pusher/client/<node> (QoS 0: ephemeral like the whisper itself)
 //    and relayed by every other node to its local subscribers.
+//  * Occupancy: the snapshot also carries the node's subscriptions per channel and its start time, kept
+//    in ClusterOccupancy for the REST queries and the cluster's webhooks. The node that sends those
+//    (ClusterOccupancy::leads) publishes what it told receivers, retained, on kabar/pusher/webhooks, so
+//    the node that takes over when it dies continues from there.
 //
 // Runs one supervisor thread (connect, reconnect, debounced snapshot publishing); Paho's thread applies
 // what arrives. Neither ever touches a shard's state directly: frames go through ChannelDirectory.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json_fwd.hpp>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
+#include "gateway/pusher/cluster_occupancy.h"
 
 namespace mqtt {
 class async_client;
@@ -46,7 +54,11 @@ struct ClusterOptions {
 
 class ClusterLink {
  public:
-  ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory);
+  // Sends one of the cluster's occupancy or member webhooks (this node leads).
+  using Notify = std::function<void(const PusherApp& app, WebhookEvent event)>;
+
+  ClusterLink(ClusterOptions options, const AppRegistry& apps, ChannelDirectory& directory,
+              ClusterOccupancy& occupancy, Notify notify);
   ~ClusterLink();
   ClusterLink(const ClusterLink&) = delete;
   ClusterLink& operator=(const ClusterLink&) = delete;
@@ -55,15 +67,21 @@ class ClusterLink {
   // Empties this node's snapshot (the others see its members leave) and disconnects.
   void stop();
 
-  // Any thread.
+  // Any thread: this node's subscriptions or members changed (shared and reconciled after publish_delay).
   void presence_changed();
   void publish_client_event(const RelayedFrame& frame);
   bool connected() const { return connected_.load(); }
 
   static std::string presence_topic(const std::string& node) { return "kabar/pusher/presence/" + node; }
   static std::string client_topic(const std::string& node) { return "kabar/pusher/client/" + node; }
-  // This node's members: {"apps":{app:{channel:{user_key:{"id":..,"info":..}}}}}.
-  static std::string snapshot_json(const AppRegistry& apps);
+  static std::string announced_topic() { return "kabar/pusher/webhooks"; }
+  // This node's members, subscriptions and start time: {"apps":{app:{channel:{user_key:{"id":..,
+  // "info":..}}}},"subscriptions":{app:{channel:n}},"since":ms}.
+  static std::string snapshot_json(const AppRegistry& apps, std::int64_t since_ms);
+  static NodeOccupancy local_occupancy(const AppRegistry& apps, std::int64_t since_ms);
+  // The cluster's webhooks for what changed, when this node sends them; returns what it announced
+  // (to publish), empty when nothing. Public for tests.
+  std::string reconcile();
   // Applies another node's snapshot ("" = the node is gone). Public for tests.
   void apply_snapshot(const std::string& node, const std::string& payload);
   void apply_client_event(const std::string& node, const std::string& payload);
@@ -76,7 +94,8 @@ class ClusterLink {
   // app -> channel -> user_key -> member
   using NodeState = std::map<std::string, std::map<std::string, std::map<std::string, RemoteMember>>>;
 
-  static NodeState parse_snapshot(const std::string& payload);
+  static NodeState parse_members(const nlohmann::json& document);
+  static NodeOccupancy parse_occupancy(const nlohmann::json& document, const NodeState& members);
   void announce_leave(PusherApp& app, const std::string& channel, const std::string& node,
                       const std::string& user);
   void announce_join(PusherApp& app, const std::string& channel, const std::string& node,
@@ -84,12 +103,15 @@ class ClusterLink {
   void run();
   bool connect_once();
   void publish_snapshot();
+  void publish_announced(const std::string& announced);
   void forget_unconfirmed();
   void on_message(const std::string& topic, const std::string& payload);
 
   ClusterOptions options_;
   const AppRegistry& apps_;
   ChannelDirectory& directory_;
+  ClusterOccupancy& occupancy_;
+  Notify notify_;
   std::unique_ptr<mqtt::async_client> client_;
   std::thread supervisor_;
   std::mutex wake_mutex_;
@@ -97,11 +119,13 @@ class ClusterLink {
   bool dirty_ = false;
   bool stopping_ = false;
   bool running_ = false;
+  bool settled_ = false;  // connected for confirm_window: the others' snapshots are in
+  std::chrono::steady_clock::time_point settle_at_{};
   std::atomic<bool> connected_{false};
   std::string last_published_;
 
   std::mutex nodes_mutex_;  // before any PusherApp's own mutex
-  std::map<std::string, NodeState> nodes_;
+  std::map<std::string, NodeState> nodes_;  // every live node with a snapshot, members or not
   std::set<std::string> unconfirmed_;
   std::chrono::steady_clock::time_point confirm_deadline_{};
 };

@@ -4,17 +4,15 @@
 
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 
 #include "core/clock.h"
 #include "gateway/hub/frame.h"
 
 namespace kabar {
-namespace {
 
-}  // namespace
-
-EventRepublisher::EventRepublisher(PublisherOptions options, std::size_t threads)
-    : options_(std::move(options)), pool_(threads) {
+EventRepublisher::EventRepublisher(PublisherOptions options, std::size_t threads, const RouteTable& routes)
+    : options_(std::move(options)), routes_(routes), pool_(threads) {
   // Connecting takes Paho a second or two: do it now rather than in the first publisher's request.
   boost::asio::post(pool_, [this] {
     try {
@@ -27,9 +25,26 @@ EventRepublisher::EventRepublisher(PublisherOptions options, std::size_t threads
 
 EventRepublisher::~EventRepublisher() { stop(); }
 
+std::string EventRepublisher::topic_for(const std::string& channel) const {
+  return routes_.topic_for_channel(channel).value_or("kabar/c/" + channel);
+}
+
+// What Pusher clients receive stays the same object: the bridge stores an object's compact JSON, and the
+// Pusher frame carries it JSON-encoded in a string (encode_pusher_event), which pusher-js parses as it
+// parsed the publisher's string. A JSON string inside the string is left alone: unwrapped, the client
+// would get the inner text, which it would parse once more.
+std::string EventRepublisher::envelope_data(const std::string& data_json) {
+  const nlohmann::json data = nlohmann::json::parse(data_json, nullptr, /*allow_exceptions=*/false);
+  if (!data.is_string()) return data_json;
+  const std::string& text = data.get_ref<const std::string&>();
+  const nlohmann::json inner = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (inner.is_discarded() || inner.is_string()) return data_json;
+  return text;
+}
+
 std::string EventRepublisher::envelope_json(const OutgoingEvent& event, const std::string& id) {
   std::string json = R"({"id":)" + json_quote(id) + R"(,"event":)" + json_quote(event.name) + R"(,"data":)" +
-                     event.data_json;
+                     envelope_data(event.data_json);
   if (!event.socket_id.empty()) json.append(R"(,"socket_id":)").append(json_quote(event.socket_id));
   if (!event.app.empty()) json.append(R"(,"app":)").append(json_quote(event.app));
   json += '}';

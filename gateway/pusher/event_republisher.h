@@ -1,8 +1,13 @@
 #pragma once
 // EventRepublisher: the Pusher REST API's way into the one delivery path. An HTTP-published event is
-// not delivered directly: it is published to the broker (QoS 1, topic kabar/c/<channel>, an envelope
-// with a new event id) and comes back through bridge -> store -> hub like every other event, so every
-// gateway node and every MQTT app sees it, in one order per channel.
+// not delivered directly: it is published to the broker (QoS 1, an envelope with a new event id) and
+// comes back through bridge -> store -> hub like every other event, so every gateway node and every MQTT
+// app sees it, in one order per channel.
+//
+// The topic is the one a route maps to the channel (RouteTable::topic_for_channel: private-cabang.3 ->
+// cabang/3/omset), so the mobile apps that the policy lets read that route's topics receive it; a channel
+// no route yields goes to kabar/c/<channel>. The envelope's data is the JSON the publisher's data string
+// holds (Laravel sends json_encode($payload) as a string), so MQTT clients get an object, not a string.
 //
 // Publishing waits for the broker's PUBACK, so it runs on its own threads, never on an I/O shard.
 #include <boost/asio/thread_pool.hpp>
@@ -15,6 +20,7 @@
 
 #include "bridge/event_id.h"
 #include "bridge/mqtt_publisher.h"
+#include "bridge/routes.h"
 
 namespace kabar {
 
@@ -31,7 +37,7 @@ class EventRepublisher {
   // error: empty on success (every PUBACK received), else why the broker did not take the events.
   using Done = std::function<void(std::optional<std::string> error)>;
 
-  EventRepublisher(PublisherOptions options, std::size_t threads);
+  EventRepublisher(PublisherOptions options, std::size_t threads, const RouteTable& routes);
   ~EventRepublisher();
 
   // Any thread; `done` runs on a publishing thread.
@@ -39,14 +45,18 @@ class EventRepublisher {
   // Finishes the publishes under way, then refuses new ones (done gets an error).
   void stop();
 
-  static std::string topic_for(const std::string& channel) { return "kabar/c/" + channel; }
+  std::string topic_for(const std::string& channel) const;
   static std::string envelope_json(const OutgoingEvent& event, const std::string& id);
+  // The envelope's data: the JSON a string holds when it holds a JSON value other than a string, embedded
+  // as the publisher wrote it; anything else (not JSON, a JSON string, data that was no string) unchanged.
+  static std::string envelope_data(const std::string& data_json);
 
  private:
   std::optional<std::string> publish_now(const std::vector<OutgoingEvent>& events);
   MqttPublisher& publisher();  // connects on first use, so kabar starts even while the broker is down
 
   PublisherOptions options_;
+  const RouteTable& routes_;
   EventIdGenerator ids_;
   boost::asio::thread_pool pool_;
   std::mutex mutex_;

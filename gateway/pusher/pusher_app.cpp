@@ -109,6 +109,15 @@ std::vector<LocalMember> PusherApp::local_members() const {
   return members;
 }
 
+std::map<std::string, std::size_t> PusherApp::local_subscriptions() const {
+  std::lock_guard lock(mutex_);
+  std::map<std::string, std::size_t> counts;
+  for (const auto& [channel, state] : channels_) {
+    if (state.subscriptions > 0) counts.emplace(channel, state.subscriptions);
+  }
+  return counts;
+}
+
 std::vector<ChannelSummary> PusherApp::channels(std::string_view prefix) const {
   std::lock_guard lock(mutex_);
   std::vector<ChannelSummary> list;

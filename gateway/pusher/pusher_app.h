@@ -7,6 +7,7 @@
 // happen on subscribe/unsubscribe and queries, never per delivered event, so one mutex is enough.
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,7 +39,7 @@ struct LocalMember {
 
 struct ChannelSummary {
   std::string name;
-  std::size_t subscriptions = 0;  // connections of this node subscribed
+  std::size_t subscriptions = 0;  // connections of this node subscribed (RestApi adds the other nodes')
   std::size_t users = 0;          // distinct present users (presence channels; all nodes)
 };
 
@@ -72,8 +73,11 @@ class PusherApp {
   std::vector<std::pair<std::string, PresenceChange>> forget_node(const std::string& node);
   std::string presence_snapshot(const std::string& channel) const;
   std::vector<LocalMember> local_members() const;
+  // This node's subscribed connections per channel (channels with none left out).
+  std::map<std::string, std::size_t> local_subscriptions() const;
 
-  // REST queries (this node's subscriptions; presence users of every node).
+  // This node's subscriptions, presence users of every node (the REST API adds the other nodes'
+  // subscriptions from ClusterOccupancy).
   std::vector<ChannelSummary> channels(std::string_view prefix) const;
   std::optional<ChannelSummary> channel(const std::string& name) const;
   std::vector<std::string> users(const std::string& channel) const;

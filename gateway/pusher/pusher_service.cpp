@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bridge/schema_registry.h"
+#include "core/clock.h"
 #include "gateway/http/access.h"
 #include "gateway/http/refusal.h"
 
@@ -11,19 +12,29 @@ namespace {
 // Publishes wait on PUBACKs, not on CPU: a few threads keep several REST calls in flight.
 constexpr std::size_t kPublishThreads = 4;
 
-// The bridge's rule for events on kabar/c/{channel} (docs/bridge.md): data must satisfy the schema
-// named after the event, if there is one. A Pusher publish's data is JSON encoded in a string; the
-// schema applies to what the string holds.
-RestApi::Validate schema_check(const SchemaRegistry& schemas) {
-  return [&schemas](const std::string& event, const std::string& data_json) -> std::optional<std::string> {
-    if (event == "envelope" || event == "config" || !schemas.has(event)) return std::nullopt;
+// The bridge's rule (docs/bridge.md "Payloads"), for the topic the event is re-published to: the route's
+// schema when the event is the route's own, else the schema named after the event, if there is one. So
+// an App\\Events\\Foo published on private-cabang.3 (topic cabang/3/omset) is not held to omset.updated.
+// A Pusher publish's data is JSON encoded in a string; the schema applies to what the string holds.
+RestApi::Validate schema_check(const SchemaRegistry& schemas, const RouteTable& routes,
+                               const EventRepublisher& republisher) {
+  return [&schemas, &routes, &republisher](const std::string& channel, const std::string& event,
+                                           const std::string& data_json) -> std::optional<std::string> {
+    std::string schema;
+    const auto match = routes.match(republisher.topic_for(channel));
+    if (match && event == match->route->event && !match->route->schema.empty()) {
+      schema = match->route->schema;
+    } else if (event != "envelope" && event != "config" && schemas.has(event)) {
+      schema = event;
+    }
+    if (schema.empty()) return std::nullopt;
     nlohmann::json data = nlohmann::json::parse(data_json, nullptr, false);
     if (data.is_string()) {
       nlohmann::json decoded = nlohmann::json::parse(data.get_ref<const std::string&>(), nullptr, false);
       if (!decoded.is_discarded()) data = std::move(decoded);
     }
-    if (auto reason = schemas.validate(event, data))
-      return "data does not match schema '" + event + "': " + *reason;
+    if (auto reason = schemas.validate(schema, data))
+      return "data does not match schema '" + schema + "': " + *reason;
     return std::nullopt;
   };
 }
@@ -58,18 +69,22 @@ std::vector<boost::asio::io_context*> PusherService::shard_contexts(ServerContex
 }
 
 PusherService::PusherService(const std::vector<PusherAppConfig>& apps, PublisherOptions publisher,
-                             ClusterOptions cluster, const SchemaRegistry& schemas, ServerContext& context)
+                             ClusterOptions cluster, const SchemaRegistry& schemas, const RouteTable& routes,
+                             ServerContext& context)
     : context_(context),
       apps_(apps),
       directory_(shard_contexts(context)),
-      republisher_(std::move(publisher), kPublishThreads),
+      occupancy_(cluster.node, unix_ms()),
+      republisher_(std::move(publisher), kPublishThreads, routes),
       rest_(
           apps_,
           [this](std::vector<OutgoingEvent> events, EventRepublisher::Done done) {
             republisher_.publish(std::move(events), std::move(done));
           },
-          {}, schema_check(schemas), publisher_tokens(context)),
-      cluster_(std::move(cluster), apps_, directory_),
+          {}, schema_check(schemas, routes, republisher_), publisher_tokens(context),
+          [this](const std::string& app) { return occupancy_.remote_subscriptions(app); }),
+      cluster_(std::move(cluster), apps_, directory_, occupancy_,
+               [this](const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }),
       webhooks_(apps_) {
   cluster_.start();
 }

@@ -15,9 +15,10 @@
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
 #include "gateway/pusher/cluster_link.h"
+#include "gateway/pusher/cluster_occupancy.h"
+#include "gateway/pusher/event_republisher.h"
 #include "gateway/pusher/pusher_config.h"
 #include "gateway/pusher/pusher_stats.h"
-#include "gateway/pusher/event_republisher.h"
 #include "gateway/pusher/rest_api.h"
 #include "gateway/pusher/socket_id.h"
 #include "gateway/pusher/webhook_sender.h"
@@ -34,8 +35,9 @@ struct LatestLookup {
 
 class PusherService {
  public:
+  // routes: where REST publishes are re-published (EventRepublisher); must outlive the service.
   PusherService(const std::vector<PusherAppConfig>& apps, PublisherOptions publisher, ClusterOptions cluster,
-                const SchemaRegistry& schemas, ServerContext& context);
+                const SchemaRegistry& schemas, const RouteTable& routes, ServerContext& context);
   ~PusherService();
   PusherService(const PusherService&) = delete;
   PusherService& operator=(const PusherService&) = delete;
@@ -44,8 +46,9 @@ class PusherService {
   ChannelDirectory& directory() { return directory_; }
   const RestApi& rest() const { return rest_; }
   std::string next_socket_id() { return socket_ids_.next(); }
-  // Presence of this node changed / a client event was relayed here: tell the other nodes.
-  void presence_changed() { cluster_.presence_changed(); }
+  // A subscription or presence member of this node came or went / a client event was relayed here:
+  // tell the other nodes (occupancy and member webhooks follow from the cluster's view, ClusterLink).
+  void occupancy_changed() { cluster_.presence_changed(); }
   void share_client_event(const RelayedFrame& frame) { cluster_.publish_client_event(frame); }
   void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
   WebhookStats webhook_stats() const { return webhooks_.stats(); }
@@ -75,6 +78,7 @@ class PusherService {
   AppRegistry apps_;
   SocketIdGenerator socket_ids_;
   ChannelDirectory directory_;
+  ClusterOccupancy occupancy_;
   EventRepublisher republisher_;
   RestApi rest_;
   ClusterLink cluster_;

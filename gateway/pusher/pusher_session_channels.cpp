@@ -98,14 +98,10 @@ void PusherSession::join(const std::string& channel, Subscription subscription,
                          const PresenceIdentity* identity, const std::string& since) {
   service().directory().add(shard_, app_->id(), channel, this);
   const JoinOutcome joined = join_channel(*app_, channel, identity);
-  if (joined.occupied) service().webhook(*app_, WebhookEvent::about_channel("channel_occupied", channel));
   // The others hear of the newcomer before it hears of them (Soketi and Reverb do the same).
-  if (joined.member_added) {
-    relay(channel, joined.member_added->frame, joined.member_added->version);
-    service().webhook(*app_,
-                      WebhookEvent::about_member("member_added", channel, joined.member_added->user_key));
-  }
-  if (identity) service().presence_changed();
+  if (joined.member_added) relay(channel, joined.member_added->frame, joined.member_added->version);
+  // channel_occupied / member_added webhooks are the cluster's: one node sends them (ClusterOccupancy).
+  service().occupancy_changed();
   subscription.presence_version = joined.snapshot_version;
   // kabar's replay extension: the store head the subscription starts from, as a top-level `position`
   // (pusher-js ignores it), so a kabar-aware client has a position to resume from before the channel's
@@ -171,13 +167,9 @@ void PusherSession::leave(const std::string& channel) {
   service().directory().remove(shard_, app_->id(), channel, this);
   unsubscribe(channel);
   const LeaveOutcome left = leave_channel(*app_, channel, subscription.kind, subscription.user_key);
-  if (left.member_removed) {
-    relay(channel, left.member_removed->frame, left.member_removed->version);
-    service().webhook(*app_,
-                      WebhookEvent::about_member("member_removed", channel, left.member_removed->user_key));
-  }
-  if (subscription.kind == ChannelKind::Presence) service().presence_changed();
-  if (left.vacated) service().webhook(*app_, WebhookEvent::about_channel("channel_vacated", channel));
+  if (left.member_removed) relay(channel, left.member_removed->frame, left.member_removed->version);
+  service()
+      .occupancy_changed();  // member_removed / channel_vacated webhooks: the cluster's (ClusterOccupancy)
 }
 
 // Called every heartbeat_ms: a subscription authorized by a token that has now expired (its kabar_exp,

@@ -129,14 +129,10 @@ std::vector<OutgoingEvent> outgoing(const EventRequest& event, const std::string
 }
 
 // The attributes `info` asks for, for one channel (the publish response's per-channel object).
-json channel_attributes(const PusherApp& app, const std::string& channel,
-                        const std::vector<std::string>& info) {
+json channel_attributes(const ChannelSummary& summary, const std::vector<std::string>& info) {
   json attributes = json::object();
-  const auto summary = app.channel(channel);
-  if (contains(info, "user_count") && is_presence(channel))
-    attributes["user_count"] = summary ? summary->users : 0;
-  if (contains(info, "subscription_count"))
-    attributes["subscription_count"] = summary ? summary->subscriptions : 0;
+  if (contains(info, "user_count") && is_presence(summary.name)) attributes["user_count"] = summary.users;
+  if (contains(info, "subscription_count")) attributes["subscription_count"] = summary.subscriptions;
   return attributes;
 }
 
@@ -149,12 +145,35 @@ struct RestApi::Call {
   std::optional<authz::Claims> publisher;  // set when a publisher token authenticated the request
 };
 
-RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate, PublisherTokens tokens)
+RestApi::RestApi(const AppRegistry& apps, Publish publish, Clock clock, Validate validate,
+                 PublisherTokens tokens, RemoteSubscriptions remote)
     : apps_(apps),
       publish_(std::move(publish)),
       clock_(clock ? std::move(clock) : Clock(system_seconds)),
       validate_(std::move(validate)),
-      tokens_(std::move(tokens)) {}
+      tokens_(std::move(tokens)),
+      remote_(std::move(remote)) {}
+
+// The cluster's channels of an app: this node's live figures (subscriptions here, presence users of every
+// node) plus the other nodes' subscriptions from their snapshots.
+std::map<std::string, ChannelSummary> RestApi::cluster_channels(const PusherApp& app,
+                                                                std::string_view prefix) const {
+  std::map<std::string, ChannelSummary> channels;
+  for (auto& summary : app.channels(prefix)) channels.emplace(summary.name, summary);
+  if (!remote_) return channels;
+  for (const auto& [name, count] : remote_(app.id())) {
+    if (!name.starts_with(prefix)) continue;
+    auto [it, added] = channels.try_emplace(name, ChannelSummary{name, 0, 0});
+    it->second.subscriptions += count;
+  }
+  return channels;
+}
+
+ChannelSummary RestApi::cluster_channel(const PusherApp& app, const std::string& name) const {
+  const auto channels = cluster_channels(app, name);
+  auto it = channels.find(name);
+  return it == channels.end() ? ChannelSummary{name, 0, 0} : it->second;
+}
 
 // A publisher token stands in for the app signature on publishing only: the queries (channels, users,
 // connections) reveal who is online, which the policy's channel rules do not describe.
@@ -179,10 +198,13 @@ std::optional<RestResponse> RestApi::refused_channel(const Call& call, const std
   return std::nullopt;
 }
 
-std::optional<RestResponse> RestApi::invalid_data(const std::string& event,
+std::optional<RestResponse> RestApi::invalid_data(const std::vector<std::string>& channels,
+                                                  const std::string& event,
                                                   const std::string& data_json) const {
   if (!validate_) return std::nullopt;
-  if (auto reason = validate_(event, data_json)) return reply(422, "invalid_data", *reason);
+  for (const auto& channel : channels) {
+    if (auto reason = validate_(channel, event, data_json)) return reply(422, "invalid_data", *reason);
+  }
   return std::nullopt;
 }
 
@@ -229,15 +251,15 @@ void RestApi::publish_events(const Call& call, std::function<void(RestResponse)>
   EventRequest event;
   if (auto problem = read_event(*body, event, /*batch=*/false)) return done(*problem);
   if (auto refusal = refused_channel(call, event.channels)) return done(*refusal);
-  if (auto problem = invalid_data(event.name, event.data_json)) return done(*problem);
+  if (auto problem = invalid_data(event.channels, event.name, event.data_json)) return done(*problem);
   publish_(outgoing(event, call.app->id()),
-           [app = call.app, event, done = std::move(done)](std::optional<std::string> error) {
+           [this, app = call.app, event, done = std::move(done)](std::optional<std::string> error) {
              if (error)
                return done(reply(503, "broker_unavailable", "the event was not published: " + *error));
              if (event.info.empty()) return done(ok(json::object()));
              json channels = json::object();
              for (const auto& channel : event.channels)
-               channels[channel] = channel_attributes(*app, channel, event.info);
+               channels[channel] = channel_attributes(cluster_channel(*app, channel), event.info);
              done(ok({{"channels", channels}}));
            });
 }
@@ -256,17 +278,18 @@ void RestApi::publish_batch(const Call& call, std::function<void(RestResponse)> 
   for (std::size_t i = 0; i < batch->size(); ++i) {
     if (auto problem = read_event((*batch)[i], events[i], /*batch=*/true)) return done(*problem);
     if (auto refusal = refused_channel(call, events[i].channels)) return done(*refusal);
-    if (auto problem = invalid_data(events[i].name, events[i].data_json)) return done(*problem);
+    if (auto problem = invalid_data(events[i].channels, events[i].name, events[i].data_json))
+      return done(*problem);
     any_info = any_info || !events[i].info.empty();
     for (auto& item : outgoing(events[i], call.app->id())) all.push_back(std::move(item));
   }
-  publish_(std::move(all), [app = call.app, events = std::move(events), any_info,
+  publish_(std::move(all), [this, app = call.app, events = std::move(events), any_info,
                             done = std::move(done)](std::optional<std::string> error) {
     if (error) return done(reply(503, "broker_unavailable", "the batch was not published: " + *error));
     if (!any_info) return done(ok(json::object()));
     json items = json::array();
     for (const auto& event : events)
-      items.push_back(channel_attributes(*app, event.channels.front(), event.info));
+      items.push_back(channel_attributes(cluster_channel(*app, event.channels.front()), event.info));
     done(ok({{"batch", items}}));
   });
 }
@@ -278,7 +301,7 @@ RestResponse RestApi::list_channels(const Call& call) const {
   if (user_count && !prefix.starts_with("presence-"))
     return reply(400, "bad_request", "info=user_count needs filter_by_prefix=presence-");
   json channels = json::object();
-  for (const auto& summary : call.app->channels(prefix)) {
+  for (const auto& [name, summary] : cluster_channels(*call.app, prefix)) {
     if (summary.subscriptions == 0 && summary.users == 0) continue;
     json attributes = json::object();
     if (user_count) attributes["user_count"] = summary.users;
@@ -294,9 +317,9 @@ RestResponse RestApi::show_channel(const Call& call, const std::string& channel)
   const auto info = split_commas(param_or(call.request.params, "info"));
   if (contains(info, "user_count") && !is_presence(channel))
     return reply(400, "bad_request", "user_count is only available for presence channels");
-  const auto summary = call.app->channel(channel);
-  const std::size_t subscriptions = summary ? summary->subscriptions : 0;
-  const std::size_t users = summary ? summary->users : 0;
+  const ChannelSummary summary = cluster_channel(*call.app, channel);
+  const std::size_t subscriptions = summary.subscriptions;
+  const std::size_t users = summary.users;
   json body = {{"occupied", subscriptions > 0 || users > 0}};
   if (contains(info, "user_count")) body["user_count"] = users;
   if (contains(info, "subscription_count")) body["subscription_count"] = subscriptions;

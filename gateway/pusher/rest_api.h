@@ -3,7 +3,7 @@
 // call (shared/docs/pusher-protocol.md §5; docs/pusher.md lists codes and limits):
 //
 //   POST /apps/{id}/events, /apps/{id}/batch_events    publish (re-published to MQTT, see EventRepublisher)
-//   GET  /apps/{id}/channels[/{name}[/users]]           occupancy and presence members
+//   GET  /apps/{id}/channels[/{name}[/users]]           occupancy and presence members, of the cluster
 //   GET  /apps/{id}/connections                         open connections (Reverb's extra)
 //
 // Every request is signed (RestAuth), or, for publishing only, carries a publisher token
@@ -12,6 +12,7 @@
 // response through a callback, which may run on another thread.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,10 +47,11 @@ class RestApi {
 
   using Publish = std::function<void(std::vector<OutgoingEvent>, EventRepublisher::Done)>;
   using Clock = std::function<std::int64_t()>;  // Unix seconds
-  // Why an event's data would be refused downstream (its event schema), or nullopt. Checked before
-  // publishing, so the publisher gets 422 instead of a 200 for an event that would be dead-lettered.
-  using Validate =
-      std::function<std::optional<std::string>(const std::string& event, const std::string& data_json)>;
+  // Why an event's data would be refused downstream on this channel (the schema the bridge applies to
+  // it), or nullopt. Checked before publishing, so the publisher gets 422 instead of a 200 for an event
+  // that would be dead-lettered.
+  using Validate = std::function<std::optional<std::string>(
+      const std::string& channel, const std::string& event, const std::string& data_json)>;
 
   // Publisher tokens: who the token is (or the refusal to answer), and whether it may publish on a
   // channel (nullopt: yes). Without them a bearer token is refused.
@@ -58,8 +60,12 @@ class RestApi {
     std::function<std::optional<RestResponse>(const authz::Claims& claims, const std::string& channel)> authorize;
   };
 
+  // The other nodes' subscriptions of an app per channel (ClusterOccupancy), added to this node's so the
+  // channel queries answer for the cluster; none: this node alone.
+  using RemoteSubscriptions = std::function<std::map<std::string, std::size_t>(const std::string& app_id)>;
+
   RestApi(const AppRegistry& apps, Publish publish, Clock clock = {}, Validate validate = {},
-          PublisherTokens tokens = {});
+          PublisherTokens tokens = {}, RemoteSubscriptions remote = {});
 
   static constexpr std::string_view kPathPrefix = "/apps/";  // every path of the API starts so (the door routes it)
   // `done` is called exactly once, on this thread or on a publishing thread.
@@ -72,9 +78,12 @@ class RestApi {
   RestResponse list_channels(const Call& call) const;
   RestResponse show_channel(const Call& call, const std::string& channel) const;
   RestResponse list_users(const Call& call, const std::string& channel) const;
+  std::map<std::string, ChannelSummary> cluster_channels(const PusherApp& app, std::string_view prefix) const;
+  ChannelSummary cluster_channel(const PusherApp& app, const std::string& name) const;
 
   const AppRegistry& apps_;
-  std::optional<RestResponse> invalid_data(const std::string& event, const std::string& data_json) const;
+  std::optional<RestResponse> invalid_data(const std::vector<std::string>& channels, const std::string& event,
+                                           const std::string& data_json) const;
   std::optional<RestResponse> authenticate_publisher(Call& call, const RestRequest& request) const;
   std::optional<RestResponse> refused_channel(const Call& call, const std::vector<std::string>& channels) const;
 
@@ -82,6 +91,7 @@ class RestApi {
   Clock clock_;
   Validate validate_;
   PublisherTokens tokens_;
+  RemoteSubscriptions remote_;
 };
 
 }  // namespace kabar

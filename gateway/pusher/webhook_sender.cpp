@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
+#include <future>
 
 #include "core/clock.h"
 #include "gateway/hub/frame.h"
@@ -85,9 +86,34 @@ WebhookSender::~WebhookSender() { stop(); }
 void WebhookSender::stop() {
   if (stopped_) return;
   stopped_ = true;
+  if (thread_.joinable()) drain();
   work_.reset();
   context_.stop();
   if (thread_.joinable()) thread_.join();
+}
+
+// A node that stops sends its last webhooks: the cluster's sender has told the other nodes (through the
+// broker) that it sent them, so dropping them here would be a gap nobody fills. Bounded: shutdown never
+// waits longer than options.drain for a receiver.
+void WebhookSender::drain() {
+  const auto deadline = std::chrono::steady_clock::now() + options_.drain;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto idle = std::make_shared<std::promise<bool>>();
+    auto answer = idle->get_future();
+    boost::asio::post(context_, [this, idle] {
+      bool empty = true;
+      for (auto& target : targets_) {
+        if (!target->pending.empty()) {
+          target->batch_timer.cancel();
+          flush(*target);
+        }
+        if (!target->backlog.empty() && !target->failing_since) empty = false;
+      }
+      idle->set_value(empty);
+    });
+    if (answer.wait_until(deadline) != std::future_status::ready || answer.get()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 WebhookStats WebhookSender::stats() const {

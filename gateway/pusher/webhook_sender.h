@@ -60,6 +60,7 @@ struct WebhookOptions {
   std::chrono::milliseconds max_retry{60000};
   std::chrono::milliseconds give_up_after{5 * 60 * 1000};
   std::size_t max_backlog = 1000;  // bodies per target
+  std::chrono::milliseconds drain{2000};  // at stop: how long what is batched or queued may take to go out
 };
 
 struct WebhookStats {
@@ -77,7 +78,8 @@ class WebhookSender {
 
   // Any thread. Cheap when the app has no webhooks.
   void notify(const PusherApp& app, WebhookEvent event);
-  // Drops what is not sent yet and stops the thread.
+  // Sends what is batched or queued, for up to options.drain (a receiver that is failing is not waited
+  // for), then drops the rest and stops the thread.
   void stop();
   WebhookStats stats() const;
 
@@ -90,6 +92,7 @@ class WebhookSender {
   void flush(Target& target);
   void send_next(Target& target);
   void on_sent(Target& target, const std::optional<std::string>& error);
+  void drain();
 
   WebhookOptions options_;
   boost::asio::io_context context_;

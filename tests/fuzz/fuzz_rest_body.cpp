@@ -92,7 +92,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     published = std::move(events);
     done(broker_fails ? std::optional<std::string>("broker down") : std::nullopt);
   };
-  auto validate = [](const std::string& event, const std::string& data_json) -> std::optional<std::string> {
+  auto validate = [](const std::string&, const std::string& event,
+                     const std::string& data_json) -> std::optional<std::string> {
     require(!json::parse(data_json, nullptr, false).is_discarded());
     if (event == "fuzz.invalid") return "fuzz.invalid is always refused";
     return std::nullopt;

@@ -154,3 +154,84 @@ TEST(BuiltinRoutes, UnknownTopicsDoNotMatch) {
 
 }  // namespace
 }  // namespace kabar
+
+// The reverse of match(): where the Pusher REST API re-publishes an event of a channel, so that MQTT
+// clients allowed to read that route's topics receive it (docs/bridge.md "From a channel back to a topic").
+namespace kabar {
+namespace {
+
+TEST(RouteTableTopicForChannel, BuiltInBranchChannelsGoToTheirRouteTopics) {
+  RouteTable table(RouteTable::builtin());
+  EXPECT_EQ(table.topic_for_channel("private-cabang.3"), "cabang/3/omset");
+  EXPECT_EQ(table.topic_for_channel("private-cabang.4.admin"), "cabang/4/transaksi");
+  EXPECT_EQ(table.topic_for_channel("private-cabang.12.pesanan"), "cabang/12/pesanan-siap");
+  EXPECT_EQ(table.topic_for_channel("dokumen.7"), "dokumen/7/updated");
+}
+
+TEST(RouteTableTopicForChannel, OtherChannelsFallToTheGenericRoute) {
+  RouteTable table(RouteTable::builtin());
+  EXPECT_EQ(table.topic_for_channel("orders.1"), "kabar/c/orders.1");
+  EXPECT_EQ(table.topic_for_channel("presence-dokumen.7"), "kabar/c/presence-dokumen.7");
+  // The branch route yields it too ({id} = "3.x"), and its topic routes back: more specific than
+  // the generic route, so it wins (the policy reads branch "3.x", i.e. no cashier's branch).
+  EXPECT_EQ(table.topic_for_channel("private-cabang.3.x"), "cabang/3.x/omset");
+}
+
+TEST(RouteTableTopicForChannel, TheMostSpecificTemplateWinsOverAnEarlierRouteThatAlsoFits) {
+  // "private-cabang.{id}" comes first and yields "private-cabang.4.admin" with {id} = "4.admin", and
+  // cabang/4.admin/omset routes back to it; the admin route's template says more of the channel.
+  RouteTable table(RouteTable::builtin());
+  EXPECT_EQ(table.topic_for_channel("private-cabang.4.admin"), "cabang/4/transaksi");
+  RouteTable same_length({{"x/{a}", "c.{a}", "e", ""}, {"y/{b}", "c.{b}", "e", ""}});
+  EXPECT_EQ(same_length.topic_for_channel("c.1"), "x/1");  // a tie: the first route
+}
+
+TEST(RouteTableTopicForChannel, NoRouteNoTopic) {
+  RouteTable table({{"cabang/{id}/omset", "private-cabang.{id}", "omset.updated", ""}});
+  EXPECT_FALSE(table.topic_for_channel("orders.1"));
+  EXPECT_FALSE(table.topic_for_channel("bad channel!"));
+  EXPECT_FALSE(table.topic_for_channel("private-cabang."));  // a placeholder binds at least one character
+}
+
+TEST(RouteTableTopicForChannel, AnEarlierRouteThatTakesTheTopicMeansNoTopicFromThisOne) {
+  // Forward routing sends a/x to the first route ("one.x"), so the second cannot reach "two.a.x" that way.
+  RouteTable table({{"a/{p}", "one.{p}", "e", ""}, {"{t}/{p}", "two.{t}.{p}", "e", ""}});
+  EXPECT_EQ(table.topic_for_channel("one.x"), "a/x");
+  EXPECT_FALSE(table.topic_for_channel("two.a.x"));
+  EXPECT_EQ(table.topic_for_channel("two.b.x"), "b/x");
+}
+
+TEST(RouteTableTopicForChannel, APatternPlaceholderTheTemplateDoesNotUseMeansNoTopic) {
+  RouteTable table({{"a/{p}/{q}", "c.{p}", "e", ""}});
+  EXPECT_FALSE(table.topic_for_channel("c.x"));
+}
+
+TEST(RouteTableTopicForChannel, AnAmbiguousTemplateTriesEverySplitUntilForwardRoutingAgrees) {
+  RouteTable table({{"t/{tenant}/room/{room}", "presence-{room}.{tenant}", "e", ""}});
+  const auto topic = table.topic_for_channel("presence-lobby.acme.eu");
+  ASSERT_TRUE(topic);
+  EXPECT_EQ(*topic, "t/acme.eu/room/lobby");  // the first split that routes back
+  const auto back = table.match(*topic);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->channel, "presence-lobby.acme.eu");
+}
+
+TEST(RouteTableTopicForChannel, APlaceholderUsedTwiceMustAgree) {
+  RouteTable table({{"room/{id}", "chat.{id}.{id}", "e", ""}});
+  EXPECT_EQ(table.topic_for_channel("chat.7.7"), "room/7");
+  EXPECT_FALSE(table.topic_for_channel("chat.7.8"));
+}
+
+TEST(RouteTableTopicForChannel, EveryBuiltInTopicRoutesBackToItsChannel) {
+  RouteTable table(RouteTable::builtin());
+  for (const std::string channel : {"private-cabang.1", "private-cabang.99.admin", "dokumen.abc", "x.y"}) {
+    const auto topic = table.topic_for_channel(channel);
+    ASSERT_TRUE(topic) << channel;
+    const auto back = table.match(*topic);
+    ASSERT_TRUE(back) << *topic;
+    EXPECT_EQ(back->channel, channel);
+  }
+}
+
+}  // namespace
+}  // namespace kabar

@@ -115,7 +115,11 @@ struct Cluster {
   Shards shards;
   AppRegistry apps{std::vector<PusherAppConfig>{PusherAppConfig{"app", "key", "secret"}}};
   ChannelDirectory directory{shards.list()};
-  ClusterLink link{ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory};
+  ClusterOccupancy occupancy{"node-a", 1000};
+  std::vector<std::pair<std::string, WebhookEvent>> webhooks;  // what the link had sent (app, event)
+  ClusterLink link{
+      ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory, occupancy,
+      [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
   Recorder room;  // a local subscriber of presence-room
 
   Cluster() { directory.add(0, "app", "presence-room", &room); }
@@ -226,10 +230,11 @@ TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
   here.app().join("presence-room", "", "1", R"("1")", R"({"name":"Ana"})");
   here.app().join("presence-room", "", "2", "2", "");
   here.app().join("presence-room", "node-z", "9", R"("9")", "");  // remote members are not ours to share
-  const std::string mine = ClusterLink::snapshot_json(here.apps);
-  EXPECT_EQ(json::parse(mine),
-            json::parse(
-                R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}}})"));
+  const std::string mine = ClusterLink::snapshot_json(here.apps, 77);
+  EXPECT_EQ(
+      json::parse(mine),
+      json::parse(R"({"apps":{"app":{"presence-room":{"1":{"id":"1","info":{"name":"Ana"}},"2":{"id":2}}}},)"
+                  R"("subscriptions":{},"since":77})"));
 
   Cluster there;
   there.link.apply_snapshot("node-here", mine);
@@ -241,7 +246,7 @@ TEST(PusherClusterLink, ThisNodesSnapshotIsWhatAnotherNodeApplies) {
 
 TEST(PusherClusterLink, NoMembersIsAnEmptySnapshot) {
   Cluster cluster;
-  EXPECT_EQ(ClusterLink::snapshot_json(cluster.apps), R"({"apps":{}})");
+  EXPECT_EQ(ClusterLink::snapshot_json(cluster.apps, 5), R"({"apps":{},"since":5,"subscriptions":{}})");
 }
 
 // ---- ClusterLink: client events of other nodes ----
@@ -278,6 +283,87 @@ TEST(PusherClusterLink, OwnUnknownAppAndMalformedClientEventsAreIgnored) {
 TEST(PusherClusterLink, TopicsNameTheNode) {
   EXPECT_EQ(ClusterLink::presence_topic("n1"), "kabar/pusher/presence/n1");
   EXPECT_EQ(ClusterLink::client_topic("n1"), "kabar/pusher/client/n1");
+}
+
+}  // namespace
+}  // namespace kabar
+
+namespace kabar {
+namespace {
+
+// ---- ClusterLink: the cluster's occupancy, from snapshots (cluster_occupancy.h has the pure rules) ----
+
+std::vector<std::string> webhook_names(Cluster& cluster) {
+  std::vector<std::string> names;
+  for (const auto& [app, event] : cluster.webhooks)
+    names.push_back(event.name + " " + event.channel + (event.user_id.empty() ? "" : " " + event.user_id));
+  cluster.webhooks.clear();
+  return names;
+}
+
+TEST(PusherClusterLinkOccupancy, SnapshotsShareSubscriptionsAndTheStartTime) {
+  Cluster cluster;
+  cluster.app().add_subscriber("orders");
+  cluster.app().add_subscriber("orders");
+  cluster.app().join("presence-room", "", "1", R"("1")", "");
+  cluster.app().add_subscriber("presence-room");
+  const json snapshot = json::parse(ClusterLink::snapshot_json(cluster.apps, 1234));
+  EXPECT_EQ(snapshot["since"], 1234);
+  EXPECT_EQ(snapshot["subscriptions"]["app"]["orders"], 2);
+  EXPECT_EQ(snapshot["subscriptions"]["app"]["presence-room"], 1);
+  EXPECT_EQ(snapshot["apps"]["app"]["presence-room"]["1"]["id"], "1");
+}
+
+TEST(PusherClusterLinkOccupancy, AnotherNodesSubscriptionsCountForTheRestQueries) {
+  Cluster cluster;
+  cluster.link.apply_snapshot("node-b", R"({"apps":{},"subscriptions":{"app":{"orders":3}},"since":5})");
+  EXPECT_EQ(cluster.occupancy.remote_subscriptions("app"),
+            (std::map<std::string, std::size_t>{{"orders", 3}}));
+  cluster.link.apply_snapshot("node-b", "");
+  EXPECT_TRUE(cluster.occupancy.remote_subscriptions("app").empty());
+}
+
+TEST(PusherClusterLinkOccupancy, TheLeaderSendsTheClustersWebhooksFromTheUnionOfSnapshots) {
+  Cluster cluster;  // node-a started at 1000
+  cluster.occupancy.set_settled(true);
+  cluster.app().add_subscriber("orders");
+  cluster.link.apply_snapshot("node-b",
+                              R"({"apps":{},"subscriptions":{"app":{"orders":1,"other":1}},"since":2000})");
+  cluster.link.reconcile();
+  EXPECT_EQ(webhook_names(cluster),
+            (std::vector<std::string>{"channel_occupied orders", "channel_occupied other"}));
+  cluster.app().remove_subscriber("orders");  // still occupied on node-b
+  EXPECT_TRUE(cluster.link.reconcile().empty());
+  EXPECT_TRUE(webhook_names(cluster).empty());
+  cluster.link.apply_snapshot("node-b", "");  // node-b died
+  EXPECT_FALSE(cluster.link.reconcile().empty());
+  EXPECT_EQ(webhook_names(cluster),
+            (std::vector<std::string>{"channel_vacated orders", "channel_vacated other"}));
+}
+
+TEST(PusherClusterLinkOccupancy, AnOlderNodeLeadsAndThisOneSendsNothing) {
+  Cluster cluster;
+  cluster.occupancy.set_settled(true);
+  cluster.link.apply_snapshot("node-z", R"({"apps":{},"subscriptions":{},"since":10})");
+  cluster.app().add_subscriber("orders");
+  EXPECT_TRUE(cluster.link.reconcile().empty());
+  EXPECT_TRUE(webhook_names(cluster).empty());
+}
+
+TEST(PusherClusterLinkOccupancy, TakingOverContinuesFromWhatTheDeadLeaderAnnounced) {
+  Cluster cluster;
+  cluster.occupancy.set_settled(true);
+  const std::string members = R"({"app":{"presence-room":{"7":{"id":"7"}}}})";
+  cluster.link.apply_snapshot(
+      "node-old", R"({"apps":)" + members + R"(,"subscriptions":{"app":{"presence-room":1}},"since":1})");
+  // The old leader told receivers about user 7 (its own member) and nothing else.
+  cluster.occupancy.set_announced(parse_occupancy_view(R"({"apps":{"app":{"presence-room":["7"]}}})"));
+  cluster.app().add_subscriber("orders");  // joined here while the leader was already dead, not yet known
+  cluster.link.apply_snapshot("node-old", "");  // its will
+  EXPECT_FALSE(cluster.link.reconcile().empty());
+  EXPECT_EQ(webhook_names(cluster),
+            (std::vector<std::string>{"channel_occupied orders", "member_removed presence-room 7",
+                                      "channel_vacated presence-room"}));
 }
 
 }  // namespace

@@ -74,11 +74,22 @@ TEST_F(RestApiTest, AcceptsASingleChannel) {
   EXPECT_EQ(published_[0].socket_id, "");
 }
 
-TEST_F(RestApiTest, EnvelopeGoesToTheChannelsTopic) {
-  EXPECT_EQ(EventRepublisher::topic_for("private-dokumen.7"), "kabar/c/private-dokumen.7");
+// The topic comes from RouteTable::topic_for_channel (bridge_routes_test.cpp); the envelope carries the
+// JSON the publisher's data string holds, so MQTT apps get an object (docs/pusher.md "What a publish does").
+TEST_F(RestApiTest, TheEnvelopeCarriesTheDataStringsJson) {
   const json envelope =
       json::parse(EventRepublisher::envelope_json({"c", R"(App\E)", R"("{\"a\":1}")", "1.2", ""}, "k123"));
-  EXPECT_EQ(envelope, json::parse(R"({"id":"k123","event":"App\\E","data":"{\"a\":1}","socket_id":"1.2"})"));
+  EXPECT_EQ(envelope, json::parse(R"({"id":"k123","event":"App\\E","data":{"a":1},"socket_id":"1.2"})"));
+  // Laravel's escapes and member order reach MQTT as the publisher wrote them.
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("{\"u\":\"a\\/b\",\"b\":[1,null]}")"),
+            R"({"u":"a\/b","b":[1,null]})");
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("42")"), "42");
+  // Not JSON, or a JSON string inside the string (unwrapping it would make pusher-js parse it once more),
+  // or data that was not a string: unchanged.
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("plain text")"), R"("plain text")");
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("\"{}\"")"), R"("\"{}\"")");
+  EXPECT_EQ(EventRepublisher::envelope_data(R"("{\"a\":1} trailing")"), R"("{\"a\":1} trailing")");
+  EXPECT_EQ(EventRepublisher::envelope_data(R"({"a":1})"), R"({"a":1})");
   EXPECT_FALSE(
       json::parse(EventRepublisher::envelope_json({"c", "e", "{}", "", ""}, "k1")).contains("socket_id"));
   EXPECT_FALSE(json::parse(EventRepublisher::envelope_json({"c", "e", "{}", "", ""}, "k1")).contains("app"));
@@ -202,7 +213,8 @@ TEST(RestApiValidation, DataThatItsEventSchemaRefusesIs422AndNotPublished) {
         done(std::nullopt);
       },
       [] { return kNow; },
-      [](const std::string& event, const std::string& data_json) -> std::optional<std::string> {
+      [](const std::string&, const std::string& event,
+         const std::string& data_json) -> std::optional<std::string> {
         if (event == "dokumen.updated" && data_json.find("dokumen") == std::string::npos) return "no dokumen";
         return std::nullopt;
       });
