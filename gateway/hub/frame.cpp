@@ -23,8 +23,9 @@ std::string encode_pusher_event(const Envelope& e, const std::string& position) 
   out.reserve(e.data.size() * 2 + e.channel.size() + e.event.size() + position.size() + 64);
   out.append(R"({"event":)").append(json_quote(e.event)).append(R"(,"data":)");
   if (!e.data.empty() && e.data.front() == '"') {
-    // Already a JSON string (a Pusher REST publish keeps the publisher's data string): forwarded as is,
-    // so Laravel's escapes and encrypted payloads reach the client byte for byte.
+    // Already a JSON string (a Pusher REST publish whose data string does not hold JSON, e.g. an encrypted
+    // channel's payload; JSON data travels as JSON since issue 11, docs/pusher.md): forwarded as is, so it
+    // reaches the client byte for byte.
     out.append(e.data);
   } else {
     out.append(json_quote(e.data.empty() ? "null" : e.data));
