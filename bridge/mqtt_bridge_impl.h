@@ -45,6 +45,7 @@ struct Session {
   Clock::time_point next_attempt{};
   milliseconds backoff{0};
   bool ever_ready = false;
+  std::string server;  // the broker the last connect reached (one of several with failover_uris)
 };
 
 // +/-20 % so that many gateways (or the twins) do not reconnect in lockstep after a broker restart.
@@ -99,7 +100,8 @@ struct MqttBridge::Impl {
   TwinMatcher twin_matcher;
   EventIdGenerator ids;
 
-  std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0};
+  std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0},
+      retained_skipped{0};
   // stop() gave up on a message held because the store fails: Paho's receive thread stays in our callback
   // (so nothing is acknowledged) and every Paho call of the process would block; see parked().
   std::atomic<bool> parked{false};

@@ -71,7 +71,11 @@ std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Sess
   }
   for (std::size_t i = 0; i < due.size(); ++i) {
     if (!ok[i] || !tokens[i]) continue;
-    ok[i] = attempt(*due[i], "connect", [&] { return await(tokens[i], kOperationTimeout); });
+    ok[i] = attempt(*due[i], "connect", [&] {
+      if (!await(tokens[i], kOperationTimeout)) return false;
+      due[i]->server = tokens[i]->get_connect_response().get_server_uri();
+      return true;
+    });
   }
   for (std::size_t i = 0; i < due.size(); ++i) {
     if (ok[i]) ok[i] = attempt(*due[i], "subscribe", [&] { return subscribe(*due[i]); });
@@ -98,9 +102,12 @@ bool MqttBridge::Impl::subscribe(Session& session) {
   const mqtt::subscribe_options no_retained(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
   // One SUBSCRIBE per filter: Paho C++ 1.2.0 crashes in MQTTAsync_subscribeMany when given per-topic
   // subscribe options, and the single-topic call carries them correctly.
+  // MQTT 3.1.1 has no subscribe options (on_message drops the retained copies instead).
+  const bool v5 = options.mqtt_version == 5;
   std::vector<mqtt::token_ptr> tokens;
   for (const std::string& filter : filters)
-    tokens.push_back(session.client->subscribe(filter, 1, no_retained));
+    tokens.push_back(v5 ? session.client->subscribe(filter, 1, no_retained)
+                        : session.client->subscribe(filter, 1));
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (!await(tokens[i], kOperationTimeout)) return false;
     if (!check_granted(session, filters[i], tokens[i]->get_subscribe_response().get_reason_codes()))
@@ -143,7 +150,7 @@ void MqttBridge::Impl::finish_attempt(Session& session, std::uint64_t generation
     if (session.ever_ready) ++reconnects;
     session.ever_ready = true;
     spdlog::info("mqtt session {}: connected to {} and subscribed to {} filter(s)", session.client_id,
-                 options.server_uri, filters.size());
+                 session.server.empty() ? options.server_uri : session.server, filters.size());
     return;
   }
   session.state = SessionState::Disconnected;
