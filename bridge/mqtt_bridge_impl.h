@@ -45,7 +45,6 @@ struct Session {
   Clock::time_point next_attempt{};
   milliseconds backoff{0};
   bool ever_ready = false;
-  std::string server;  // the broker the last connect reached (one of several with failover_uris)
 };
 
 // +/-20 % so that many gateways (or the twins) do not reconnect in lockstep after a broker restart.
@@ -71,6 +70,7 @@ struct MqttBridge::Impl {
   std::vector<Session*> due_sessions(Clock::time_point now, Clock::time_point& next_wake);
   std::vector<bool> connect_and_subscribe(const std::vector<Session*>& due);
   bool attempt(Session& session, const char* what, const std::function<bool()>& step);
+  std::string where() const;
   bool subscribe(Session& session);
   bool check_granted(Session& session, const std::string& filter, const std::vector<mqtt::ReasonCode>& codes);
   bool await(const mqtt::token_ptr& token, milliseconds timeout);

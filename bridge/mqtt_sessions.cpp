@@ -71,11 +71,7 @@ std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Sess
   }
   for (std::size_t i = 0; i < due.size(); ++i) {
     if (!ok[i] || !tokens[i]) continue;
-    ok[i] = attempt(*due[i], "connect", [&] {
-      if (!await(tokens[i], kOperationTimeout)) return false;
-      due[i]->server = tokens[i]->get_connect_response().get_server_uri();
-      return true;
-    });
+    ok[i] = attempt(*due[i], "connect", [&] { return await(tokens[i], kOperationTimeout); });
   }
   for (std::size_t i = 0; i < due.size(); ++i) {
     if (ok[i]) ok[i] = attempt(*due[i], "subscribe", [&] { return subscribe(*due[i]); });
@@ -83,13 +79,21 @@ std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Sess
   return ok;
 }
 
+// The brokers a session may be connected to: with failover_uris, Paho tries them in turn and does not
+// reliably say which one answered (the connect response named the dead first node after a failover to
+// another RabbitMQ node), so the log names them all.
+std::string MqttBridge::Impl::where() const {
+  std::string all = options.server_uri;
+  for (const std::string& uri : options.failover_uris) all += ", " + uri;
+  return all;
+}
+
 bool MqttBridge::Impl::attempt(Session& session, const char* what, const std::function<bool()>& step) {
   try {
     if (step()) return true;
-    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, options.server_uri);
+    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, where());
   } catch (const mqtt::exception& e) {
-    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, options.server_uri,
-                 e.what());
+    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, where(), e.what());
   }
   return false;
 }
@@ -150,7 +154,7 @@ void MqttBridge::Impl::finish_attempt(Session& session, std::uint64_t generation
     if (session.ever_ready) ++reconnects;
     session.ever_ready = true;
     spdlog::info("mqtt session {}: connected to {} and subscribed to {} filter(s)", session.client_id,
-                 session.server.empty() ? options.server_uri : session.server, filters.size());
+                 where(), filters.size());
     return;
   }
   session.state = SessionState::Disconnected;
