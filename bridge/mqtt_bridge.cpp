@@ -2,9 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/clock.h"
 #include "bridge/mqtt_bridge_impl.h"
+#include "bridge/mqtt_client_setup.h"
 #include "bridge/schema_registry.h"
+#include "core/clock.h"
 
 namespace kabar {
 using namespace bridge_detail;
@@ -15,17 +16,27 @@ namespace {
 // connect_options_builder and returned by value make MQTTAsync_connect read freed memory (seen crashing
 // under ASan). async_client::connect copies its argument while this object is alive, which is safe.
 void configure_connect_options(mqtt::connect_options& connect, const BridgeOptions& options) {
-  // Paho 1.2 needs MQTT v5 both here and in create_options (docs/toolchain notes). clean_start false plus
-  // a session expiry keeps our subscriptions and queued QoS 1 messages at the broker while we are away.
-  connect.set_mqtt_version(MQTTVERSION_5);
-  connect.set_clean_start(false);
+  // Paho 1.2 needs the version both here and in create_options (docs/bridge.md "Paho notes"). A persistent
+  // session keeps our subscriptions and queued QoS 1 messages at the broker while we are away: MQTT 5
+  // says so with clean_start false plus a session expiry, 3.1.1 with clean session false (no expiry: the
+  // broker's own setting decides, e.g. RabbitMQ's mqtt.subscription_ttl).
+  const bool v5 = options.mqtt_version == 5;
+  connect.set_mqtt_version(paho_mqtt_version(options.mqtt_version));
+  if (v5) {
+    connect.set_clean_start(false);
+  } else {
+    connect.set_clean_session(false);
+  }
+  set_mqtt_servers(connect, options.server_uri, options.failover_uris);
   connect.set_keep_alive_interval(options.keepalive);
   connect.set_connect_timeout(kConnectTimeout);
   connect.set_automatic_reconnect(false);  // ours: Paho's takes whole seconds, so 250 ms would become 0
   if (!options.username.empty()) connect.set_user_name(options.username);
   if (!options.password.empty()) connect.set_password(options.password);
-  connect.set_properties(mqtt::properties{mqtt::property(
-      mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options.session_expiry.count()))});
+  // Properties are MQTT 5 only: Paho refuses a 3.1.1 connect that carries any.
+  if (v5)
+    connect.set_properties(mqtt::properties{mqtt::property(
+        mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<int32_t>(options.session_expiry.count()))});
 }
 
 void require_route_schemas(const RouteTable& routes, const SchemaRegistry& schemas) {
@@ -56,8 +67,9 @@ MqttBridge::Impl::Impl(BridgeOptions options_in, const RouteTable& routes_in,
     session->twin = static_cast<int>(i);
     session->client_id = client_ids[i];
     // No client persistence: the broker's persistent session holds what we have not acknowledged.
-    session->client = std::make_unique<mqtt::async_client>(options.server_uri, session->client_id,
-                                                           mqtt::create_options(MQTTVERSION_5), nullptr);
+    session->client = std::make_unique<mqtt::async_client>(
+        options.server_uri, session->client_id, mqtt::create_options(paho_mqtt_version(options.mqtt_version)),
+        nullptr);
     Session* raw = session.get();
     session->client->set_message_callback([this, raw](mqtt::const_message_ptr m) { on_message(*raw, m); });
     session->client->set_connection_lost_handler(
@@ -158,6 +170,14 @@ bool MqttBridge::Impl::ready() const {
 
 
 void MqttBridge::Impl::on_message(const Session& session, const mqtt::const_message_ptr& message) {
+  // MQTT 3.1.1 has no retain handling: the broker sends the retained messages of a filter at every
+  // SUBSCRIBE (so at every reconnect), with RETAIN set, and sets RETAIN on nothing else it forwards to an
+  // established subscription (3.1.1 section 3.3.1.3). Those copies are state, not new events: dropped, as
+  // MQTT 5's retain handling 2 keeps the broker from sending them at all. Returning acknowledges them.
+  if (options.mqtt_version != 5 && message->is_retained()) {
+    ++retained_skipped;
+    return;
+  }
   // Paho C calls us from C code: an exception escaping here would terminate the process.
   try {
     ingest(session.twin, message->get_topic(), message->get_payload(), message->is_duplicate());
@@ -242,6 +262,7 @@ BridgeStats MqttBridge::stats() const {
   stats.store_stalls = impl_->handoff.stalls();
   stats.store_failing = impl_->handoff.failing();
   stats.reconnects = impl_->reconnects;
+  stats.retained_skipped = impl_->retained_skipped;
   stats.connected = impl_->ready();
   return stats;
 }

@@ -29,6 +29,13 @@ class SchemaRegistry;
 
 struct BridgeOptions {
   std::string server_uri = "tcp://127.0.0.1:1883";
+  // The other brokers of a cluster, tried in order after server_uri at every (re)connect (Paho's
+  // serverURIs): a session whose broker died moves to the next one that answers. Empty: server_uri only.
+  std::vector<std::string> failover_uris;
+  // 5: MQTT 5 (session expiry, retain handling). 3: MQTT 3.1.1 for brokers without v5 (RabbitMQ 3.10's
+  // plugin): clean session false instead of an expiry, and retained copies sent at subscribe are dropped
+  // by their RETAIN flag (docs/bridge.md "MQTT 3.1.1").
+  int mqtt_version = 5;
   std::string client_id = "kabar";  // twins use client_id + "-a" / "-b"
   std::string username;
   std::string password;
@@ -49,6 +56,7 @@ struct BridgeStats {
   std::uint64_t store_stalls = 0;       // messages whose first attempt failed (episodes of a failing store)
   bool store_failing = false;           // a message is held because the sink keeps failing
   std::uint64_t reconnects = 0;
+  std::uint64_t retained_skipped = 0;   // MQTT 3.1.1: retained copies the broker sent at subscribe, dropped
   bool connected = false;               // every session connected and subscribed
 };
 

@@ -70,6 +70,7 @@ struct MqttBridge::Impl {
   std::vector<Session*> due_sessions(Clock::time_point now, Clock::time_point& next_wake);
   std::vector<bool> connect_and_subscribe(const std::vector<Session*>& due);
   bool attempt(Session& session, const char* what, const std::function<bool()>& step);
+  std::string where() const;
   bool subscribe(Session& session);
   bool check_granted(Session& session, const std::string& filter, const std::vector<mqtt::ReasonCode>& codes);
   bool await(const mqtt::token_ptr& token, milliseconds timeout);
@@ -98,7 +99,8 @@ struct MqttBridge::Impl {
   RecentIds recent_ids{bridge_detail::kRecentIds};
   TwinMatcher twin_matcher;
 
-  std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0};
+  std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0},
+      retained_skipped{0};
   // stop() gave up on a message held because the store fails: Paho's receive thread stays in our callback
   // (so nothing is acknowledged) and every Paho call of the process would block; see parked().
   std::atomic<bool> parked{false};

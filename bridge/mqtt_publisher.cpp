@@ -5,6 +5,8 @@
 #include <mutex>
 #include <random>
 
+#include "bridge/mqtt_client_setup.h"
+
 namespace kabar {
 namespace {
 
@@ -35,15 +37,20 @@ struct MqttPublisher::Impl {
     try {
       // Paho refuses a publish with -12 ("No more messages can be buffered") once 100 commands wait in its
       // queue; concurrent HTTP publishers reach that in a burst, so allow many more.
-      client = std::make_unique<mqtt::async_client>(options.server_uri, options.client_id,
-                                                    mqtt::create_options(MQTTVERSION_5, kMaxQueuedPublishes),
-                                                    nullptr);
-    } catch (const mqtt::exception& e) {
+      client = std::make_unique<mqtt::async_client>(
+          options.server_uri, options.client_id,
+          mqtt::create_options(paho_mqtt_version(options.mqtt_version), kMaxQueuedPublishes), nullptr);
+    } catch (const std::exception& e) {  // mqtt::exception, or a bad mqtt_version
       throw PublishError("cannot connect to " + options.server_uri + ": " + e.what());
     }
     // Set in place, never copied: see configure_connect_options in mqtt_bridge.cpp (Paho C++ 1.2.0).
-    connect_options.set_mqtt_version(MQTTVERSION_5);
-    connect_options.set_clean_start(true);
+    connect_options.set_mqtt_version(paho_mqtt_version(options.mqtt_version));
+    if (options.mqtt_version == 5) {
+      connect_options.set_clean_start(true);
+    } else {
+      connect_options.set_clean_session(true);
+    }
+    set_mqtt_servers(connect_options, options.server_uri, options.failover_uris);
     connect_options.set_connect_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout) +
                                         std::chrono::seconds(1));
     if (!options.username.empty()) connect_options.set_user_name(options.username);

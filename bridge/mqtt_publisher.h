@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace kabar {
 
@@ -15,6 +16,8 @@ class PublishError : public std::runtime_error {
 
 struct PublisherOptions {
   std::string server_uri = "tcp://127.0.0.1:1883";
+  std::vector<std::string> failover_uris;  // the cluster's other brokers, tried in order after server_uri
+  int mqtt_version = 5;                    // 5 or 3 (3.1.1), as BridgeOptions
   std::string client_id;  // empty: a random one
   std::string username;
   std::string password;

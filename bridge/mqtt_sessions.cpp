@@ -79,13 +79,21 @@ std::vector<bool> MqttBridge::Impl::connect_and_subscribe(const std::vector<Sess
   return ok;
 }
 
+// The brokers a session may be connected to: with failover_uris, Paho tries them in turn and does not
+// reliably say which one answered (the connect response named the dead first node after a failover to
+// another RabbitMQ node), so the log names them all.
+std::string MqttBridge::Impl::where() const {
+  std::string all = options.server_uri;
+  for (const std::string& uri : options.failover_uris) all += ", " + uri;
+  return all;
+}
+
 bool MqttBridge::Impl::attempt(Session& session, const char* what, const std::function<bool()>& step) {
   try {
     if (step()) return true;
-    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, options.server_uri);
+    spdlog::warn("mqtt session {}: {} ({}): no answer in time", session.client_id, what, where());
   } catch (const mqtt::exception& e) {
-    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, options.server_uri,
-                 e.what());
+    spdlog::warn("mqtt session {}: {} ({}) failed: {}", session.client_id, what, where(), e.what());
   }
   return false;
 }
@@ -98,9 +106,12 @@ bool MqttBridge::Impl::subscribe(Session& session) {
   const mqtt::subscribe_options no_retained(false, false, mqtt::subscribe_options::DONT_SEND_RETAINED);
   // One SUBSCRIBE per filter: Paho C++ 1.2.0 crashes in MQTTAsync_subscribeMany when given per-topic
   // subscribe options, and the single-topic call carries them correctly.
+  // MQTT 3.1.1 has no subscribe options (on_message drops the retained copies instead).
+  const bool v5 = options.mqtt_version == 5;
   std::vector<mqtt::token_ptr> tokens;
   for (const std::string& filter : filters)
-    tokens.push_back(session.client->subscribe(filter, 1, no_retained));
+    tokens.push_back(v5 ? session.client->subscribe(filter, 1, no_retained)
+                        : session.client->subscribe(filter, 1));
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (!await(tokens[i], kOperationTimeout)) return false;
     if (!check_granted(session, filters[i], tokens[i]->get_subscribe_response().get_reason_codes()))
@@ -143,7 +154,7 @@ void MqttBridge::Impl::finish_attempt(Session& session, std::uint64_t generation
     if (session.ever_ready) ++reconnects;
     session.ever_ready = true;
     spdlog::info("mqtt session {}: connected to {} and subscribed to {} filter(s)", session.client_id,
-                 options.server_uri, filters.size());
+                 where(), filters.size());
     return;
   }
   session.state = SessionState::Disconnected;

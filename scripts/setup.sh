@@ -18,7 +18,10 @@ with_tests=false
 with_bench=false
 for arg in "$@"; do
   case "$arg" in
-    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx) ;;
+    # nginx: tests/e2e/failover_nginx.test.mjs runs two nodes behind it (started by the test, one process).
+    # rabbitmq-server: tests/e2e/rabbitmq_cluster.test.mjs runs kabar over a 3-node RabbitMQ cluster
+    # (its MQTT plugin) that the test starts itself on loopback; the system service is not used.
+    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx rabbitmq-server) ;;
     --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac
@@ -47,6 +50,12 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
   echo "setup: mosquitto.service is running on 1883; kabar's own broker will take a free port and log it" \
        "(or use the system broker: kabar serve --external-broker)"
+fi
+# Debian's rabbitmq-server enables and starts a system broker (and epmd) on install. The test starts
+# its own nodes on ports of its own and never uses it: stop it and keep it from starting at boot.
+if $with_tests && command -v systemctl >/dev/null && systemctl is-enabled --quiet rabbitmq-server 2>/dev/null; then
+  echo "setup: stopping and disabling rabbitmq-server.service (tests start their own RabbitMQ nodes)"
+  as_root systemctl disable --now rabbitmq-server || true
 fi
 if $with_tests && [[ -f tests/e2e/package.json ]]; then
   (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)

@@ -4,6 +4,7 @@
 // section (config_auth.cpp).
 #include "gateway/app/config.h"
 
+#include "bridge/mqtt_client_setup.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/config_parts.h"
 
@@ -50,6 +51,8 @@ Config to_config(const json& document) {
   config.broker.embedded = get<bool>(document, "broker", "embedded");
   config.broker.host = get<std::string>(document, "broker", "host");
   config.broker.port = get<int>(document, "broker", "port");
+  config.broker.servers = get<std::string>(document, "broker", "servers");
+  config.broker.mqtt_version = get<int>(document, "broker", "mqtt_version");
   config.broker.client_id = get<std::string>(document, "broker", "client_id");
   config.broker.username = get<std::string>(document, "broker", "username");
   config.broker.password = get<std::string>(document, "broker", "password");
@@ -86,6 +89,20 @@ Config to_config(const json& document) {
   return config;
 }
 
+// broker.servers: each item has a port, and only for a broker kabar does not start itself.
+void check_broker(const BrokerConfig& broker) {
+  if (broker.servers.empty()) return;
+  try {
+    if (parse_mqtt_servers(broker.servers).empty()) throw std::invalid_argument("it names no broker");
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError("invalid configuration: broker.servers \"" + broker.servers + "\": " + error.what());
+  }
+  if (broker.embedded)
+    throw ConfigError(
+        "invalid configuration: broker.servers names the brokers of a cluster kabar connects to, "
+        "but broker.embedded is true (kabar would start its own); set broker.embedded false");
+}
+
 }  // namespace
 
 json default_config_document() {
@@ -112,6 +129,8 @@ json default_config_document() {
        {{"embedded", defaults.broker.embedded},
         {"host", defaults.broker.host},
         {"port", defaults.broker.port},
+        {"servers", defaults.broker.servers},
+        {"mqtt_version", defaults.broker.mqtt_version},
         {"client_id", defaults.broker.client_id},
         {"username", defaults.broker.username},
         {"password", defaults.broker.password},
@@ -169,6 +188,7 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   settle_development_app(config, apps_given);
   check_apps(config.apps);
   check_auth(config.auth);
+  check_broker(config.broker);
   return config;
 }
 

@@ -51,6 +51,10 @@ struct BrokerConfig {
   bool embedded = true;  // start our own mosquitto on host:port
   std::string host = "127.0.0.1";
   int port = 1883;
+  // "host:port,host2:port2": the brokers of a cluster, tried in order at every (re)connect by every MQTT
+  // client of kabar; replaces host and port for them. Empty: host:port. Not with the embedded broker.
+  std::string servers;
+  int mqtt_version = 5;  // 5, or 3 for MQTT 3.1.1 (RabbitMQ's MQTT plugin); docs/bridge.md "MQTT 3.1.1"
   std::string client_id = "kabar";
   std::string username;
   std::string password;

@@ -1,13 +1,14 @@
 #include "gateway/app/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdlib>
 #include <future>
 
-#include <spdlog/spdlog.h>
-
+#include "bridge/mqtt_client_setup.h"
 #include "gateway/app/demo_key.h"
 #include "gateway/app/embedded_broker_auth.h"
 #include "gateway/demo/demo_service.h"
@@ -71,11 +72,19 @@ StoreOptions store_options_from(const StoreConfig& store) {
   return options;
 }
 
-// What every MQTT client of kabar shares: the broker and the credentials; each has its own client id.
+// What every MQTT client of kabar shares: the broker (or the brokers of a cluster), the protocol version and
+// the credentials; each has its own client id.
 template <class Options>
 Options mqtt_client_options(const BrokerConfig& broker, std::string client_id) {
   Options options;
   options.server_uri = "tcp://" + broker.host + ":" + std::to_string(broker.port);
+  if (!broker.servers.empty()) {  // a cluster: the first, then the others in turn (config checked the list)
+    std::vector<std::string> servers = parse_mqtt_servers(broker.servers);
+    options.server_uri = servers.front();
+    options.failover_uris.assign(servers.begin() + 1, servers.end());
+  }
+  // The Pusher cluster link speaks 3.1.1 whatever the setting (every broker does).
+  if constexpr (requires { options.mqtt_version; }) options.mqtt_version = broker.mqtt_version;
   options.client_id = std::move(client_id);
   options.username = broker.username;
   options.password = broker.password;

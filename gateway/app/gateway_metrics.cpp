@@ -35,6 +35,9 @@ std::string Gateway::metrics_text() const {
   metric("kabar_store_write_stalls_total", "counter", "Times ingest stopped because the store could not write",
          bridge.store_stalls);
   metric("kabar_mqtt_reconnects_total", "counter", "MQTT reconnects", bridge.reconnects);
+  metric("kabar_mqtt_retained_skipped_total", "counter",
+         "MQTT 3.1.1: retained copies the broker sent at subscribe, dropped (not new events)",
+         bridge.retained_skipped);
   metric("kabar_mqtt_connected", "gauge", "1 when every MQTT session is connected", bridge.connected ? 1 : 0);
   metric("kabar_hub_events_published_total", "counter", "Committed events handed to the hub", hub.events_published);
   metric("kabar_hub_deliveries_total", "counter", "Frames handed to subscribed sessions", hub.deliveries);

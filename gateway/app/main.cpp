@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "authz/token.h"
+#include "bridge/mqtt_client_setup.h"
 #include "bridge/mqtt_publisher.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/authz_commands.h"
@@ -153,6 +154,12 @@ int publish(const CommonFlags& flags, const PublishFlags& publish) {
   kabar::PublisherOptions options;
   options.server_uri = "tcp://" + (publish.host.empty() ? config.broker.host : publish.host) + ":" +
                        std::to_string(publish.port ? publish.port : embedded_broker_port(config));
+  if (publish.host.empty() && !publish.port && !config.broker.servers.empty()) {  // a broker cluster
+    const std::vector<std::string> servers = kabar::parse_mqtt_servers(config.broker.servers);
+    options.server_uri = servers.front();
+    options.failover_uris.assign(servers.begin() + 1, servers.end());
+  }
+  options.mqtt_version = config.broker.mqtt_version;
   options.username = config.broker.username;
   options.password = config.broker.password;
   if (options.username.empty()) use_demo_key(config, options);

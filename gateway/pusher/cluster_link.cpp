@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bridge/mqtt_client_setup.h"
 #include "gateway/pusher/protocol_frames.h"
 
 namespace kabar {
@@ -164,8 +165,11 @@ bool ClusterLink::connect_once() {
       .will(mqtt::message(presence_topic(options_.node), std::string(), 1, true));
   if (!options_.username.empty()) builder.user_name(options_.username);
   if (!options_.password.empty()) builder.password(options_.password);
+  // MQTT 3.1.1 (create_options above), which every broker speaks; the cluster's brokers in turn.
+  mqtt::connect_options connect = builder.finalize();
+  set_mqtt_servers(connect, options_.server_uri, options_.failover_uris);
   try {
-    if (!client_->connect(builder.finalize())->wait_for(kConnectTimeout)) return false;
+    if (!client_->connect(connect)->wait_for(kConnectTimeout)) return false;
     {
       // Whatever we knew of other nodes is re-sent as retained snapshots now; a node that sends none
       // within the window left while we were away.

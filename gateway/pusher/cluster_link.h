@@ -31,6 +31,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gateway/pusher/app_registry.h"
 #include "gateway/pusher/channel_directory.h"
@@ -44,6 +45,7 @@ namespace kabar {
 
 struct ClusterOptions {
   std::string server_uri = "tcp://127.0.0.1:1883";
+  std::vector<std::string> failover_uris;  // the cluster's other brokers, tried in order after server_uri
   std::string client_id;  // MQTT client id of the link
   std::string username;
   std::string password;

@@ -184,6 +184,11 @@ class RecordingSink : public IngestSink {
     std::lock_guard lock(mutex_);
     return accepted_.size();
   }
+  void clear() {
+    std::lock_guard lock(mutex_);
+    accepted_.clear();
+    rejected_.clear();
+  }
   std::size_t rejected_count() const {
     std::lock_guard lock(mutex_);
     return rejected_.size();
@@ -210,9 +215,10 @@ class BridgeTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_NO_FATAL_FAILURE(broker_.start()); }
 
-  BridgeOptions options(const std::string& client_id, bool twins = true) const {
+  BridgeOptions options(const std::string& client_id, bool twins = true, int mqtt_version = 5) const {
     BridgeOptions o;
     o.server_uri = broker_.uri();
+    o.mqtt_version = mqtt_version;
     o.client_id = client_id;
     o.twin_sessions = twins;
     o.min_backoff = 50ms;
@@ -228,9 +234,10 @@ class BridgeTest : public ::testing::Test {
     return bridge;
   }
 
-  MqttPublisher publisher() const {
+  MqttPublisher publisher(int mqtt_version = 5) const {
     PublisherOptions o;
     o.server_uri = broker_.uri();
+    o.mqtt_version = mqtt_version;
     return MqttPublisher(o);
   }
 
@@ -622,6 +629,7 @@ TEST(BridgeCrashChild, RunsOnlyWhenSpawnedByTheCrashTest) {
   o.server_uri = uri;
   o.client_id = std::getenv("KABAR_CHILD_CLIENT");
   o.twin_sessions = std::string(std::getenv("KABAR_CHILD_TWINS")) == "1";
+  if (const char* version = std::getenv("KABAR_CHILD_MQTT")) o.mqtt_version = std::atoi(version);
   MqttBridge bridge(o, routes, schemas, sink);
   bridge.start();
   ASSERT_TRUE(wait_until([&] { return bridge.ready(); }, 10s));
@@ -641,7 +649,7 @@ TEST(BridgeCrashChild, RunsOnlyWhenSpawnedByTheCrashTest) {
 
 class BridgeCrash : public BridgeTest {
  protected:
-  CrashOutcome run(const std::string& client_id, bool twins) {
+  CrashOutcome run(const std::string& client_id, bool twins, int mqtt_version = 5) {
     constexpr int kEvents = 50;
     constexpr int kHangAt = 20;
     const auto file = broker_.dir() / (client_id + ".ids");
@@ -654,7 +662,8 @@ class BridgeCrash : public BridgeTest {
         spawn({std::filesystem::read_symlink("/proc/self/exe").string(), "--gtest_filter=BridgeCrashChild.*"},
               {"KABAR_CHILD_URI=" + broker_.uri(), "KABAR_CHILD_FILE=" + file.string(),
                "KABAR_CHILD_CLIENT=" + client_id, "KABAR_CHILD_TWINS=" + std::string(twins ? "1" : "0"),
-               "KABAR_CHILD_HANG_AT=" + std::to_string(kHangAt)},
+               "KABAR_CHILD_HANG_AT=" + std::to_string(kHangAt),
+               "KABAR_CHILD_MQTT=" + std::to_string(mqtt_version)},
               (broker_.dir() / (client_id + ".log")).string());
     EXPECT_GT(child, 0);
     EXPECT_TRUE(wait_until([&] { return file_has("READY"); }, 15s))
@@ -671,7 +680,7 @@ class BridgeCrash : public BridgeTest {
     for (std::string line; std::getline(lines, line);) {
       if (line != "READY" && !line.starts_with("HANG")) outcome.stored.insert(line);
     }
-    auto bridge = start_bridge(options(client_id, twins));
+    auto bridge = start_bridge(options(client_id, twins, mqtt_version));
     wait_until([&] { return outcome.stored.size() + sink_.accepted_count() >= kEvents; }, 10s);
     std::this_thread::sleep_for(500ms);  // anything else still coming
     for (const auto& e : sink_.accepted()) outcome.stored.insert(e.id);
@@ -738,6 +747,77 @@ TEST_F(BridgeCrash, SingleSessionLosesNothingBecausePahoAcksAfterTheCallback) {
   EXPECT_TRUE(outcome.missing.empty())
       << "lost " << lost << "(Paho acknowledged before the callback returned)";
   EXPECT_EQ(outcome.stored.size(), 50u);
+}
+
+// MQTT 3.1.1 (broker.mqtt_version 3, for RabbitMQ's plugin): the same acknowledgement after the commit.
+// Paho C sends a QoS 1 PUBACK after the arrival callback returns whatever the protocol version.
+TEST_F(BridgeCrash, Mqtt311SingleSessionLosesNothingWhenKilledMidCommit) {
+  const CrashOutcome outcome = run("crash-311", false, 3);
+  std::string lost;
+  for (const auto& id : outcome.missing) lost += id + " ";
+  EXPECT_TRUE(outcome.missing.empty()) << "lost " << lost << "(acknowledged before the callback returned)";
+  EXPECT_EQ(outcome.stored.size(), 50u);
+}
+
+// 3.1.1 persistent session (clean session false): what arrives while the bridge is away is queued.
+TEST_F(BridgeTest, Mqtt311PersistentSessionKeepsWhatArrivesWhileStopped) {
+  auto bridge = start_bridge(options("persist-311", false, 3));
+  bridge->stop();
+  auto pub = publisher(3);
+  for (int i = 0; i < 30; ++i)
+    pub.publish("cabang/4/transaksi", transaksi_event("q-" + std::to_string(i), i));
+  bridge->start();
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 30; }, 15s)) << sink_.accepted_count();
+  const auto events = sink_.accepted();
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(events[static_cast<std::size_t>(i)].id, "q-" + std::to_string(i));
+}
+
+// 3.1.1 has no retain handling: the broker sends a filter's retained messages at every SUBSCRIBE, flagged
+// RETAIN. The bridge drops those (MQTT 5 asks the broker not to send them); the live copy is stored once.
+TEST_F(BridgeTest, Mqtt311RetainedCopiesAtResubscribeAreNotNewEvents) {
+  auto bridge = start_bridge(options("retain-311", false, 3));
+  auto pub = publisher(3);
+  pub.publish("cabang/3/omset", omset_payload(7), 1,
+              /*retain=*/true);  // bare: a second copy would get a new id
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 1; }, 10s));
+  bridge->stop();
+  bridge->start();  // subscribes again: the broker sends the retained message, flagged
+  ASSERT_TRUE(wait_until([&] { return bridge->stats().retained_skipped >= 1; }, 15s)) << broker_.log();
+  pub.publish("cabang/3/omset", omset_payload(8), 1, true);  // live, to an established subscription
+  ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 2; }, 10s));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(sink_.accepted_count(), 2u);
+  EXPECT_EQ(bridge->stats().retained_skipped, 1u);
+}
+
+// broker.servers: a session whose broker died moves to the next one of the list (Paho's serverURIs),
+// in either protocol version; the publisher too.
+TEST_F(BridgeTest, SessionsAndThePublisherMoveToTheNextBrokerOfTheList) {
+  for (const int version : {5, 3}) {
+    SCOPED_TRACE("MQTT " + std::to_string(version));
+    Mosquitto second;
+    ASSERT_NO_FATAL_FAILURE(second.start());
+    BridgeOptions o = options("failover-" + std::to_string(version), false, version);
+    o.failover_uris = {second.uri()};
+    auto bridge = start_bridge(o);
+    PublisherOptions po;
+    po.server_uri = broker_.uri();
+    po.failover_uris = {second.uri()};
+    po.mqtt_version = version;
+    MqttPublisher pub(po);
+    pub.publish("cabang/1/transaksi", transaksi_event("before-" + std::to_string(version), 1));
+    ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 1; }, 10s));
+    broker_.kill();
+    ASSERT_TRUE(wait_until([&] { return !bridge->ready(); }, 10s));
+    ASSERT_TRUE(wait_until([&] { return bridge->ready(); }, 15s)) << second.log();
+    pub.publish("cabang/1/transaksi",
+                transaksi_event("after-" + std::to_string(version), 2));  // reconnects to the second
+    ASSERT_TRUE(wait_until([&] { return sink_.accepted_count() == 2; }, 10s));
+    EXPECT_EQ(sink_.accepted()[1].id, "after-" + std::to_string(version));
+    bridge.reset();
+    sink_.clear();
+    ASSERT_NO_FATAL_FAILURE(broker_.start());
+  }
 }
 
 }  // namespace
