@@ -118,7 +118,7 @@ struct Cluster {
   ClusterOccupancy occupancy{"node-a", 1000};
   std::vector<std::pair<std::string, WebhookEvent>> webhooks;  // what the link had sent (app, event)
   ClusterLink link{
-      ClusterOptions{"tcp://127.0.0.1:1", "test-link", "", "", "node-a"}, apps, directory, occupancy,
+      ClusterOptions{"tcp://127.0.0.1:1", {}, "test-link", "", "", "node-a"}, apps, directory, occupancy,
       [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
   Recorder room;  // a local subscriber of presence-room
 
