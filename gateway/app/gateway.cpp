@@ -264,8 +264,8 @@ void Gateway::schedule_heartbeat(std::size_t shard) {
 int Gateway::run_until_signal() {
   std::promise<int> stop;
   auto stopped = stop.get_future();
-  asio::signal_set signals(*shards_[0], SIGINT, SIGTERM);
-  signals.async_wait([&stop](const boost::system::error_code& error, int signal) {
+  signals_ = std::make_unique<asio::signal_set>(*shards_[0], SIGINT, SIGTERM);
+  signals_->async_wait([&stop](const boost::system::error_code& error, int signal) {
     if (!error) {
       spdlog::info("signal {} received: shutting down", signal);
       stop.set_value(signal);
@@ -314,12 +314,27 @@ void Gateway::shutdown() {
   for (auto& thread : threads_) {
     if (thread.joinable()) thread.join();
   }
-  if (replay_) replay_->stop();
+  if (replay_) replay_->stop();  // nothing posts to a shard any more
   // Parked, the store's queue holds only the bridge's failing retry: closing would wait for it (a busy
   // timeout, 5 s, per attempt) to commit nothing. Everything committed is durable already.
   if (parked) exit_leaving_message_unacknowledged();
+  release_shards();
   if (store_) store_->close();
   spdlog::info("kabar stopped");
+}
+
+// A connection that did not close within the drain (a peer that never answers) is still held by a
+// handler waiting in its shard's io_context. Destroying the io_contexts now destroys those handlers, and
+// with them the sessions, while the hub, the shared context and the Pusher service they point to are
+// alive: left to the member destructors, the io_contexts would go after those, and the last sessions
+// would unsubscribe from a hub that no longer exists. What lives on a shard goes first: the heartbeat
+// timers and the listener's acceptor. From here on no event may reach the hub (it posts to the shards).
+void Gateway::release_shards() {
+  if (store_) store_->set_commit_listener({});
+  signals_.reset();  // a signal from here on has its default action, as after any shutdown
+  heartbeat_timers_.clear();
+  listener_.reset();
+  for (auto& shard : shards_) shard.reset();
 }
 
 // Paho's receive thread is inside the bridge's callback with an event the store could not write. Letting

@@ -3,6 +3,7 @@
 // broker process -> store -> hub -> HTTP sessions, and the bridge feeding the store. main() only
 // builds a Config and calls run().
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <optional>
@@ -48,6 +49,7 @@ class Gateway {
   void schedule_heartbeat(std::size_t shard);
   std::string metrics_text() const;
   [[noreturn]] void exit_leaving_message_unacknowledged();
+  void release_shards();  // the io_contexts, and the sessions still waiting in them, before what they use
 
   Config config_;
   std::optional<BrokerProcess> broker_;
@@ -68,6 +70,7 @@ class Gateway {
   std::unique_ptr<DemoService> demo_;  // `kabar demo` only
   Router router_;  // every door's routes, complete before the listener accepts; read-only from then on
   std::shared_ptr<Listener> listener_;
+  std::unique_ptr<boost::asio::signal_set> signals_;  // run_until_signal's; on shard 0
   bool stopped_ = false;
 };
 

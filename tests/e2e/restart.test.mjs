@@ -2,6 +2,7 @@
 // come back with their last position and get every event published meanwhile, in order, once. Run on the
 // anonymous broker and on the guarded one compose deploys (kabar_auth_plugin.so, every client a token).
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
   BROKER_MODES, Kabar, keysOf, requireKabarBinary, sleep, startMosquitto, useHarness, waitUntil,
@@ -160,5 +161,30 @@ for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
     assertExactlyOnceInOrder(ws.events(channel), range('b-', 0, 9), 'WS across the broker restart');
     assertExactlyOnceInOrder(ws2.events(channel), range('b-', 10, 15), 'queued in the broker across its restart');
     ws2.close();
+  });
+
+  // Connections whose peer never answers outlive the 3 s drain: their sessions are still waiting in the
+  // I/O threads when kabar stops, and must go while what they point to (hub, Pusher service) exists.
+  test('SIGTERM with peers that never read nor answer (/ws, /app, /sse): kabar still stops cleanly, exit 0', { timeout: 60000 }, async () => {
+    const raw = async (request) => {
+      const socket = net.connect(kabar.port, '127.0.0.1');
+      await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+      socket.on('error', () => {});
+      socket.write(request);
+      socket.pause();  // reads nothing from here on, answers nothing
+      return socket;
+    };
+    const upgrade = (path) => `GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+    const sockets = [
+      await raw(upgrade('/ws')), await raw(upgrade('/app/local-key?protocol=7')),
+      await raw('GET /sse?channel=rs.silent HTTP/1.1\r\nHost: x\r\n\r\n'),
+    ];
+    await sleep(300);
+    const status = await kabar.stop(20000);
+    for (const socket of sockets) socket.destroy();
+    assert.deepEqual(status, { code: 0, signal: null }, `kabar's exit: ${kabar.tail(10)}`);
+    assert.match(kabar.tail(5), /kabar stopped/);
+    await kabar.start();  // as the other tests leave it
   });
 });
