@@ -164,7 +164,9 @@ for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
   });
 
   // Connections whose peer never answers outlive the 3 s drain: their sessions are still waiting in the
-  // I/O threads when kabar stops, and must go while what they point to (hub, Pusher service) exists.
+  // I/O threads when kabar stops, and must go while what they point to (the counters of the shared
+  // context and the Pusher service) exists (Gateway::release_shards). What this checks is the clean exit;
+  // the late write into freed counters that the old order made shows only under a sanitizer.
   test('SIGTERM with peers that never read nor answer (/ws, /app, /sse): kabar still stops cleanly, exit 0', { timeout: 60000 }, async () => {
     const raw = async (request) => {
       const socket = net.connect(kabar.port, '127.0.0.1');
