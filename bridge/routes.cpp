@@ -98,23 +98,29 @@ std::size_t literal_characters(std::string_view tpl) {
   return count;
 }
 
-// The route's topic pattern with its placeholders filled in; nullopt when one has no value.
-std::optional<std::string> fill_topic(const Route& route, const Bindings& bindings) {
+// A topic pattern with each placeholder level replaced by `value(name)`; an empty value leaves the
+// level unfilled: nullopt.
+template <class Value>
+std::optional<std::string> fill_levels(std::string_view pattern, Value value) {
   std::string topic;
-  std::string_view rest = route.topic;
   bool more = true;
   while (more) {
-    const std::string_view level = next_level(rest, more);
+    const std::string_view level = next_level(pattern, more);
     if (is_placeholder(level)) {
-      const std::string_view value = lookup(bindings, placeholder_name(level));
-      if (value.empty()) return std::nullopt;
-      topic += value;
+      const std::string_view filled = value(placeholder_name(level));
+      if (filled.empty()) return std::nullopt;
+      topic += filled;
     } else {
       topic += level;
     }
     if (more) topic += '/';
   }
   return topic;
+}
+
+// The route's topic pattern with its placeholders filled in; nullopt when one has no value.
+std::optional<std::string> fill_topic(const Route& route, const Bindings& bindings) {
+  return fill_levels(route.topic, [&](std::string_view name) { return lookup(bindings, name); });
 }
 
 class RouteChecker {
@@ -208,15 +214,7 @@ std::optional<std::string> fill_channel(const Route& route, std::string_view top
 }
 
 std::string subscription_filter(const Route& route) {
-  std::string filter;
-  std::string_view rest = route.topic;
-  bool more = true;
-  while (more) {
-    const std::string_view level = next_level(rest, more);
-    filter += is_placeholder(level) ? std::string_view("+") : level;
-    if (more) filter += '/';
-  }
-  return filter;
+  return *fill_levels(route.topic, [](std::string_view) { return std::string_view("+"); });
 }
 
 RouteTable::RouteTable(std::vector<Route> routes) : routes_(std::move(routes)) {

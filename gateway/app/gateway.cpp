@@ -325,10 +325,11 @@ void Gateway::shutdown() {
 
 // A connection that did not close within the drain (a peer that never answers) is still held by a
 // handler waiting in its shard's io_context. Destroying the io_contexts now destroys those handlers, and
-// with them the sessions, while the hub, the shared context and the Pusher service they point to are
-// alive: left to the member destructors, the io_contexts would go after those, and the last sessions
-// would unsubscribe from a hub that no longer exists. What lives on a shard goes first: the heartbeat
-// timers and the listener's acceptor. From here on no event may reach the hub (it posts to the shards).
+// with them the sessions, while the shared context and the Pusher service they point to are alive: left
+// to the member destructors, the io_contexts would go after those, and the last sessions' destructors
+// would count down open connections in freed memory. What lives on a shard goes first: the signal set,
+// the heartbeat timers and the listener's acceptor. From here on no event may reach the hub (it posts to
+// the shards).
 void Gateway::release_shards() {
   if (store_) store_->set_commit_listener({});
   signals_.reset();  // a signal from here on has its default action, as after any shutdown

@@ -53,6 +53,10 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
   // commit to the hub, so the live frame of any event after `head` reaches this shard after this handler
   // and the subscription just made; events up to `head` are history.
   const std::int64_t head = known_head ? *known_head : read_head();
+  // Another node's position (another epoch, naming its event): resumed after that event, once this store
+  // has found it (resolve_anchor).
+  const bool other_node = start.kind == StartPoint::Kind::After && start.after.epoch != context_.hub.epoch() &&
+                          !start.after.anchor.empty();
   const char* reset_reason = nullptr;
   switch (start.kind) {
     case StartPoint::Kind::Live:
@@ -63,8 +67,8 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
       context_.stats.resets_bad_position.fetch_add(channels.size(), std::memory_order_relaxed);
       break;
     case StartPoint::Kind::After:
+      if (other_node) break;
       if (start.after.epoch != context_.hub.epoch()) {
-        if (!start.after.anchor.empty()) break;  // another node's position: resumed after its event
         reset_reason = "epoch_changed";
         context_.stats.resets_epoch_changed.fetch_add(channels.size(), std::memory_order_relaxed);
       } else if (start.after.seq > head) {
@@ -83,7 +87,7 @@ void StreamSession::subscribe(const std::vector<std::string>& channels, const St
     // The client's position means nothing here: tell it to refetch, then continue from the head.
     for (const auto& channel : channels) send_reset(channel, reset_reason, head, id_on_reset);
     catch_up.cursor = head;
-  } else if (start.kind == StartPoint::Kind::After && start.after.epoch != context_.hub.epoch()) {
+  } else if (other_node) {
     catch_up.anchor = start.after.anchor;
     catch_up.cursor = head;
   } else if (start.kind == StartPoint::Kind::After) {

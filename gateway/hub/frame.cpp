@@ -55,8 +55,12 @@ std::string encode_reset(const std::string& channel, const char* reason, const s
          R"(","position":")" + position + "\"}";
 }
 
+std::string event_position(const StoredEvent& event, const std::string& epoch) {
+  return Position{epoch, event.seq, event.envelope.id}.to_string();
+}
+
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
-  const std::string position = Position{epoch, event.seq, event.envelope.id}.to_string();
+  const std::string position = event_position(event, epoch);
   auto frame = std::make_shared<Frame>();
   frame->seq = event.seq;
   frame->channel = event.envelope.channel;

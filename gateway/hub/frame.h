@@ -49,6 +49,8 @@ struct Frame {
 using FramePtr = std::shared_ptr<const Frame>;
 
 FramePtr encode_frame(const StoredEvent& event, const std::string& epoch);
+// A stored event's position: "<epoch>:<seq>:<id>" (core/position.h), as every frame of it carries.
+std::string event_position(const StoredEvent& event, const std::string& epoch);
 // The `json` member alone: the protocol.md "event" object (/api/history lists these).
 std::string encode_event_json(const StoredEvent& event, const std::string& position);
 // The protocol.md "reset" object: history does not cover what was asked for `channel` (`reason`:

@@ -59,7 +59,7 @@ struct EventStore::Impl {
   // A derived id that is taken: nullopt when the message is a redelivery of that event (a duplicate),
   // else the id under which this repeat is stored.
   std::optional<std::string> repeat_id(const Envelope& envelope, std::int64_t stored_ms);
-  void remember_anchors();  // the ids of the slice's events, for positions (anchor_of)
+  void remember_anchors();  // the ids of the slice's events, for positions (EventStore::position_at)
   void save_channel_touches();
   void reset_statements() noexcept;  // after a failed transaction
   void fail_slice(std::size_t begin, std::size_t end, std::vector<DeadLetterRequest>& dead_letters,

@@ -107,7 +107,7 @@ std::string read_history_page(EventStore& store, ReplayReader& reader, const His
     append_frame(frames, encode_reset(channel, "history_pruned", position_of(page.head)));
   }
   for (const auto& event : page.events)
-    append_frame(frames, encode_event_json(event, Position{store.epoch(), event.seq, event.envelope.id}.to_string()));
+    append_frame(frames, encode_event_json(event, event_position(event, store.epoch())));
   // A full page goes on after the last event it read (also when that one was a pruned channel's, left
   // out above); the other pages hold everything up to the head they were read at, so the next call starts
   // there. A full page with nothing read at or below its head (the only events were committed while it
