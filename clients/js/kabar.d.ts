@@ -12,6 +12,8 @@ export interface EventFrame<T = unknown> {
   data: T;
   /** Unix ms */
   time: number;
+  /** the MQTT topic the event came on (absent for events that did not come over MQTT) */
+  topic?: string;
 }
 
 export type ResetReason = 'history_pruned' | 'epoch_changed' | 'position_ahead' | 'bad_position' | (string & {});
@@ -30,6 +32,8 @@ export interface ErrorFrame {
   message?: string;
   reason?: string;
   channel?: string;
+  /** the topic filter concerned (forbidden_topic, invalid_topic) */
+  topic?: string;
   ref?: string | number;
   status?: number;
 }
@@ -117,6 +121,13 @@ export interface SubscribeOptions<T = unknown> {
   onError?: (frame: ErrorFrame) => void;
 }
 
+/** A topic subscription: the events of every channel whose events came on MQTT topics matching `topic`
+ * (MQTT filter: '+' one level, a final '#' the rest), judged by the policy as the broker judges that
+ * SUBSCRIBE. Resets name the channel concerned. Not served by the polling fallback. */
+export interface TopicSubscribeOptions<T = unknown> extends SubscribeOptions<T> {
+  topic: string;
+}
+
 export type Unsubscribe = () => void;
 
 export class Kabar {
@@ -125,6 +136,7 @@ export class Kabar {
   readonly url: string;
   /** Subscribes (connecting on the next microtask if connect() was not called); returns the unsubscribe. */
   subscribe<T = unknown>(channel: string, options?: SubscribeOptions<T>): Unsubscribe;
+  subscribe<T = unknown>(options: TopicSubscribeOptions<T>): Unsubscribe;
   onEvent(fn: (frame: EventFrame) => void): Unsubscribe;
   onReset(fn: (channel: string, reason: ResetReason, frame: ResetFrame) => void): Unsubscribe;
   onStatus(fn: (status: Status, detail: StatusDetail) => void): Unsubscribe;
@@ -133,6 +145,9 @@ export class Kabar {
   retry(): void;
   close(): void;
 }
+
+/** true when the MQTT topic matches the filter, as the broker matches it */
+export function topicMatches(filter: string, topic: string): boolean;
 
 /** true when position a comes after b (same epoch: by seq; another epoch counts as after; b empty: true) */
 export function isAfter(a: Position, b?: Position | null): boolean;

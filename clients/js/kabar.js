@@ -20,6 +20,23 @@ export const isAfter = (a, b) => {
 };
 const epoch = (p) => p && split(p)[0];
 
+// MQTT filter matching, as the broker (and kabar) does it: '+' one level, a final '#' the rest and its
+// parent, no wildcard match of a topic starting with '$'.
+export const topicMatches = (filter, topic) => {
+  if (typeof topic != 'string' || !topic) return false;
+  const f = filter.split('/');
+  const t = topic.split('/');
+  if (topic[0] == '$' && /^[+#]$/.test(f[0])) return false;
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] == '#') return true;
+    if (i >= t.length || (f[i] != '+' && f[i] != t[i])) return false;
+  }
+  return f.length == t.length;
+};
+// A topic subscription's key in the subscription map (':' is not a channel character).
+const TK = 'topic:';
+const topicOf = (k) => k.startsWith(TK) && k.slice(TK.length);
+
 // The claims of a JWT, unverified ({} when it is not one): only exp and iat are read.
 const claims = (t) => {
   try {
@@ -54,8 +71,8 @@ export class Kabar {
     this.toMs = o.connectTimeoutMs ?? 10000;
     this.fb = o.fallback === false ? null : { after: 2, probeMs: 30000, limit: 200, ...(o.fallback === true ? 0 : o.fallback) };
     this.h = { e: new Set(), r: new Set(), s: new Set(), x: new Set() };
-    this.subs = new Map(); // channel -> {since, h: Set of {onEvent, onReset, onError}}
-    this.pos = new Map(); // channel -> position of its last event (or reset)
+    this.subs = new Map(); // channel, or 'topic:' + filter -> {since, h: Set of {onEvent, onReset, onError}}
+    this.pos = new Map(); // the same keys -> position of its last event (or reset)
     this.cur = null; // stream cursor (SSE Last-Event-ID, poll position), complete for channels curSet
     this.curSet = [];
     this.status = 'offline';
@@ -75,7 +92,11 @@ export class Kabar {
 
   // ---- public API ----
 
-  subscribe(channel, { since, onEvent, onReset, onError } = {}) {
+  // subscribe(channel, options), or subscribe({topic, since, onEvent, ...}): the events of every channel
+  // whose MQTT topic matches the filter (docs/protocol.md "Topic subscriptions").
+  subscribe(channel, o = {}) {
+    if (channel && typeof channel == 'object') (o = channel), (channel = TK + o.topic);
+    const { since, onEvent, onReset, onError } = o;
     let s = this.subs.get(channel);
     const r = { onEvent, onReset, onError };
     if (!s) {
@@ -309,12 +330,25 @@ export class Kabar {
   _sub(c, ch) {
     const p = this._at(ch) || this.subs.get(ch).since;
     c.st.set(ch, 'p');
-    c.s.send(JSON.stringify(p ? { type: 'subscribe', channel: ch, since: p } : { type: 'subscribe', channel: ch }));
+    const m = { type: 'subscribe', ...this._what(ch) };
+    if (p) m.since = p;
+    c.s.send(JSON.stringify(m));
+  }
+
+  // A key as the server names it: {channel} or {topic}; and as a query parameter.
+  _what(k) {
+    const t = topicOf(k);
+    return t ? { topic: t } : { channel: k };
+  }
+
+  _q(k) {
+    const t = topicOf(k);
+    return (t ? 'topic=' : 'channel=') + encodeURIComponent(t || k);
   }
 
   _sse(c, t) {
     const p = this._since(c.ch);
-    const q = c.ch.map((ch) => 'channel=' + encodeURIComponent(ch));
+    const q = c.ch.map((ch) => this._q(ch));
     if (p) q.push((isPos(p) ? 'last_event_id=' : 'since=') + encodeURIComponent(p));
     if (t) q.push('token=' + encodeURIComponent(t));
     const url = this.url + '/sse?' + q.join('&');
@@ -407,33 +441,59 @@ export class Kabar {
     else this._warn('malformed frame skipped', data);
   }
 
+  // The subscriptions a frame of channel ch (and MQTT topic) belongs to: the channel's, and every topic
+  // subscription whose filter matches (a reset names no topic: every topic subscription).
+  _owners(ch, topic, reset) {
+    const out = [];
+    for (const [k, s] of this.subs) {
+      const t = topicOf(k);
+      if (t ? reset || topicMatches(t, topic) : k == ch) out.push([k, s]);
+    }
+    return out;
+  }
+
   _frame(f, c) {
     const ch = f.channel;
-    const s = this.subs.get(ch);
+    const key = typeof f.topic == 'string' && f.type != 'event' ? TK + f.topic : ch;
+    const s = this.subs.get(key);
     const bad = () => this._warn('malformed ' + f.type + ' frame skipped', f);
     switch (f.type) {
-      case 'event':
+      case 'event': {
         if (typeof ch != 'string' || !isPos(f.position)) return bad();
-        if (!s || !isAfter(f.position, this._at(ch))) return; // not ours, or seen already
-        this._save(ch, f.position);
-        for (const r of [...s.h]) this._emit([r.onEvent], f);
-        return this._emit(this.h.e, f);
-      case 'reset':
+        // Once to each subscription it belongs to that has not had it yet (a topic subscription and the
+        // channel's own may both carry it, and a replay may overlap what another one delivered).
+        let n = 0;
+        for (const [k, o] of this._owners(ch, f.topic)) {
+          if (!isAfter(f.position, this._at(k))) continue;
+          this._save(k, f.position);
+          n++;
+          for (const r of [...o.h]) this._emit([r.onEvent], f);
+        }
+        return n && this._emit(this.h.e, f);
+      }
+      case 'reset': {
         if (typeof ch != 'string' || !isPos(f.position)) return bad();
-        if (!s) return;
-        this._save(ch, f.position);
+        const owners = this._owners(ch, null, 1);
+        if (!owners.length) return;
+        for (const [k, o] of owners) {
+          // A topic subscription goes on from its last event when one of its channels lost history (its
+          // other channels may still be replaying older events); any other reset moves it.
+          if (!topicOf(k) || f.reason != 'history_pruned' || epoch(this._at(k)) != epoch(f.position))
+            this._save(k, f.position);
+          for (const r of [...o.h]) this._emit([r.onReset], ch, f.reason, f);
+        }
         if (epoch(this.cur) != epoch(f.position)) this.cur = null;
-        for (const r of [...s.h]) this._emit([r.onReset], ch, f.reason, f);
         return this._emit(this.h.r, ch, f.reason, f);
+      }
       case 'welcome':
         return this._live(c);
       case 'subscribed':
-        c?.st.set(ch, 'a');
+        c?.st.set(key, 'a');
         // live only: resume from the head it was subscribed at
-        if (s && !s.since && !this.pos.has(ch) && isPos(f.position)) this._save(ch, f.position);
+        if (s && !s.since && !this.pos.has(key) && isPos(f.position)) this._save(key, f.position);
         return;
       case 'unsubscribed':
-        c?.st.delete(ch);
+        c?.st.delete(key);
         // the token ran out or no longer allows it: a fresh token, then subscribed again (/sse: the
         // stream is about to end, so it is reopened at once; the status stays as it is meanwhile)
         if (s && f.reason) c?.k == 'sse' ? (this._drop(), this._open()) : this._renew();
@@ -448,7 +508,7 @@ export class Kabar {
           clearTimeout(this.rt);
           this.rt = setTimeout(() => this._renew(), this._delay(this.ta++));
         }
-        if (c && ch) c.st.set(ch, 'x');
+        if (c && (ch || f.topic)) c.st.set(key, 'x');
         this._warn('error', f.code, f.message);
         if (s) for (const r of [...s.h]) this._emit([r.onError], f);
         return this._emit(this.h.x, f);
@@ -471,7 +531,7 @@ export class Kabar {
       if (c.s?.readyState != 1) return; // subscribed when it opens
       if (add) return this._sub(c, ch);
       c.st.delete(ch);
-      c.s.send(JSON.stringify({ type: 'unsubscribe', channel: ch }));
+      c.s.send(JSON.stringify({ type: 'unsubscribe', ...this._what(ch) }));
     } else if (c?.k == 'sse' && !this.rs) {
       // a new channel set is a new stream: reopened once per tick, from the cursor
       this.rs = 1;
@@ -503,7 +563,8 @@ export class Kabar {
   async _poll() {
     clearTimeout(this.pt);
     const g = ++this.pg;
-    const chans = this._chans();
+    // /api/history takes channels: topic subscriptions wait for a stream (docs/clients.md)
+    const chans = this._chans().filter((k) => !topicOf(k));
     const next = (ms) => g == this.pg && (this.pt = setTimeout(() => this._poll(), ms));
     if (!chans.length) return next(this.pollMs);
     let r;
@@ -511,7 +572,7 @@ export class Kabar {
     try {
       if (this.tok === undefined) await this._token();
       const p = this._since(chans);
-      const q = chans.map((ch) => 'channel=' + encodeURIComponent(ch));
+      const q = chans.map((ch) => this._q(ch));
       if (p) q.push('since=' + encodeURIComponent(p));
       q.push('limit=' + this.fb.limit);
       const t = this.tok;

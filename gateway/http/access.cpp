@@ -151,7 +151,7 @@ authz::Decision authorize(ServerContext& context, const authz::Claims& claims, a
 
 ChannelReadAccess authorize_reading(ServerContext& context, const http::request<http::string_body>& request,
                                     const RequestTarget& target, const std::vector<std::string>& channels,
-                                    std::string_view door) {
+                                    std::string_view door, const std::vector<std::string>& topics) {
   ChannelReadAccess access;
   const FoundToken found = find_token(context, request, target, context.allow_query_token);
   if (found.query_refused) {
@@ -183,9 +183,37 @@ ChannelReadAccess authorize_reading(ServerContext& context, const http::request<
     access.channel = channel;
     return access;
   }
+  for (const auto& topic : topics) {
+    authz::Decision decision = authorize_topic(context, who.claims, topic, door);
+    if (decision.allowed) continue;
+    access.status = 403;
+    access.error = "forbidden_topic";
+    access.reason = std::move(decision.code);
+    access.message = std::move(decision.reason);
+    access.topic = topic;
+    return access;
+  }
   access.ok = true;
   access.claims = std::move(who.claims);
   return access;
+}
+
+authz::Decision authorize_topic(ServerContext& context, const authz::Claims& claims, const std::string& filter,
+                                std::string_view door) {
+  authz::Decision decision;
+  if (context.authorizer) {
+    decision = context.authorizer->decide(claims, authz::Action::Read, authz::Resource::topic(filter));
+  } else {
+    decision.allowed = false;
+    decision.code = "no_policy";
+    decision.reason = "topic subscriptions need the policy (auth)";
+  }
+  if (!decision.allowed) {
+    context.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("authz: {} refused read of topic {} for {}: {}: {}", door, filter.substr(0, 128), who(claims),
+                 decision.code, decision.reason);
+  }
+  return decision;
 }
 
 bool may_read_topic(const ServerContext& context, const authz::Claims& claims, const std::string& topic) {

@@ -69,6 +69,13 @@ Authentication authenticate(ServerContext& context, std::string_view token, std:
 authz::Decision authorize(ServerContext& context, const authz::Claims& claims, authz::Action action,
                           const std::string& channel, std::string_view door);
 
+// A topic subscription (docs/protocol.md "Topic subscriptions"): Read on the filter as an MQTT topic, the
+// very question the broker plugin asks for a SUBSCRIBE, so a filter is allowed only when the policy covers
+// everything it can match (a cashier's "cabang/+/omset" is refused, as the broker refuses it). Logged and
+// counted like a channel refusal. Without an Authorizer: refused.
+authz::Decision authorize_topic(ServerContext& context, const authz::Claims& claims, const std::string& filter,
+                                std::string_view door);
+
 // The same decision, neither logged nor counted (re-checks of subscriptions already held).
 authz::Decision decide(const ServerContext& context, const authz::Claims& claims, authz::Action action,
                        const std::string& channel);
@@ -89,11 +96,14 @@ struct ChannelReadAccess {
   std::string error;    // when refused: invalid_token or forbidden_channel
   std::string reason;   // the token check's or the policy's reason code
   std::string message;
-  std::string channel;  // the channel refused (403)
+  std::string channel;  // the channel refused (403 forbidden_channel)
+  std::string topic;    // the topic filter refused (403 forbidden_topic)
 };
+// `topics`: topic filters (/sse?topic=), judged by authorize_topic after the channels.
 ChannelReadAccess authorize_reading(
     ServerContext& context, const boost::beast::http::request<boost::beast::http::string_body>& request,
-    const RequestTarget& target, const std::vector<std::string>& channels, std::string_view door);
+    const RequestTarget& target, const std::vector<std::string>& channels, std::string_view door,
+    const std::vector<std::string>& topics = {});
 
 // True once the token behind `claims` has expired (allowing the configured clock skew).
 bool token_expired(const ServerContext& context, const authz::Claims& claims, std::int64_t now_s);

@@ -7,18 +7,19 @@ namespace kabar {
 namespace http = boost::beast::http;
 
 Refused Refused::plain(unsigned status, std::string error, std::string message) {
-  return Refused{status, std::move(error), std::move(message), std::nullopt, {}};
+  return Refused{status, std::move(error), std::move(message), std::nullopt, {}, {}};
 }
 
 Refused Refused::authorization(unsigned status, std::string error, std::string reason, std::string message,
-                               std::string channel) {
-  return Refused{status, std::move(error), std::move(message), std::move(reason), std::move(channel)};
+                               std::string channel, std::string topic) {
+  return Refused{status, std::move(error), std::move(message), std::move(reason), std::move(channel), std::move(topic)};
 }
 
 std::string refused_body(const Refused& refused) {
   nlohmann::json body = {{"error", refused.error}, {"message", refused.message}};
   if (refused.reason) body["reason"] = *refused.reason;
   if (!refused.channel.empty()) body["channel"] = refused.channel;
+  if (!refused.topic.empty()) body["topic"] = refused.topic;
   // A message may quote what the client sent (a channel name, a parameter): replace, do not throw.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

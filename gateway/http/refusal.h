@@ -3,7 +3,8 @@
 // door builds its refusal here, so the JSON reads the same everywhere and clients branch on one field:
 //
 //   {"error":"<code>","message":"<for people>"}                                  a plain refusal
-//   {"error":"<code>","reason":"<why>","message":"…"[,"channel":"<name>"]}      an authorization refusal
+//   {"error":"<code>","reason":"<why>","message":"…"[,"channel":"<name>"|,"topic":"<filter>"]}
+//                                                                                 an authorization refusal
 //
 // (nlohmann sorts the keys when it writes them.) An authorization refusal (invalid_token,
 // forbidden_channel) also names the token check's or the policy's reason; as a 401 it carries
@@ -22,10 +23,11 @@ struct Refused {
   std::string message;  // for people; never holds a token
   std::optional<std::string> reason;  // set: an authorization refusal (the reason code of the check)
   std::string channel;                // an authorization refusal of one channel: that channel
+  std::string topic;                  // ...or of one topic filter (forbidden_topic): that filter
 
   static Refused plain(unsigned status, std::string error, std::string message);
   static Refused authorization(unsigned status, std::string error, std::string reason, std::string message,
-                               std::string channel = {});
+                               std::string channel = {}, std::string topic = {});
 };
 
 // The JSON body (invalid UTF-8 in a message is replaced, never thrown on).

@@ -11,8 +11,8 @@ SseSession::~SseSession() {
   if (started_) context_.stats.sse_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void SseSession::start(const std::vector<std::string>& channels, const StartPoint& start,
-                       const std::string& cors_headers) {
+void SseSession::start(const std::vector<std::string>& channels, const std::vector<std::string>& topics,
+                       const StartPoint& start, const std::string& cors_headers) {
   started_ = true;
   register_session();
   context_.stats.sse_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -23,7 +23,9 @@ void SseSession::start(const std::vector<std::string>& channels, const StartPoin
            ": kabar " + context_.hub.epoch() + "\n\n");
   // All channels of a stream share one cursor (one Last-Event-ID), so a reset that covers them all
   // may move that cursor: id_on_reset.
-  subscribe(channels, start, /*id_on_reset=*/true);
+  // With topic filters, their channels are found first and everything starts in one catch-up, so the
+  // stream stays in seq order and its Last-Event-ID keeps meaning "everything up to here".
+  subscribe_with_topics(channels, topics, start, /*id_on_reset=*/true);
 }
 
 void SseSession::heartbeat() {

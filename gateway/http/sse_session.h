@@ -14,7 +14,9 @@ class SseSession : public StreamSession {
   SseSession(ServerContext& context, std::size_t shard, boost::asio::ip::tcp::socket&& socket);
   ~SseSession() override;
   // `cors_headers`: raw "Name: value\r\n" lines, the CORS answer HttpSession decided for this request.
-  void start(const std::vector<std::string>& channels, const StartPoint& start, const std::string& cors_headers);
+  // `topics`: MQTT topic filters, authorized by the door (StreamSession::subscribe_with_topics).
+  void start(const std::vector<std::string>& channels, const std::vector<std::string>& topics,
+             const StartPoint& start, const std::string& cors_headers);
   void heartbeat() override;
   void shutdown() override;
 

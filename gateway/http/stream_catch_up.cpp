@@ -74,6 +74,7 @@ void StreamSession::on_page(ReplayPage page) {
     if (it == channels_.end() || !it->second.catching_up) continue;
     it->second.delivered_through = event.seq;
     if (!catch_up.unanchored.empty()) std::erase(catch_up.unanchored, event.envelope.channel);
+    if (!it->second.by_name && !topic_wanted(event.envelope.topic)) continue;  // another topic of it
     FramePtr frame = encode_frame(event, context_.hub.epoch());  // positions anchored by the event's id
     if (!wants(*frame)) continue;
     const std::string& bytes = transport_.frame_bytes(*frame);

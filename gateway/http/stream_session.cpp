@@ -21,6 +21,9 @@ void StreamSession::detach() {
   detached_ = true;
   for (const auto& [channel, state] : channels_) context_.hub.unsubscribe(shard_, channel, this);
   channels_.clear();
+  for (const auto& filter : filters_) context_.hub.unsubscribe_topic(shard_, filter, this);
+  filters_.clear();
+  resolutions_.clear();
   catch_ups_.clear();
   if (registered_) context_.sessions_by_shard[shard_].erase(this);
 }
@@ -138,7 +141,10 @@ std::string StreamSession::reset_payload(const std::string& channel, const char*
 void StreamSession::on_frame(const FramePtr& frame) {
   if (closing_) return;
   auto it = channels_.find(frame->channel);
-  if (it == channels_.end()) return;
+  if (it == channels_.end()) {
+    if (!filters_.empty()) on_unknown_channel_frame(frame);  // a channel a topic filter may bring
+    return;
+  }
   ChannelState& state = it->second;
   if (state.catching_up) {
     // Dropped now, read from the store later. The active catch-up must know, or it could go live
@@ -153,6 +159,10 @@ void StreamSession::on_frame(const FramePtr& frame) {
   }
   if (frame->seq <= state.delivered_through) return;
   state.delivered_through = frame->seq;
+  if (!state.by_name) {
+    if (!topic_wanted(frame->topic)) return;
+    note_topic(state, frame->topic);
+  }
   if (!wants(*frame)) return;
   enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true, /*write_now=*/false);
 }

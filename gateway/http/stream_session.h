@@ -87,8 +87,24 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void subscribe(const std::vector<std::string>& channels, const StartPoint& start, bool id_on_reset,
                  std::optional<std::int64_t> head = std::nullopt);
   void unsubscribe(const std::string& channel);
-  bool is_subscribed(const std::string& channel) const { return channels_.count(channel) != 0; }
-  std::size_t subscription_count() const { return channels_.size(); }
+  // Topic subscriptions (stream_topics.cpp, docs/protocol.md "Topic subscriptions"): the channels whose
+  // events came on topics matching each filter (MQTT semantics), found in the store on a replay thread,
+  // subscribed with `channels` in one catch-up from `start` (so an SSE stream stays in seq order), and
+  // kept current: a channel whose first matching event comes later is added at that event. Of a channel
+  // found by a filter only the events whose topic matches one of the session's filters are delivered.
+  // The caller has authorized every filter (Read on the filter as a topic); each channel found is checked
+  // too. Without filters this is subscribe().
+  void subscribe_with_topics(const std::vector<std::string>& channels, const std::vector<std::string>& filters,
+                             const StartPoint& start, bool id_on_reset, std::optional<std::int64_t> head = std::nullopt);
+  // Ends a topic subscription, and the channels only it (or other ended filters) brought. False if unknown.
+  bool unsubscribe_topic(const std::string& filter);
+  bool is_subscribed(const std::string& channel) const {
+    auto it = channels_.find(channel);
+    return it != channels_.end() && it->second.by_name;
+  }
+  bool is_topic_subscribed(const std::string& filter) const;
+  // What the client asked for: channels by name and topic filters (not the channels filters found).
+  std::size_t subscription_count() const;
   void send_control(const std::string& json, const std::string& id = {});
   // A control message that counts against the queue bound like an event frame: overflow closes the
   // session as a slow consumer. For what other clients cause (relayed whispers, presence member events)
@@ -126,6 +142,17 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   struct ChannelState {
     bool catching_up = true;
     std::int64_t delivered_through = 0;  // every event of the channel up to here was sent or skipped
+    bool by_name = true;                 // false: found by a topic filter, delivers matching topics only
+    std::vector<std::string> topics;     // found by a filter: the topics of it seen (unsubscribe_topic)
+  };
+  // Topic filters whose channels are being looked up in the store, and what is subscribed with them.
+  struct Resolution {
+    std::vector<std::string> filters;
+    std::vector<std::string> channels;  // by name
+    StartPoint start;
+    std::int64_t head = 0;
+    bool id_on_reset = false;
+    std::vector<std::pair<std::string, std::string>> seen;  // (channel, topic) of frames meanwhile
   };
   struct CatchUp {
     std::vector<std::string> channels;
@@ -179,9 +206,17 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
   void apply_resolved_starts(CatchUp& catch_up, const ReplayPage& page);
   void finish_catch_up();
   bool queue_above(std::size_t divisor) const;
+  // stream_topics.cpp
+  void on_topics_resolved(std::uint64_t resolution, std::vector<ChannelTopic> pairs, bool failed);
+  void on_unknown_channel_frame(const FramePtr& frame);
+  bool topic_wanted(const std::string& topic) const;
+  void note_topic(ChannelState& state, const std::string& topic) const;
 
   StreamTransport& transport_;
   std::unordered_map<std::string, ChannelState> channels_;
+  std::vector<std::string> filters_;  // topic subscriptions, resolved or not (in the hub)
+  std::unordered_map<std::uint64_t, Resolution> resolutions_;  // by number, in the order asked
+  std::uint64_t next_resolution_ = 1;
   LazyFifo<CatchUp> catch_ups_;  // front is the active one
   LazyFifo<Outgoing> queue_;
   std::size_t queue_bytes_ = 0;

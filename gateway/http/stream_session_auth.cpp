@@ -12,12 +12,24 @@ std::size_t StreamSession::end_unauthorized_subscriptions(const char* reason) {
   for (const auto& [channel, state] : channels_) {
     if (!decide(context_, claims_, authz::Action::Read, channel).allowed) ended.push_back(channel);
   }
+  std::size_t ended_by_name = 0;
   for (const auto& channel : ended) {
+    const bool by_name = is_subscribed(channel);
     unsubscribe(channel);
+    if (!by_name) continue;  // found by a filter: not the client's subscription (the filter's is judged below)
+    ++ended_by_name;
     send_control(R"({"type":"unsubscribed","channel":)" + json_quote(channel) + R"(,"reason":")" + reason +
                  "\"}");
   }
-  return ended.size();
+  std::vector<std::string> ended_filters;
+  for (const auto& filter : filters_) {
+    if (!may_read_topic(context_, claims_, filter)) ended_filters.push_back(filter);
+  }
+  for (const auto& filter : ended_filters) {
+    unsubscribe_topic(filter);
+    send_control(R"({"type":"unsubscribed","topic":)" + json_quote(filter) + R"(,"reason":")" + reason + "\"}");
+  }
+  return ended_by_name + ended_filters.size();
 }
 
 std::size_t StreamSession::expire_token(std::int64_t now_s) {

@@ -13,15 +13,17 @@ struct WsRequest {
   Type type = Type::Ping;
   std::string ref;      // the client's "ref" as JSON text (a string or a number), echoed back; "" if none
   std::string channel;  // subscribe: a valid channel name; unsubscribe: any string
+  std::string topic;    // instead of a channel: subscribe: a valid MQTT topic filter; unsubscribe: any string
   std::string since;    // subscribe: "", "earliest", "latest" or a position (garbage is a reset, not an error)
   std::string token;    // auth: the token ("" continues anonymously)
 };
 
 struct WsRequestError {
-  std::string code;  // bad_json, bad_request, unknown_type, invalid_channel
+  std::string code;  // bad_json, bad_request, unknown_type, invalid_channel, invalid_topic
   std::string message;
   std::string ref;
   std::string channel;  // when the error concerns one
+  std::string topic;    // when the error concerns a topic filter
 };
 
 std::variant<WsRequest, WsRequestError> parse_ws_request(std::string_view text);

@@ -87,7 +87,7 @@ void WsSession::handle_message(std::string_view text) {
   auto parsed = parse_ws_request(text);
   if (auto* problem = std::get_if<WsRequestError>(&parsed)) {
     context_.stats.ws_bad_requests.fetch_add(1, std::memory_order_relaxed);
-    send_error(problem->code, problem->message, problem->ref, problem->channel);
+    send_error(problem->code, problem->message, problem->ref, problem->channel, problem->topic);
     return;
   }
   const WsRequest& request = std::get<WsRequest>(parsed);
@@ -100,6 +100,10 @@ void WsSession::handle_message(std::string_view text) {
 }
 
 void WsSession::handle_subscribe(const WsRequest& request) {
+  if (!request.topic.empty()) {
+    handle_topic_subscribe(request);
+    return;
+  }
   const std::string& channel = request.channel;
   const std::string& ref = request.ref;
   if (const auto decision = authorize(context_, claims_, authz::Action::Read, channel, "ws");
@@ -124,7 +128,34 @@ void WsSession::handle_subscribe(const WsRequest& request) {
   subscribe({channel}, StartPoint::parse(request.since), /*id_on_reset=*/false, head);
 }
 
+// {"type":"subscribe","topic":FILTER,"since":...}: the channels whose events came on matching topics
+// (docs/protocol.md "Topic subscriptions"), judged as the broker judges that SUBSCRIBE.
+void WsSession::handle_topic_subscribe(const WsRequest& request) {
+  const std::string& filter = request.topic;
+  const std::string& ref = request.ref;
+  if (const auto decision = authorize_topic(context_, claims_, filter, "ws"); !decision.allowed) {
+    send_refusal("forbidden_topic", decision.code, decision.reason, ref, {}, filter);
+    return;
+  }
+  if (!is_topic_subscribed(filter) && subscription_count() >= context_.limits.max_subscriptions) {
+    send_error("too_many_subscriptions",
+               "at most " + std::to_string(context_.limits.max_subscriptions) + " channels and topics per connection",
+               ref, {}, filter);
+    return;
+  }
+  const std::int64_t head = read_head();
+  const std::string position = context_.store.position_at(head).to_string();
+  send_bounded(with_ref(R"({"type":"subscribed","topic":)" + json_quote(filter) + R"(,"position":")" + position + "\"}",
+                        ref));
+  subscribe_with_topics({}, {filter}, StartPoint::parse(request.since), /*id_on_reset=*/false, head);
+}
+
 void WsSession::handle_unsubscribe(const WsRequest& request) {
+  if (!request.topic.empty()) {
+    unsubscribe_topic(request.topic);
+    send_bounded(with_ref(R"({"type":"unsubscribed","topic":)" + json_quote(request.topic) + "}", request.ref));
+    return;
+  }
   unsubscribe(request.channel);
   send_bounded(with_ref(R"({"type":"unsubscribed","channel":)" + json_quote(request.channel) + "}", request.ref));
 }
@@ -170,8 +201,8 @@ void WsSession::handle_auth(const WsRequest& request) {
 // The error frame keeps its documented shape (docs/protocol.md); the machine-readable reason
 // (claim_mismatch, expired, ...) leads the message: "<reason>: <why>".
 void WsSession::send_refusal(const std::string& code, const std::string& reason, const std::string& message,
-                             const std::string& ref, const std::string& channel) {
-  send_error(code, reason + ": " + message, ref, channel);
+                             const std::string& ref, const std::string& channel, const std::string& topic) {
+  send_error(code, reason + ": " + message, ref, channel, topic);
 }
 
 void WsSession::heartbeat() {
@@ -181,9 +212,10 @@ void WsSession::heartbeat() {
 }
 
 void WsSession::send_error(const std::string& code, const std::string& message, const std::string& ref,
-                           const std::string& channel) {
+                           const std::string& channel, const std::string& topic) {
   std::string object = R"({"type":"error","code":")" + code + R"(","message":)" + json_quote(message);
   if (!channel.empty()) object += R"(,"channel":)" + json_quote(channel);
+  if (!topic.empty()) object += R"(,"topic":)" + json_quote(topic);
   // Replies echo what the client sent (ref, channel): counted against the queue bound, so a client that
   // sends and never reads is cut instead of growing the server (architecture promise 4).
   send_bounded(with_ref(object + "}", ref));

@@ -42,9 +42,10 @@ class WsSession : public StreamSession, private WsStreamTransport::Door {
   // The token found at the upgrade (header, cookie or ?token=) decides who this connection is.
   bool authenticate_at_connect();
   void send_refusal(const std::string& code, const std::string& reason, const std::string& message,
-                    const std::string& ref, const std::string& channel = {});
+                    const std::string& ref, const std::string& channel = {}, const std::string& topic = {});
   void send_error(const std::string& code, const std::string& message, const std::string& ref,
-                  const std::string& channel = {});
+                  const std::string& channel = {}, const std::string& topic = {});
+  void handle_topic_subscribe(const WsRequest& request);
   void close_with(std::uint16_t code, const std::string& reason);
 
   WsStreamTransport transport_;

@@ -39,14 +39,17 @@ std::string encode_pusher_event(const Envelope& e, const std::string& position) 
 std::string encode_event_json(const StoredEvent& event, const std::string& position) {
   const Envelope& e = event.envelope;
   std::string json;
-  json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + position.size() + 96);
+  json.reserve(e.data.size() + e.channel.size() + e.event.size() + e.id.size() + e.topic.size() + position.size() + 108);
   json.append(R"({"type":"event","channel":)").append(json_quote(e.channel));
   json.append(R"(,"event":)").append(json_quote(e.event));
   json.append(R"(,"id":)").append(json_quote(e.id));
   json.append(R"(,"position":")").append(position).append("\"");
   // data was produced by the bridge as compact JSON; it is embedded verbatim, never re-serialised.
   json.append(R"(,"data":)").append(e.data.empty() ? "null" : e.data);
-  json.append(R"(,"time":)").append(std::to_string(e.time_ms)).append("}");
+  json.append(R"(,"time":)").append(std::to_string(e.time_ms));
+  // The MQTT topic it came on: a client with topic subscriptions hands it to those its topic matches.
+  if (!e.topic.empty()) json.append(R"(,"topic":)").append(json_quote(e.topic));
+  json.append("}");
   return json;
 }
 
@@ -64,6 +67,7 @@ FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   auto frame = std::make_shared<Frame>();
   frame->seq = event.seq;
   frame->channel = event.envelope.channel;
+  frame->topic = event.envelope.topic;
   frame->socket_id = event.envelope.socket_id;
   frame->app = event.envelope.app;
   frame->json = encode_event_json(event, position);

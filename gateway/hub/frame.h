@@ -15,6 +15,7 @@ namespace kabar {
 struct Frame {
   std::int64_t seq = 0;
   std::string channel;
+  std::string topic;      // the MQTT topic the event came on (empty for other sources): topic subscriptions
   std::string socket_id;  // publisher's socket to exclude (Pusher toOthers); empty for none
   std::string app;        // the only Pusher app that may receive it (docs/pusher.md "Apps"); empty: every app
   std::string json;       // the protocol.md "event" object: a /ws text frame

@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "core/topic_filter.h"
+
 namespace kabar {
 
 Hub::Hub(std::vector<boost::asio::io_context*> shards, std::string epoch) : epoch_(std::move(epoch)) {
@@ -31,6 +33,15 @@ void Hub::publish(const std::vector<StoredEvent>& batch) {
 void Hub::deliver(Shard& shard, const std::vector<FramePtr>& frames) {
   shard.delivering = true;
   for (const auto& frame : frames) {
+    if (!shard.filters.empty() && !frame->topic.empty()) {
+      // Topic subscribers first: one whose filter finds a new channel subscribes it here, and the channel
+      // list below (now holding it) hands it the same frame again, which it drops by seq.
+      for (const auto& [filter, list] : shard.filters) {
+        if (!topic_matches(filter, frame->topic)) continue;
+        each_subscriber(list, [&](Subscriber& subscriber) { subscriber.on_frame(frame); });
+        shard.to_flush.insert(frame->channel);
+      }
+    }
     auto it = shard.channels.find(frame->channel);
     if (it == shard.channels.end()) continue;
     const std::size_t count =
@@ -38,6 +49,7 @@ void Hub::deliver(Shard& shard, const std::vector<FramePtr>& frames) {
     shard.deliveries.fetch_add(count, std::memory_order_relaxed);
     shard.to_flush.insert(frame->channel);
   }
+
   shard.delivering = false;
   if (shard.holes) compact(shard);
   if (!shard.to_flush.empty() && !shard.flush_posted) {
@@ -61,9 +73,11 @@ void Hub::flush(Shard& shard) {
 
 void Hub::compact(Shard& shard) {
   shard.holes = false;
-  for (auto it = shard.channels.begin(); it != shard.channels.end();) {
-    std::erase(it->second, nullptr);
-    it = it->second.empty() ? shard.channels.erase(it) : std::next(it);
+  for (auto* lists : {&shard.channels, &shard.filters}) {
+    for (auto it = lists->begin(); it != lists->end();) {
+      std::erase(it->second, nullptr);
+      it = it->second.empty() ? lists->erase(it) : std::next(it);
+    }
   }
 }
 
@@ -74,8 +88,23 @@ void Hub::subscribe(std::size_t shard, const std::string& channel, Subscriber* s
 
 void Hub::unsubscribe(std::size_t index, const std::string& channel, Subscriber* subscriber) {
   Shard& shard = *shards_[index];
-  auto it = shard.channels.find(channel);
-  if (it == shard.channels.end()) return;
+  remove(shard, shard.channels, channel, subscriber);
+}
+
+void Hub::subscribe_topic(std::size_t shard, const std::string& filter, Subscriber* subscriber) {
+  auto& list = shards_[shard]->filters[filter];
+  if (std::find(list.begin(), list.end(), subscriber) == list.end()) list.push_back(subscriber);
+}
+
+void Hub::unsubscribe_topic(std::size_t index, const std::string& filter, Subscriber* subscriber) {
+  Shard& shard = *shards_[index];
+  remove(shard, shard.filters, filter, subscriber);
+}
+
+void Hub::remove(Shard& shard, std::unordered_map<std::string, std::vector<Subscriber*>>& lists,
+                 const std::string& key, Subscriber* subscriber) {
+  auto it = lists.find(key);
+  if (it == lists.end()) return;
   auto& list = it->second;
   if (shard.delivering) {
     std::replace(list.begin(), list.end(), subscriber, static_cast<Subscriber*>(nullptr));
@@ -83,7 +112,7 @@ void Hub::unsubscribe(std::size_t index, const std::string& channel, Subscriber*
     return;
   }
   list.erase(std::remove(list.begin(), list.end(), subscriber), list.end());
-  if (list.empty()) shard.channels.erase(it);
+  if (list.empty()) lists.erase(it);
 }
 
 std::size_t Hub::subscriber_count(std::size_t shard, const std::string& channel) const {

@@ -50,6 +50,12 @@ class Hub {
   void subscribe(std::size_t shard, const std::string& channel, Subscriber* subscriber);
   void unsubscribe(std::size_t shard, const std::string& channel, Subscriber* subscriber);
   std::size_t subscriber_count(std::size_t shard, const std::string& channel) const;
+  // Topic subscriptions (docs/protocol.md "Topic subscriptions"): `subscriber` is also handed every frame
+  // whose topic matches `filter` (core/topic_filter.h), whatever its channel, so that a channel that starts
+  // to match later is found at its first event. A frame may so reach a subscriber twice (by its channel
+  // and by a filter): subscribers drop what they have already seen by seq.
+  void subscribe_topic(std::size_t shard, const std::string& filter, Subscriber* subscriber);
+  void unsubscribe_topic(std::size_t shard, const std::string& filter, Subscriber* subscriber);
 
   HubStats stats() const;
 
@@ -57,6 +63,8 @@ class Hub {
   struct Shard {
     boost::asio::io_context* context = nullptr;
     std::unordered_map<std::string, std::vector<Subscriber*>> channels;
+    // filter -> subscribers: each distinct filter is matched once per frame, however many hold it.
+    std::unordered_map<std::string, std::vector<Subscriber*>> filters;
     // While a batch is handed out, an unsubscribe leaves a null in the list (the loop is running over
     // it) and sets `holes`; the lists are compacted after the batch.
     bool delivering = false;
@@ -79,6 +87,8 @@ class Hub {
     return count;
   }
   static void compact(Shard& shard);
+  static void remove(Shard& shard, std::unordered_map<std::string, std::vector<Subscriber*>>& lists,
+                     const std::string& key, Subscriber* subscriber);
 
   std::vector<std::unique_ptr<Shard>> shards_;
   std::string epoch_;

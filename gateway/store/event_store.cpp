@@ -33,6 +33,7 @@ EventStore::Impl::Impl(StoreOptions store_options, store_schema::OpenedStore ope
       seq_of_id(db, store_sql::kSeqOfId),
       derived_repeats(db, store_sql::kDerivedRepeats),
       touch_channel(db, store_sql::kTouchChannel),
+      insert_channel_topic(db, store_sql::kInsertChannelTopic),
       insert_dead_letter(db, store_sql::kInsertDeadLetter),
       oldest_events(db, store_sql::kOldestEvents),
       delete_through(db, store_sql::kDeleteThrough),
@@ -141,6 +142,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
   } catch (const std::exception& error) {
     db.tryExec("ROLLBACK");
     reset_statements();
+    for (const auto& key : new_channel_topics) known_channel_topics.erase(key);  // rolled back with the slice
     next_seq = first_seq;
     spdlog::error("event store: commit of {} events failed: {}", last - first, error.what());
     fail_slice(first, last, dead_letters, error.what());
@@ -265,11 +267,25 @@ void EventStore::Impl::save_channel_touches() {
     touch_channel.exec();
     touch_channel.reset();
   }
+  // Each (topic, channel) pair once per process: after the first commit of a pair it is known to be there.
+  new_channel_topics.clear();
+  for (const auto& event : committed) {
+    const Envelope& envelope = event.envelope;
+    if (envelope.topic.empty()) continue;
+    std::string key = envelope.topic + '\0' + envelope.channel;
+    if (known_channel_topics.count(key) != 0) continue;
+    insert_channel_topic.bindNoCopy(1, envelope.topic);
+    insert_channel_topic.bindNoCopy(2, envelope.channel);
+    insert_channel_topic.exec();
+    insert_channel_topic.reset();
+    known_channel_topics.insert(key);
+    new_channel_topics.push_back(std::move(key));
+  }
 }
 
 void EventStore::Impl::reset_statements() noexcept {
   for (SQLite::Statement* statement :
-       {&begin, &commit, &insert, &seq_of_id, &derived_repeats, &touch_channel, &insert_dead_letter, &oldest_events,
+       {&begin, &commit, &insert, &seq_of_id, &derived_repeats, &touch_channel, &insert_channel_topic, &insert_dead_letter, &oldest_events,
         &delete_through, &overfull_channels, &nth_oldest_of_channel, &delete_channel_through, &mark_pruned,
         &trim_dead_letters_by_count, &trim_dead_letters_by_age}) {
     statement->tryReset();
@@ -358,6 +374,8 @@ Position EventStore::position_at(std::int64_t seq) const {
 }
 
 std::optional<std::int64_t> EventStore::seq_of(const std::string& id) { return impl_->readers.seq_of(id); }
+
+std::vector<ChannelTopic> EventStore::channel_topics() { return impl_->readers.channel_topics(); }
 
 namespace {
 // At most kDeadLetterPayloadMax bytes, not ending inside a UTF-8 character (the view shows it as text).

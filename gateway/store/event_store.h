@@ -90,6 +90,12 @@ struct DeadLetter {
 };
 
 // What paging through the dead letters looks at first: no payload.
+// A topic an event of a channel was stored with (docs/store.md "Channel topics").
+struct ChannelTopic {
+  std::string topic;
+  std::string channel;
+};
+
 struct DeadLetterTopic {
   std::int64_t id = 0;
   std::string topic;
@@ -135,6 +141,9 @@ class EventStore {
   // The seq of the event with this id, if it is stored (any thread but an I/O thread: a read). A
   // position of another node resumes after it.
   std::optional<std::int64_t> seq_of(const std::string& id);
+  // Every (topic, channel) pair an event was ever stored with (any thread but an I/O thread: a read of a
+  // small table). A topic subscription is resolved against it.
+  std::vector<ChannelTopic> channel_topics();
 
   void record_dead_letter(const std::string& topic, const std::string& payload, const std::string& reason);
   std::vector<DeadLetter> dead_letters(std::size_t limit);  // the newest `limit`, newest first

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/store/checkpointer.h"
@@ -88,6 +89,7 @@ struct EventStore::Impl {
   SQLite::Statement seq_of_id;
   SQLite::Statement derived_repeats;
   SQLite::Statement touch_channel;
+  SQLite::Statement insert_channel_topic;
   SQLite::Statement insert_dead_letter;
   SQLite::Statement oldest_events;
   SQLite::Statement delete_through;
@@ -110,6 +112,9 @@ struct EventStore::Impl {
   };
   std::unordered_map<std::string_view, ChannelTouch>
       touched;                      // per channel of the slice; views into `committed`
+  // The (topic '\0' channel) pairs known to be in channel_topics, and those this slice added.
+  std::unordered_set<std::string> known_channel_topics;
+  std::vector<std::string> new_channel_topics;
   std::unique_ptr<PruneRun> prune;  // the active retention pass, if any
   std::chrono::steady_clock::time_point next_retention;
 

@@ -73,6 +73,7 @@ struct ReaderPool::Connection {
         latest_seq(db, store_sql::kLatestSeqOfChannel),
         bounds(db, store_sql::kChannelBounds),
         seq_of_id(db, store_sql::kSeqOfId),
+        channel_topics(db, store_sql::kChannelTopics),
         dead_letters(db, store_sql::kNewestDeadLetters),
         dead_letter_topics(db, store_sql::kDeadLetterTopics),
         dead_letter_by_id(db, store_sql::kDeadLetterById) {}
@@ -106,6 +107,7 @@ struct ReaderPool::Connection {
   SQLite::Statement latest_seq;
   SQLite::Statement bounds;
   SQLite::Statement seq_of_id;
+  SQLite::Statement channel_topics;
   SQLite::Statement dead_letters;
   SQLite::Statement dead_letter_topics;
   SQLite::Statement dead_letter_by_id;
@@ -228,6 +230,18 @@ std::optional<std::int64_t> ReaderPool::seq_of(const std::string& id) {
     connection.seq_of_id.bindNoCopy(1, id);
     if (!connection.seq_of_id.executeStep()) return std::nullopt;
     return connection.seq_of_id.getColumn(0).getInt64();
+  });
+}
+
+std::vector<ChannelTopic> ReaderPool::channel_topics() {
+  return with_connection([&](Connection& connection) {
+    ResetOnExit reset(connection.channel_topics);
+    std::vector<ChannelTopic> pairs;
+    while (connection.channel_topics.executeStep()) {
+      pairs.push_back(
+          ChannelTopic{connection.channel_topics.getColumn(0).getString(), connection.channel_topics.getColumn(1).getString()});
+    }
+    return pairs;
   });
 }
 

@@ -30,6 +30,7 @@ class ReaderPool {
   std::optional<std::int64_t> latest_seq(const std::string& channel, std::int64_t through_seq);
   ChannelBounds channel_bounds(const std::string& channel);
   std::optional<std::int64_t> seq_of(const std::string& id);
+  std::vector<ChannelTopic> channel_topics();
   std::vector<DeadLetter> dead_letters(std::size_t limit);
   std::vector<DeadLetterTopic> dead_letter_topics(std::int64_t before_id, std::size_t limit);
   std::vector<DeadLetter> dead_letters_by_id(const std::vector<std::int64_t>& ids);

@@ -94,6 +94,7 @@ void migrate(SQLite::Database& db, std::int64_t from_version) {
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
   if (from_version < 2) db.exec(store_sql::kMigrateTo2);
   if (from_version < 3) db.exec(store_sql::kMigrateTo3);
+  if (from_version < 4) db.exec(store_sql::kMigrateTo4);
   SQLite::Statement put(db, "UPDATE meta SET value = ?1 WHERE key = 'schema_version'");
   put.bind(1, store_sql::kSchemaVersion);
   put.exec();

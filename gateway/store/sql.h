@@ -9,9 +9,9 @@ namespace kabar::store_sql {
 
 // PRAGMA application_id of a kabar event store ("kabr"), so another SQLite file is refused by name.
 inline constexpr std::int32_t kApplicationId = 0x6B616272;
-// 1: the first schema. 2: events.app. 3: dead_letters.payload_bytes (schema.cpp migrates an older file
-// forward on open).
-inline constexpr std::int64_t kSchemaVersion = 3;
+// 1: the first schema. 2: events.app. 3: dead_letters.payload_bytes. 4: channel_topics (schema.cpp
+// migrates an older file forward on open).
+inline constexpr std::int64_t kSchemaVersion = 4;
 inline constexpr const char* kFileName = "kabar.db";
 
 // events: seq is the rowid (INTEGER PRIMARY KEY), so the log is stored in seq order and age pruning
@@ -26,6 +26,9 @@ inline constexpr const char* kFileName = "kabar.db";
 // so that a version 1 file migrated with ADD COLUMN has the very same layout as a new one).
 // dead_letters.payload_bytes: the size of the payload as it came; `payload` holds at most
 // kDeadLetterPayloadMax bytes of it (version 3; NULL in rows written before: kept whole).
+// channel_topics: every (MQTT topic, channel) pair an event was stored with, never deleted (version 4):
+// a topic subscription (docs/protocol.md "Topic subscriptions") is the set of channels whose topics match
+// its filter, found here without a scan of the log. One row per pair: a few per route and branch.
 // meta: epoch and schema_version.
 inline constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY NOT NULL) WITHOUT ROWID;
@@ -53,12 +56,24 @@ CREATE TABLE dead_letters(
   payload TEXT NOT NULL,
   reason TEXT NOT NULL,
   payload_bytes INTEGER);
+CREATE TABLE channel_topics(
+  topic TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  PRIMARY KEY(topic, channel)) WITHOUT ROWID;
 )sql";
 
 // Version 1 -> 2. ADD COLUMN with no default only edits the table definition: no row is rewritten, so
 // migrating a big log is instant.
 inline constexpr const char* kMigrateTo2 = "ALTER TABLE events ADD COLUMN app TEXT";
 inline constexpr const char* kMigrateTo3 = "ALTER TABLE dead_letters ADD COLUMN payload_bytes INTEGER";
+// Version 3 -> 4: the pairs of the events still held (one scan of the log, once).
+inline constexpr const char* kMigrateTo4 = R"sql(
+CREATE TABLE channel_topics(
+  topic TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  PRIMARY KEY(topic, channel)) WITHOUT ROWID;
+INSERT OR IGNORE INTO channel_topics(topic, channel) SELECT DISTINCT topic, channel FROM events WHERE topic <> '';
+)sql";
 
 // --- writer ---
 inline constexpr const char* kInsertEvent =
@@ -73,6 +88,8 @@ inline constexpr const char* kIdOfSeq = "SELECT id FROM events WHERE seq = ?1";
 inline constexpr const char* kTouchChannel =
     "INSERT INTO channels(name, last_seq, stored) VALUES(?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET "
     "last_seq = excluded.last_seq, stored = stored + excluded.stored";
+inline constexpr const char* kInsertChannelTopic =
+    "INSERT INTO channel_topics(topic, channel) VALUES(?1, ?2) ON CONFLICT DO NOTHING";
 inline constexpr const char* kInsertDeadLetter =
     "INSERT INTO dead_letters(time_ms, topic, payload, reason, payload_bytes) VALUES(?1, ?2, ?3, ?4, ?5)";
 
@@ -102,6 +119,7 @@ inline constexpr const char* kLatestOfChannel =
 // skipped over. The index holds (channel, seq): answered from the index alone, walking it backwards.
 inline constexpr const char* kLatestSeqOfChannel =
     "SELECT seq FROM events WHERE channel = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1";
+inline constexpr const char* kChannelTopics = "SELECT topic, channel FROM channel_topics";
 inline constexpr const char* kChannelBounds = "SELECT pruned_through, last_seq FROM channels WHERE name = ?1";
 inline constexpr const char* kNewestDeadLetters =
     "SELECT id, time_ms, topic, payload, reason, payload_bytes FROM dead_letters ORDER BY id DESC LIMIT ?1";

@@ -195,6 +195,39 @@ test("a cashier of branch 3: her figures follow the sales; nothing of branch 7 r
   await page.context().close();
 });
 
+test('the owner: one topic subscription (cabang/+/omset) shows every branch and its sales', { skip, timeout: 90000 }, async () => {
+  const page = await newAppPage(browser);
+  const urls = [];
+  page.on('request', (request) => urls.push(request.url()));
+  await openDashboard(page, { role: 'super_admin', name: 'Bu Ani' });
+  // The page names no branch channel: its stream asks for the topics (docs/protocol.md "Topic subscriptions").
+  const stream = urls.find((u) => u.includes('/sse?'));
+  assert.ok(stream, urls.join(' '));
+  const query = new URL(stream).searchParams;
+  assert.deepEqual(query.getAll('topic').sort(), ['cabang/+/omset', 'cabang/+/pesanan-siap', 'cabang/+/transaksi']);
+  assert.deepEqual(query.getAll('channel'), []);
+
+  const allTotal = () => figure(page, 'omset-semua');
+  const waitAll = (want) => waitPage(page, (w) => document.querySelector('[data-testid="omset-semua"]')?.textContent.replace(/\D/g, '') === w,
+    String(want), { what: `omset-semua ${want}` });
+  // Each branch's newest figures (since: 'latest' on the page's first visit, then live).
+  await publishOmset(1, { total: 1000000, count: 2 });
+  await publishOmset(4, { total: 300000, count: 1 });
+  await publishOmset(2, { total: 20000, count: 1 });
+  await waitPage(page, () => [...document.querySelectorAll('[data-testid="cabang-card"]')]
+    .filter((c) => ['1', '2', '4'].includes(c.dataset.cabang) && /\d/.test(c.querySelector('[data-testid="cabang-omset"]')?.textContent || '')).length === 3,
+  null, { what: 'branches 1, 2 and 4 on their cards' });
+  const before = Number(await allTotal());
+  await publishOmset(4, { total: 500000, count: 2 });
+  await waitAll(before + 200000);
+  // A sale in a branch reaches the owner as a notice, through cabang/+/transaksi.
+  const s = sale(2, 9, { pelanggan: 'Bu Topik', nomor: 'INV/2/TOPIK/0009' });
+  await publishSale(2, s);
+  await waitNotices(page, [s]);
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('gateway SIGKILLed and restarted during sales: reconnecting, then live; every sale published meanwhile once, in order', { skip, timeout: 120000 }, async (t) => {
   const page = await newAppPage(browser);
   await openDashboard(page, { role: 'admin', name: 'Budi', cabang: [3] });

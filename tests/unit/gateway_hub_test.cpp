@@ -13,8 +13,9 @@
 namespace kabar {
 namespace {
 
-StoredEvent event(std::int64_t seq, const std::string& channel) {
+StoredEvent event(std::int64_t seq, const std::string& channel, const std::string& topic = {}) {
   StoredEvent stored;
+  stored.envelope.topic = topic;
   stored.seq = seq;
   stored.envelope.id = "e" + std::to_string(seq);
   stored.envelope.event = "x";
@@ -122,6 +123,46 @@ TEST_F(HubTest, OneWhoJoinsDuringDeliveryGetsTheNextFrameNotTheCurrentOne) {
   io_.run();
   EXPECT_EQ(a.calls, (std::vector<std::string>{"f1", "f2", "end"}));
   EXPECT_EQ(late.calls, (std::vector<std::string>{"f2", "end"}));
+}
+
+// Topic subscriptions: every frame whose topic matches the filter, whatever its channel; frames without
+// a topic (not from MQTT) match nothing; a frame reaches a subscriber of its channel and of a matching
+// filter twice (the session drops the second by seq), and the channel is flushed.
+TEST_F(HubTest, TopicSubscribersGetEveryFrameWhoseTopicMatches) {
+  Recorder a;
+  hub_.subscribe_topic(0, "cabang/+/omset", &a);
+  hub_.publish({event(1, "private-cabang.1", "cabang/1/omset"), event(2, "private-cabang.1.admin", "cabang/1/transaksi"),
+                event(3, "private-cabang.9", "cabang/9/omset"), event(4, "private-cabang.9")});
+  io_.run();
+  EXPECT_EQ(a.calls, (std::vector<std::string>{"f1", "f3"}));  // no end: it holds no channel of them
+
+  Recorder b;
+  hub_.subscribe(0, "private-cabang.1", &b);
+  hub_.subscribe(0, "private-cabang.1", &a);
+  io_.restart();
+  hub_.publish({event(5, "private-cabang.1", "cabang/1/omset")});
+  io_.run();
+  EXPECT_EQ(a.calls, (std::vector<std::string>{"f1", "f3", "f5", "f5", "end"}));
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"f5", "end"}));
+
+  hub_.unsubscribe_topic(0, "cabang/+/omset", &a);
+  hub_.unsubscribe(0, "private-cabang.1", &a);
+  io_.restart();
+  hub_.publish({event(6, "private-cabang.1", "cabang/1/omset")});
+  io_.run();
+  EXPECT_EQ(a.calls.size(), 5u);
+}
+
+TEST_F(HubTest, ATopicSubscriberMayLeaveFromInsideOnFrame) {
+  Recorder a;
+  Recorder b;
+  a.on_frame_hook = [&] { hub_.unsubscribe_topic(0, "#", &a); };
+  hub_.subscribe_topic(0, "#", &a);
+  hub_.subscribe_topic(0, "#", &b);
+  hub_.publish({event(1, "c", "x/y"), event(2, "c", "x/z")});
+  io_.run();
+  EXPECT_EQ(a.calls, (std::vector<std::string>{"f1"}));
+  EXPECT_EQ(b.calls, (std::vector<std::string>{"f1", "f2"}));
 }
 
 }  // namespace

@@ -77,6 +77,9 @@ class RecordingSession : public StreamSession {
   void subscribe_from(const std::vector<std::string>& channels, const std::string& since) {
     subscribe(channels, StartPoint::parse(since), true);
   }
+  void subscribe_topics_from(const std::vector<std::string>& filters, const std::string& since) {
+    subscribe_with_topics({}, filters, StartPoint::parse(since), true);
+  }
   void heartbeat() override {}
   void shutdown() override {}
   using StreamSession::detach;
@@ -126,8 +129,9 @@ class SeamTest : public ::testing::Test {
   }
 
   // data is {"n":n}, or {"n":n,"pad":"xxx..."} with `pad` x's.
-  std::int64_t append(const std::string& channel, int n, std::size_t pad = 0) {
+  std::int64_t append(const std::string& channel, int n, std::size_t pad = 0, const std::string& topic = {}) {
     Envelope envelope;
+    envelope.topic = topic;
     envelope.id = channel + "-" + std::to_string(n);
     envelope.event = "test.event";
     envelope.channel = channel;

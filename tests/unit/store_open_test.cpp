@@ -170,6 +170,14 @@ TEST(StoreMigration, Version1StoreIsMigratedKeepingItsEventsAndPositions) {
   EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt64(),
             store_sql::kSchemaVersion);
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events WHERE app IS NULL").getInt(), 1);
+  {
+    // Version 4: the topics of the events held were filled in (a topic subscription finds dokumen.1).
+    EventStore reopened(options_for(tmp.path()));
+    const auto pairs = reopened.channel_topics();
+    ASSERT_EQ(pairs.size(), 1u);
+    EXPECT_EQ(pairs[0].topic, "dokumen/1/updated");
+    EXPECT_EQ(pairs[0].channel, "dokumen.1");
+  }
   { EventStore reopened(options_for(tmp.path())); }  // opening a migrated store again changes nothing
   EXPECT_EQ(open_error(tmp.path()), "");
 }

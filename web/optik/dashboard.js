@@ -4,6 +4,8 @@
 //   private-cabang.{id}.pesanan  pesanan.siap (an order ready for pickup); every role, live
 //   private-cabang.{id}.admin    transaksi.created; admins and the owner only, live
 // A reset (history missed) refetches /api/history?channel=...&since=latest.
+// The owner (super_admin) subscribes the topics cabang/+/omset, cabang/+/pesanan-siap and
+// cabang/+/transaksi instead of listing the branches' channels.
 
 import { h, replay, setChildren, setText } from '/assets/dom.js';
 import { amount, dateLong, nameOf, number, rupiah, time } from '/assets/format.js';
@@ -304,12 +306,14 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
     else onNotice(id, frame);
   }
 
-  // A refusal (403 forbidden_channel: the token may not read a channel, 401: the token was refused).
+  // A refusal (403 forbidden_channel / forbidden_topic: the token may not read a channel or topic, 401:
+  // the token was refused).
   function onError(frame) {
-    if (!frame || (frame.code !== 'forbidden_channel' && frame.code !== 'invalid_token')) return;
+    if (!frame || !['forbidden_channel', 'forbidden_topic', 'invalid_token'].includes(frame.code)) return;
     accessError.hidden = false;
-    setChildren(accessError, icon('alert'), h('span', null, frame.code === 'forbidden_channel'
-      ? `Akses ditolak${frame.channel ? ` untuk ${frame.channel}` : ''}: ${frame.message || frame.reason || ''}`
+    const what = frame.channel || frame.topic;
+    setChildren(accessError, icon('alert'), h('span', null, frame.code !== 'invalid_token'
+      ? `Akses ditolak${what ? ` untuk ${what}` : ''}: ${frame.message || frame.reason || ''}`
       : `Token ditolak server: ${frame.message || frame.reason || ''}`));
   }
 
@@ -349,18 +353,30 @@ export function startDashboard({ main, header, session, cabang, onLogout }) {
     onStatus: (status, detail) => showStatus(status, detail),
   }).then((opened) => {
     live = opened;
-    for (const id of ids) {
-      const channel = `private-cabang.${id}`;
-      live.subscribe(channel, {
-        since: 'latest',
-        onEvent: (frame) => onFrame(id, frame),
-        onReset: () => refetch(id, channel),
-        onError,
-      });
-      // Notices only: nothing to refetch after a reset.
-      live.subscribe(`${channel}.pesanan`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
-      if (isAdmin) {
-        live.subscribe(`${channel}.admin`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
+    if (role === 'super_admin') {
+      // The owner: every branch through MQTT topic filters (docs/protocol.md "Topic subscriptions"), so a
+      // branch opened tomorrow shows up without a change here. The branch is the topic's second level.
+      const branchOf = (frame) => /^cabang\/([^/]+)\//.exec(frame.topic || '')?.[1]
+        ?? /^private-cabang\.([^.]+)/.exec(frame.channel || '')?.[1];
+      const each = (frame) => { const id = branchOf(frame); if (id !== undefined) onFrame(id, frame); };
+      live.subscribe({ topic: 'cabang/+/omset', since: 'latest', onEvent: each, onError,
+        onReset: (channel) => { const id = branchOf({ channel }); if (id !== undefined) refetch(id, channel); } });
+      live.subscribe({ topic: 'cabang/+/pesanan-siap', onEvent: each, onReset: () => {}, onError });
+      live.subscribe({ topic: 'cabang/+/transaksi', onEvent: each, onReset: () => {}, onError });
+    } else {
+      for (const id of ids) {
+        const channel = `private-cabang.${id}`;
+        live.subscribe(channel, {
+          since: 'latest',
+          onEvent: (frame) => onFrame(id, frame),
+          onReset: () => refetch(id, channel),
+          onError,
+        });
+        // Notices only: nothing to refetch after a reset.
+        live.subscribe(`${channel}.pesanan`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
+        if (isAdmin) {
+          live.subscribe(`${channel}.admin`, { onEvent: (frame) => onFrame(id, frame), onReset: () => {}, onError });
+        }
       }
     }
     addEventListener('pagehide', () => live.close());

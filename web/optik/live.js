@@ -12,8 +12,8 @@ export const HIDDEN_PAUSE_MS = pauseParam !== null && /^\d{1,9}$/.test(pausePara
 /**
  * Opens one kabar.js client over /sse. onStatus(status, detail) receives connecting | live |
  * reconnecting | paused | offline | polling, and detail {attempt, delayMs, reason, transport}. Returns
- * {subscribe(channel, {since, onEvent, onReset, onError}) -> unsubscribe, retry(), close()}. Frames are
- * {type: 'event', channel, event, id, position, data, time}. kabar.js keeps each channel's position in
+ * {subscribe(channel, {since, onEvent, onReset, onError}) -> unsubscribe (or subscribe({topic, since, ...})),
+ * retry(), close()}. Frames are {type: 'event', channel, event, id, position, data, time, topic}. kabar.js keeps each channel's position in
  * localStorage, so a reload resumes where the page left (since only counts on a browser's first visit).
  */
 export async function openLive({ getToken, onStatus }) {
@@ -27,14 +27,20 @@ export async function openLive({ getToken, onStatus }) {
   });
   kabar.onStatus(onStatus);
   return {
-    subscribe(channel, { since, onEvent, onReset, onError }) {
-      const options = { onEvent, onReset, onError };
-      if (since !== undefined) options.since = since;
-      return kabar.subscribe(channel, options);
+    // subscribe(channel, options), or subscribe({topic, ...options}): an MQTT topic filter's channels.
+    subscribe(channel, o = {}) {
+      if (channel && typeof channel === 'object') return kabar.subscribe(withSince(channel, { topic: channel.topic }));
+      return kabar.subscribe(channel, withSince(o, {}));
     },
     retry: () => kabar.retry(),
     close: () => kabar.close(),
   };
+}
+
+function withSince({ since, onEvent, onReset, onError }, options) {
+  Object.assign(options, { onEvent, onReset, onError });
+  if (since !== undefined) options.since = since;
+  return options;
 }
 
 /** GET /api/history?channel=C&since=latest -> the frames (oldest first), for a refetch after a reset. */

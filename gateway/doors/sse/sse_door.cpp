@@ -29,18 +29,18 @@ void start_sse(ServerContext& context, const HttpRequest& request, Exchange& exc
     exchange.send(refused_response(Refused::plain(400, problem->code, problem->message)));
     return;
   }
-  const auto& [channels, since] = std::get<SseRequest>(parsed);
-  ChannelReadAccess access = authorize_reading(context, request, exchange.target(), channels, "sse");
+  const auto& [channels, topics, since] = std::get<SseRequest>(parsed);
+  ChannelReadAccess access = authorize_reading(context, request, exchange.target(), channels, "sse", topics);
   if (!access.ok) {
-    exchange.send(refused_response(
-        Refused::authorization(access.status, access.error, access.reason, access.message, access.channel)));
+    exchange.send(refused_response(Refused::authorization(access.status, access.error, access.reason,
+                                                          access.message, access.channel, access.topic)));
     return;
   }
   auto session =
       std::make_shared<SseSession>(context, exchange.shard(), exchange.release_stream().release_socket());
   exchange.hand_over(session);
   session->set_claims(std::move(access.claims));
-  session->start(channels, StartPoint::parse(since), exchange.cors_header_lines());
+  session->start(channels, topics, StartPoint::parse(since), exchange.cors_header_lines());
 }
 
 // Checked on this thread, read on a replay thread (history_view.h), answered from this connection's.

@@ -1,5 +1,7 @@
 #include "gateway/doors/sse/sse_request.h"
 
+#include "core/topic_filter.h"
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -28,13 +30,42 @@ std::variant<std::vector<std::string>, SseRequestError> parse_channels(const Req
   return channels;
 }
 
+namespace {
+std::string quoted(const std::string& text) {
+  return nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+}  // namespace
+
 std::variant<SseRequest, SseRequestError> parse_sse_request(const RequestTarget& target,
                                                             std::optional<std::string_view> last_event_id,
                                                             std::size_t max_channels) {
-  auto channels = parse_channels(target, max_channels);
-  if (auto* problem = std::get_if<SseRequestError>(&channels)) return *problem;
   SseRequest request;
-  request.channels = std::move(std::get<std::vector<std::string>>(channels));
+  request.topics = target.all("topic");
+  std::sort(request.topics.begin(), request.topics.end());
+  request.topics.erase(std::unique(request.topics.begin(), request.topics.end()), request.topics.end());
+  for (const auto& topic : request.topics) {
+    if (!is_topic_filter(topic)) {
+      return SseRequestError{"invalid_topic", "invalid MQTT topic filter " + quoted(topic) +
+                                                  " ('+' and '#' only as whole levels, '#' last)"};
+    }
+  }
+  if (!request.topics.empty() && target.all("channel").empty()) {
+    if (request.topics.size() > max_channels) {
+      return SseRequestError{"too_many_subscriptions",
+                             "at most " + std::to_string(max_channels) + " channels and topics per stream"};
+    }
+  } else {
+    auto channels = parse_channels(target, max_channels);
+    if (auto* problem = std::get_if<SseRequestError>(&channels)) {
+      if (problem->code == "bad_request") problem->message = "give at least one ?channel=NAME or ?topic=FILTER";
+      return *problem;
+    }
+    request.channels = std::move(std::get<std::vector<std::string>>(channels));
+    if (request.channels.size() + request.topics.size() > max_channels) {
+      return SseRequestError{"too_many_subscriptions",
+                             "at most " + std::to_string(max_channels) + " channels and topics per stream"};
+    }
+  }
   if (last_event_id) {
     request.since = std::string(*last_event_id);
   } else if (auto query = target.first("last_event_id")) {

@@ -15,11 +15,12 @@ namespace kabar {
 
 struct SseRequest {
   std::vector<std::string> channels;
+  std::vector<std::string> topics;  // ?topic= MQTT filters (sorted, no duplicates, valid filters)
   std::string since;  // "", "earliest", "latest" or a position; StartPoint::parse turns garbage into a reset
 };
 
 struct SseRequestError {
-  std::string code;  // bad_request, too_many_subscriptions, invalid_channel
+  std::string code;  // bad_request, too_many_subscriptions, invalid_channel, invalid_topic
   std::string message;
 };
 
@@ -28,6 +29,7 @@ struct SseRequestError {
 std::variant<std::vector<std::string>, SseRequestError> parse_channels(const RequestTarget& target,
                                                                        std::size_t max_channels);
 
+// At least one ?channel= or ?topic=; channels and topics together count against `max_channels`.
 // `last_event_id`: the header, when the request has one. It wins over ?last_event_id= and ?since=, which
 // are only how a page passes a position it kept itself on its first connect.
 std::variant<SseRequest, SseRequestError> parse_sse_request(const RequestTarget& target,
