@@ -45,6 +45,8 @@ struct HttpConfig {
   std::size_t max_connections_per_ip = 0;         // open connections per client address; 0: no limit
   int ws_messages_per_s = 100;                    // /ws messages per connection per second; 0: no limit
   int ws_message_burst = 500;                     // ...with bursts of this many
+  // Proxies whose X-Forwarded-For names the client (addresses or CIDR blocks); empty: none.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct BrokerConfig {

@@ -159,6 +159,7 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
   context_->allow_query_token = config_.auth.query_token;
   context_->allowed_origins = config_.http.allowed_origins;
+  context_->trusted_proxies = TrustedProxies(config_.http.trusted_proxies);
   connections_ = std::make_unique<ConnectionLimiter>(config_.http.max_connections_per_ip);
   context_->connections = connections_.get();
   spdlog::info(
