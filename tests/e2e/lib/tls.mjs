@@ -11,13 +11,14 @@ export const OPENSSL_MISSING = fs.existsSync(OPENSSL)
   : `openssl is not installed (${OPENSSL}): apt-get install openssl`;
 
 // {certFile, keyFile, cert, key} in `dir`, named `name`.
-export function makeCertificate(dir, name = 'server', { cn = 'localhost' } = {}) {
+// `san`: the names the certificate is for (a client checks the host it dialled against them).
+export function makeCertificate(dir, name = 'server', { cn = 'localhost', san = 'DNS:localhost,IP:127.0.0.1' } = {}) {
   const certFile = path.join(dir, `${name}.crt`);
   const keyFile = path.join(dir, `${name}.key`);
   const result = spawnSync(OPENSSL, [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', `/CN=${cn}`,
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-addext', `subjectAltName=${san}`,
   ], { encoding: 'utf8', timeout: 20000 });
   if (result.status !== 0) throw new Error(`openssl req failed: ${result.error?.message || ''}${result.stderr}`);
   return { certFile, keyFile, cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8') };
