@@ -2,10 +2,10 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -94,11 +94,15 @@ class Call : public std::enable_shared_from_this<Call<Stream>> {
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
       write();
     } else {
-      // SNI for names (not for addresses, RFC 6066), and the certificate must name the host.
-      if (!is_ip_literal(url_.host) && !SSL_set_tlsext_host_name(stream_.native_handle(), url_.host.c_str()))
-        return finish("TLS: cannot set the server name");
+      // The certificate must name the host (OpenSSL's own check, so a mismatch reads "hostname mismatch"),
+      // and SNI tells the server which one we want (for names only, RFC 6066).
+      SSL* handle = stream_.native_handle();
+      const bool address = is_ip_literal(url_.host);
+      const bool named = address ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), url_.host.c_str()) == 1
+                                 : SSL_set1_host(handle, url_.host.c_str()) == 1 &&
+                                       SSL_set_tlsext_host_name(handle, url_.host.c_str()) == 1;
+      if (!named) return finish("TLS: cannot check the certificate against " + url_.host);
       stream_.set_verify_mode(ssl::verify_peer);
-      stream_.set_verify_callback(ssl::host_name_verification(url_.host));
       stream_.async_handshake(ssl::stream_base::client, [self = this->shared_from_this()](auto error) {
         if (error) return self->finish("TLS handshake with " + self->url_.host + ": " +
                                        tls_error(error, self->stream_.native_handle()));
