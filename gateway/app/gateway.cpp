@@ -166,8 +166,9 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_->sessions_by_shard.resize(threads);
   // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
   // auth.jwt.jwks_url: its keys are fetched (the first time before any door opens) and kept fresh.
+  // `kabar demo` sets the configuration's keys aside for its own (main.cpp), this one too.
   authz::JwtSettings jwt = jwt_settings(config_.auth);
-  if (!config_.auth.jwt.jwks_url.empty()) {
+  if (!config_.auth.jwt.jwks_url.empty() && !config_.demo.enabled) {
     jwks_ = std::make_unique<JwksFetcher>(jwks_options_from(config_.auth.jwt));
     jwks_->start();
     jwt.key_ring = jwks_->ring();
