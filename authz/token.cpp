@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authz/base64url.h"
+#include "authz/key_ring.h"
 
 namespace kabar::authz {
 namespace {
@@ -182,11 +183,12 @@ std::string_view to_string(TokenFailure failure) {
   return "malformed";
 }
 
-TokenVerifier::TokenVerifier(std::vector<VerificationKey> keys, VerifierOptions options)
-    : keys_(std::move(keys)), options_(std::move(options)) {}
+TokenVerifier::TokenVerifier(std::vector<VerificationKey> keys, VerifierOptions options,
+                             std::shared_ptr<const KeyRing> ring)
+    : keys_(std::move(keys)), options_(std::move(options)), ring_(std::move(ring)) {}
 
 TokenVerifier TokenVerifier::from_settings(const JwtSettings& settings) {
-  return TokenVerifier(load_keys(settings), settings.options);
+  return TokenVerifier(load_keys(settings), settings.options, settings.key_ring);
 }
 
 TokenResult TokenVerifier::verify(std::string_view token) const {
@@ -200,7 +202,7 @@ TokenResult TokenVerifier::verify(std::string_view token, std::int64_t now_s) co
     return fail(TokenFailure::TooLarge, "the token is " + std::to_string(token.size()) +
                                             " bytes; the limit is " +
                                             std::to_string(options_.max_token_bytes));
-  if (keys_.empty()) return fail(TokenFailure::NoKeys, "this server has no key to verify tokens with");
+  if (!has_keys()) return fail(TokenFailure::NoKeys, "this server has no key to verify tokens with");
   const auto parts = split(token);
   if (!parts) return fail(TokenFailure::Malformed, "a JWT is three base64url parts separated by dots");
   const auto header = decode_object(parts->header);
@@ -214,18 +216,29 @@ TokenResult TokenVerifier::verify(std::string_view token, std::int64_t now_s) co
   if (kid != header->end() && !kid->is_string()) return fail(TokenFailure::Malformed, "kid is not a string");
   const std::string kid_text = kid == header->end() ? std::string() : kid->get<std::string>();
 
-  // The keys this token may be checked with: those named by its kid, else those without a kid.
+  // The keys this token may be checked with: those named by its kid, else those without a kid. The
+  // ring's keys (a JWKS from a URL) count as well; `fetched` holds the set read for this token.
+  const auto fetched = ring_ ? ring_->keys() : std::make_shared<const std::vector<VerificationKey>>();
+  std::vector<const VerificationKey*> all;
+  for (const auto& key : keys_) all.push_back(&key);
+  for (const auto& key : *fetched) all.push_back(&key);
   std::vector<const VerificationKey*> candidates;
-  for (const auto& key : keys_) {
-    if (!kid_text.empty() && key.kid == kid_text) candidates.push_back(&key);
+  for (const auto* key : all) {
+    if (!kid_text.empty() && key->kid == kid_text) candidates.push_back(key);
   }
+  // A kid no key has: the ring's owner may fetch the document again (rate-limited there).
+  if (candidates.empty() && ring_ && !kid_text.empty()) ring_->report_unknown_kid(kid_text);
   if (candidates.empty()) {
-    for (const auto& key : keys_) {
-      if (key.kid.empty()) candidates.push_back(&key);
+    for (const auto* key : all) {
+      if (key->kid.empty()) candidates.push_back(key);
     }
   }
-  if (candidates.empty() && kid_text.empty() && keys_.size() == 1) candidates.push_back(&keys_.front());
-  if (candidates.empty()) return fail(TokenFailure::UnknownKey, "no key has the token's kid");
+  if (candidates.empty() && kid_text.empty() && all.size() == 1) candidates.push_back(all.front());
+  if (candidates.empty()) {
+    if (ring_ && fetched->empty())
+      return fail(TokenFailure::UnknownKey, "no key has the token's kid (" + ring_->origin() + " has not been loaded yet)");
+    return fail(TokenFailure::UnknownKey, "no key has the token's kid");
+  }
 
   const std::string alg_name = alg->get<std::string>();
   const auto algorithm = algorithm_from(alg_name);

@@ -8,6 +8,7 @@
 // are checked when configured. The cryptography is cpp-jwt's (OpenSSL); the parsing around it is ours,
 // strict, and bounded in size. Nothing here logs, and no message ever contains a token or a key.
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <stdexcept>
@@ -64,12 +65,15 @@ struct VerifierOptions {
   bool require_exp = true;  // a token without exp never expires: refuse it unless told otherwise
 };
 
+class KeyRing;  // key_ring.h: keys that change while kabar runs (a JWKS from a URL)
+
 // Where the keys come from (config auth.jwt, the broker plugin's options, the CLI).
 struct JwtSettings {
   std::string secret_file;           // HS256 secret (at least 32 bytes; one trailing newline is ignored)
   std::string public_key_file;       // PEM public key (RSA: RS256, P-256: ES256)
   std::string public_key_algorithm;  // "RS256" or "ES256"; empty: from the key's type
   std::string jwks_file;             // a JWKS document: {"keys": [...]}, kid -> key
+  std::shared_ptr<const KeyRing> key_ring;  // keys fetched and refreshed by the gateway (auth.jwt.jwks_url)
   VerifierOptions options;
 };
 
@@ -84,18 +88,21 @@ std::string read_key_file(const std::string& path, const char* what);
 class TokenVerifier {
  public:
   TokenVerifier() = default;
-  TokenVerifier(std::vector<VerificationKey> keys, VerifierOptions options);
+  // `ring`: keys that change while kabar runs, used along with `keys`; a kid neither has is reported to it.
+  TokenVerifier(std::vector<VerificationKey> keys, VerifierOptions options,
+                std::shared_ptr<const KeyRing> ring = nullptr);
   static TokenVerifier from_settings(const JwtSettings& settings);
 
   TokenResult verify(std::string_view token) const;
   TokenResult verify(std::string_view token, std::int64_t now_s) const;
 
-  bool has_keys() const { return !keys_.empty(); }
+  bool has_keys() const { return !keys_.empty() || ring_ != nullptr; }
   const VerifierOptions& options() const { return options_; }
 
  private:
   std::vector<VerificationKey> keys_;
   VerifierOptions options_;
+  std::shared_ptr<const KeyRing> ring_;
 };
 
 // The payload of a token WITHOUT checking anything: for `kabar authz explain` when no key is at hand.

@@ -18,10 +18,11 @@ with_tests=false
 with_bench=false
 for arg in "$@"; do
   case "$arg" in
-    # nginx: tests/e2e/failover_nginx.test.mjs runs two nodes behind it (started by the test, one process).
+    # nginx: tests/e2e/failover_nginx.test.mjs runs two nodes behind it (started by the test, one process),
+    # tls_proxy.test.mjs the same config with TLS. openssl: the TLS tests make their certificates with it.
     # rabbitmq-server: tests/e2e/rabbitmq_cluster.test.mjs runs kabar over a 3-node RabbitMQ cluster
     # (its MQTT plugin) that the test starts itself on loopback; the system service is not used.
-    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx rabbitmq-server) ;;
+    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx openssl rabbitmq-server) ;;
     --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac

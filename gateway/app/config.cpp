@@ -7,6 +7,7 @@
 #include "bridge/mqtt_client_setup.h"
 #include "bridge/schema_registry.h"
 #include "gateway/app/config_parts.h"
+#include "gateway/http/client_address.h"
 
 namespace kabar {
 using namespace config_detail;
@@ -47,6 +48,7 @@ Config to_config(const json& document) {
   config.http.max_connections_per_ip = get<std::size_t>(document, "http", "max_connections_per_ip");
   config.http.ws_messages_per_s = get<int>(document, "http", "ws_messages_per_s");
   config.http.ws_message_burst = get<int>(document, "http", "ws_message_burst");
+  config.http.trusted_proxies = document.at("http").at("trusted_proxies").get<std::vector<std::string>>();
 
   config.broker.embedded = get<bool>(document, "broker", "embedded");
   config.broker.host = get<std::string>(document, "broker", "host");
@@ -103,6 +105,15 @@ void check_broker(const BrokerConfig& broker) {
         "but broker.embedded is true (kabar would start its own); set broker.embedded false");
 }
 
+// http.trusted_proxies: addresses or CIDR blocks.
+void check_http(const HttpConfig& http) {
+  try {
+    TrustedProxies check(http.trusted_proxies);
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError("invalid configuration: http.trusted_proxies: " + std::string(error.what()));
+  }
+}
+
 }  // namespace
 
 json default_config_document() {
@@ -124,7 +135,8 @@ json default_config_document() {
         {"request_timeout_ms", defaults.http.request_timeout_ms},
         {"max_connections_per_ip", defaults.http.max_connections_per_ip},
         {"ws_messages_per_s", defaults.http.ws_messages_per_s},
-        {"ws_message_burst", defaults.http.ws_message_burst}}},
+        {"ws_message_burst", defaults.http.ws_message_burst},
+        {"trusted_proxies", defaults.http.trusted_proxies}}},
       {"broker",
        {{"embedded", defaults.broker.embedded},
         {"host", defaults.broker.host},
@@ -186,6 +198,7 @@ Config load_config(const ConfigSources& sources, const SchemaRegistry& schemas) 
   }
   config.demo.enabled = sources.demo;
   settle_development_app(config, apps_given);
+  check_http(config.http);
   check_apps(config.apps);
   check_auth(config.auth);
   check_broker(config.broker);

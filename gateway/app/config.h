@@ -45,6 +45,8 @@ struct HttpConfig {
   std::size_t max_connections_per_ip = 0;         // open connections per client address; 0: no limit
   int ws_messages_per_s = 100;                    // /ws messages per connection per second; 0: no limit
   int ws_message_burst = 500;                     // ...with bursts of this many
+  // Proxies whose X-Forwarded-For names the client (addresses or CIDR blocks); empty: none.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct BrokerConfig {
@@ -90,6 +92,11 @@ struct JwtConfig {
   std::string public_key_file;  // PEM public key: RS256 or ES256
   std::string algorithm;        // pins the PEM key's algorithm ("RS256"/"ES256"); empty: from the key
   std::string jwks_file;        // JWKS document, kid -> key
+  // A JWKS fetched from a URL and refreshed (gateway/app/jwks_fetcher.h):
+  std::string jwks_url;         // http(s)://...; empty: none
+  std::string jwks_ca_file;     // https: the CAs its certificate must chain to; empty: the system's
+  int jwks_refresh_s = 300;     // fetched again this often
+  int jwks_min_refetch_s = 10;  // a token with an unknown kid fetches again, at most once per this
   std::string issuer;           // empty: iss not checked
   std::string audience;         // empty: aud not checked
   int clock_skew_s = 30;

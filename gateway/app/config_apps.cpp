@@ -5,6 +5,7 @@
 #include <iterator>
 
 #include "gateway/app/config_parts.h"
+#include "gateway/outbound/outbound_request.h"
 
 namespace kabar {
 namespace config_detail {
@@ -30,7 +31,8 @@ bool is_loopback(const std::string& listen) {
 }
 
 bool has_jwt_key(const AuthConfig& auth) {
-  return !auth.jwt.secret_file.empty() || !auth.jwt.public_key_file.empty() || !auth.jwt.jwks_file.empty();
+  return !auth.jwt.secret_file.empty() || !auth.jwt.public_key_file.empty() || !auth.jwt.jwks_file.empty() ||
+         !auth.jwt.jwks_url.empty();
 }
 
 }  // namespace
@@ -72,10 +74,24 @@ PusherAppConfig app_from(const json& item) {
   app.allowed_origins = item.value("allowed_origins", defaults.allowed_origins);
   app.activity_timeout = item.value("activity_timeout", defaults.activity_timeout);
   for (const auto& hook : item.value("webhooks", json::array())) {
-    app.webhooks.push_back(
-        WebhookConfig{hook.at("url").get<std::string>(), hook.value("event_types", std::vector<std::string>{})});
+    app.webhooks.push_back(WebhookConfig{hook.at("url").get<std::string>(),
+                                         hook.value("event_types", std::vector<std::string>{}),
+                                         hook.value("ca_file", std::string())});
   }
   return app;
+}
+
+// A webhook's ca_file is for https only, and must hold certificates: found at start, not at the first POST.
+static void check_webhook(const std::string& app, const WebhookConfig& hook) {
+  if (hook.ca_file.empty()) return;
+  const std::string where = "apps: app \"" + app + "\": webhook ca_file " + hook.ca_file;
+  const auto url = OutboundUrl::parse(hook.url);
+  if (!url || !url->tls) throw ConfigError(where + ": only https:// webhook urls use a CA file");
+  try {
+    make_tls_context(hook.ca_file);
+  } catch (const std::exception& error) {
+    throw ConfigError("apps: app \"" + app + "\": webhook " + error.what());
+  }
 }
 
 // Apps are found by key (WebSocket) and by id (REST): both must be unique. pusher-js fails the handshake
@@ -85,6 +101,7 @@ void check_apps(const std::vector<PusherAppConfig>& apps) {
     if (apps[i].activity_timeout <= 0)
       throw ConfigError("apps: app \"" + apps[i].id + "\" has activity_timeout " +
                         std::to_string(apps[i].activity_timeout) + ": it must be at least 1 (seconds)");
+    for (const auto& hook : apps[i].webhooks) check_webhook(apps[i].id, hook);
     for (std::size_t j = 0; j < i; ++j) {
       if (apps[i].id == apps[j].id) throw ConfigError("apps: two apps have the id \"" + apps[i].id + "\"");
       if (apps[i].key == apps[j].key)

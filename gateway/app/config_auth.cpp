@@ -3,6 +3,7 @@
 // takes it.
 #include "authz/authorizer.h"
 #include "gateway/app/config_parts.h"
+#include "gateway/outbound/outbound_request.h"
 
 namespace kabar {
 namespace config_detail {
@@ -17,6 +18,10 @@ json auth_document(const AuthConfig& auth) {
             {"public_key_file", jwt.public_key_file},
             {"algorithm", jwt.algorithm},
             {"jwks_file", jwt.jwks_file},
+            {"jwks_url", jwt.jwks_url},
+            {"jwks_ca_file", jwt.jwks_ca_file},
+            {"jwks_refresh_s", jwt.jwks_refresh_s},
+            {"jwks_min_refetch_s", jwt.jwks_min_refetch_s},
             {"issuer", jwt.issuer},
             {"audience", jwt.audience},
             {"clock_skew_s", jwt.clock_skew_s},
@@ -33,12 +38,38 @@ AuthConfig auth_from(const json& node) {
   auth.jwt.public_key_file = jwt.at("public_key_file").get<std::string>();
   auth.jwt.algorithm = jwt.at("algorithm").get<std::string>();
   auth.jwt.jwks_file = jwt.at("jwks_file").get<std::string>();
+  auth.jwt.jwks_url = jwt.at("jwks_url").get<std::string>();
+  auth.jwt.jwks_ca_file = jwt.at("jwks_ca_file").get<std::string>();
+  auth.jwt.jwks_refresh_s = jwt.at("jwks_refresh_s").get<int>();
+  auth.jwt.jwks_min_refetch_s = jwt.at("jwks_min_refetch_s").get<int>();
   auth.jwt.issuer = jwt.at("issuer").get<std::string>();
   auth.jwt.audience = jwt.at("audience").get<std::string>();
   auth.jwt.clock_skew_s = jwt.at("clock_skew_s").get<int>();
   auth.jwt.max_token_bytes = jwt.at("max_token_bytes").get<std::size_t>();
   auth.jwt.require_exp = jwt.at("require_exp").get<bool>();
   return auth;
+}
+
+// auth.jwt.jwks_url: a URL kabar can fetch; its CA file, for https only, must hold certificates. The
+// document itself is fetched when kabar starts (a provider that is down must not stop a config check).
+static void check_jwks_url(const JwtConfig& jwt) {
+  if (jwt.jwks_url.empty()) {
+    if (!jwt.jwks_ca_file.empty())
+      throw ConfigError("invalid configuration: auth.jwt.jwks_ca_file is set but auth.jwt.jwks_url is not");
+    return;
+  }
+  const auto url = OutboundUrl::parse(jwt.jwks_url);
+  if (!url)
+    throw ConfigError("invalid configuration: auth.jwt.jwks_url '" + jwt.jwks_url +
+                      "' is not http(s)://host[:port]/path");
+  if (jwt.jwks_ca_file.empty()) return;
+  if (!url->tls)
+    throw ConfigError("invalid configuration: auth.jwt.jwks_ca_file is for an https:// jwks_url");
+  try {
+    make_tls_context(jwt.jwks_ca_file);
+  } catch (const std::exception& error) {
+    throw ConfigError("invalid configuration: auth.jwt.jwks_ca_file: " + std::string(error.what()));
+  }
 }
 
 // The policy file and the keys are part of the configuration: a mistake in them stops kabar at start
@@ -49,6 +80,7 @@ void check_auth(const AuthConfig& auth) {
   } catch (const std::exception& error) {
     throw ConfigError(error.what());
   }
+  check_jwks_url(auth.jwt);
 }
 
 }  // namespace config_detail

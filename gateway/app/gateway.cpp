@@ -100,6 +100,15 @@ BridgeOptions bridge_options_from(const BrokerConfig& broker) {
 }
 
 // The REST API's re-publisher: its own client id, so it never takes over the bridge's sessions.
+JwksOptions jwks_options_from(const JwtConfig& jwt) {
+  JwksOptions options;
+  options.url = jwt.jwks_url;
+  options.ca_file = jwt.jwks_ca_file;
+  options.refresh = std::chrono::seconds(jwt.jwks_refresh_s);
+  options.min_refetch = std::chrono::seconds(jwt.jwks_min_refetch_s);
+  return options;
+}
+
 PublisherOptions publisher_options_from(const BrokerConfig& broker) {
   return mqtt_client_options<PublisherOptions>(broker, broker.client_id + "-rest");
 }
@@ -156,9 +165,18 @@ Gateway::Gateway(Config config, const SchemaRegistry& schemas) : config_(std::mo
   context_->server_name = "kabar/" KABAR_VERSION;
   context_->sessions_by_shard.resize(threads);
   // One policy and one token verifier for every door (docs/authorization.md); checked by load_config.
-  context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt_settings(config_.auth));
+  // auth.jwt.jwks_url: its keys are fetched (the first time before any door opens) and kept fresh.
+  // `kabar demo` sets the configuration's keys aside for its own (main.cpp), this one too.
+  authz::JwtSettings jwt = jwt_settings(config_.auth);
+  if (!config_.auth.jwt.jwks_url.empty() && !config_.demo.enabled) {
+    jwks_ = std::make_unique<JwksFetcher>(jwks_options_from(config_.auth.jwt));
+    jwks_->start();
+    jwt.key_ring = jwks_->ring();
+  }
+  context_->authorizer = authz::Authorizer::load(config_.auth.policy_file, jwt);
   context_->allow_query_token = config_.auth.query_token;
   context_->allowed_origins = config_.http.allowed_origins;
+  context_->trusted_proxies = TrustedProxies(config_.http.trusted_proxies);
   connections_ = std::make_unique<ConnectionLimiter>(config_.http.max_connections_per_ip);
   context_->connections = connections_.get();
   spdlog::info(
@@ -315,6 +333,7 @@ void Gateway::shutdown() {
     if (thread.joinable()) thread.join();
   }
   if (replay_) replay_->stop();  // nothing posts to a shard any more
+  if (jwks_) jwks_->stop();      // no I/O thread verifies tokens any more
   // Parked, the store's queue holds only the bridge's failing retry: closing would wait for it (a busy
   // timeout, 5 s, per attempt) to commit nothing. Everything committed is durable already.
   if (parked) exit_leaving_message_unacknowledged();

@@ -15,6 +15,7 @@
 #include "bridge/schema_registry.h"
 #include "gateway/app/broker_process.h"
 #include "gateway/app/config.h"
+#include "gateway/app/jwks_fetcher.h"
 #include "gateway/http/listener.h"
 #include "gateway/http/router.h"
 #include "gateway/http/server_context.h"
@@ -62,6 +63,7 @@ class Gateway {
   std::unique_ptr<ReplayReader> replay_;
   GatewayStats stats_;
   std::unique_ptr<ConnectionLimiter> connections_;
+  std::unique_ptr<JwksFetcher> jwks_;  // auth.jwt.jwks_url; its keys are read by context_'s authorizer
   std::unique_ptr<ServerContext> context_;
   std::unique_ptr<RouteTable> routes_;  // before pusher_ and bridge_, which route with it
   std::unique_ptr<PusherService> pusher_;

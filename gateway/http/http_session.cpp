@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/range/iterator_range.hpp>
 
 #include "gateway/http/cors.h"
 #include "gateway/http/refusal.h"
@@ -25,9 +26,31 @@ void HttpSession::run() {
     peer_ = address_.to_string();
   }
   // Counted from here until the session holding the socket ends (see ConnectionLimiter). A refused
-  // connection still has its request read, so the client sees a 429 rather than a reset.
-  if (context_.connections && !error) admitted_ = context_.connections->admit(address_, shared_from_this());
+  // connection still has its request read, so the client sees a 429 rather than a reset. A trusted
+  // proxy's connection is counted for the client its first request names (find_client).
+  from_proxy_ = !error && context_.trusted_proxies.contains(address_);
+  if (from_proxy_) {
+    proxy_ = address_;
+  } else if (context_.connections && !error) {
+    admitted_ = context_.connections->admit(address_, shared_from_this());
+    counted_ = true;
+  }
   read_request();
+}
+
+// Behind a trusted proxy: the client is X-Forwarded-For's right-most untrusted address. The connection is
+// counted for the client of its first request; a proxy that reuses its connection for other clients'
+// requests (nginx with upstream keepalive) only changes whom the logs name.
+void HttpSession::find_client(const HttpRequest& request) {
+  std::vector<std::string_view> forwarded;
+  for (const auto& field : boost::make_iterator_range(request.equal_range("X-Forwarded-For")))
+    forwarded.emplace_back(field.value().data(), field.value().size());
+  const auto client = context_.trusted_proxies.client_of(proxy_, forwarded);
+  peer_ = client.to_string();
+  if (counted_) return;
+  address_ = client;
+  counted_ = true;
+  if (context_.connections) admitted_ = context_.connections->admit(address_, shared_from_this());
 }
 
 void HttpSession::note_timeout() {
@@ -82,6 +105,7 @@ void HttpSession::on_request(HttpRequest&& request) {
   keep_alive_ = request.keep_alive();
   cors_ = false;
   served_any_ = true;
+  if (from_proxy_) find_client(request);
   if (!admitted_) {
     keep_alive_ = false;
     note_refusal(context_, Refusal::TooManyConnections, "http", peer_,

@@ -26,6 +26,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ex
   void on_read(const boost::system::error_code& error);
   void on_request(HttpRequest&& request);
   void note_timeout();
+  void find_client(const HttpRequest& request);
 
   // Exchange (router.h)
   const RequestTarget& target() const override { return target_; }
@@ -43,8 +44,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession>, private Ex
   const Router& router_;
   const std::size_t shard_;
   boost::beast::tcp_stream stream_;
-  boost::asio::ip::address address_;  // the peer, for the per-address connection cap and logs
+  boost::asio::ip::address address_;  // the client, for the per-address connection cap and logs
   std::string peer_;
+  boost::asio::ip::address proxy_;  // the peer, when it is a trusted proxy (http.trusted_proxies)
+  bool from_proxy_ = false;         // ...and then the client is known from the first request's head
+  bool counted_ = false;            // the connection is counted for address_ (ConnectionLimiter)
   bool admitted_ = true;     // false: over http.max_connections_per_ip; the request gets 429
   bool served_any_ = false;  // a keep-alive connection waiting for its next request is not slow
   RequestTarget target_;     // of the request being answered

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "authz/authorizer.h"
+#include "gateway/http/client_address.h"
 #include "gateway/http/hardening.h"
 #include "gateway/hub/hub.h"
 #include "gateway/hub/replay_reader.h"
@@ -72,6 +73,8 @@ struct ServerContext {
   // http.allowed_origins: browser origins allowed on /ws, /sse and /pusher/auth (CORS for the latter two).
   std::vector<std::string> allowed_origins{"*"};
   ConnectionLimiter* connections = nullptr;  // http.max_connections_per_ip; null: no limit (tests)
+  // http.trusted_proxies: peers whose X-Forwarded-For names the client (client_address.h).
+  TrustedProxies trusted_proxies;
   std::string server_name = "kabar";
   // Per shard: the live streaming sessions (heartbeats, shutdown). Touched on that shard's thread only.
   std::vector<std::unordered_set<StreamSession*>> sessions_by_shard;

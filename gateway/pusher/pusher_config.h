@@ -12,8 +12,9 @@ namespace kabar {
 
 // Where an app's webhooks go (docs/pusher.md "Webhooks").
 struct WebhookConfig {
-  std::string url;                       // http://host[:port]/path
+  std::string url;                       // http(s)://host[:port]/path
   std::vector<std::string> event_types;  // empty: every kind
+  std::string ca_file;                   // https: PEM CAs the receiver's certificate must chain to; empty: the system's
 };
 
 // The secret of the development app kabar serves when the config names none (Laravel Reverb's default).

@@ -1,30 +1,30 @@
 #pragma once
-// WebhookPost: one HTTP POST of a webhook body, with a deadline. Plain HTTP (webhook receivers sit next
-// to the app, usually behind the same proxy); the body is signed, so it cannot be altered unnoticed.
+// WebhookPost: one POST of a webhook body, with a deadline, over http:// or https:// (the receiver's
+// certificate verified against the system's CAs or the webhook's ca_file: gateway/outbound). The body is
+// signed (X-Pusher-Signature), so it cannot be altered unnoticed even over plain HTTP.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "gateway/outbound/outbound_request.h"
+
 namespace kabar {
 
-struct WebhookUrl {
-  std::string host;
-  std::string port = "80";
-  std::string target = "/";
-
-  // "http://host[:port][/path]"; nullopt for anything else.
-  static std::optional<WebhookUrl> parse(const std::string& url);
-};
+// "http://host[:port][/path]" or "https://...": OutboundUrl::parse.
+using WebhookUrl = OutboundUrl;
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-// error: empty for a 2xx answer, else what went wrong.
+// error: empty for a 2xx answer, else what went wrong ("HTTP 500", "TLS handshake with ...: ...").
 using PostDone = std::function<void(std::optional<std::string> error)>;
 
-// Starts the request on `context`; `done` runs there once.
+// Starts the request on `context`; `done` runs there once. `tls`: for https URLs (null: the system's CAs).
 void post_webhook(boost::asio::io_context& context, const WebhookUrl& url, std::string body, Headers headers,
-                  std::chrono::milliseconds timeout, PostDone done);
+                  std::chrono::milliseconds timeout, std::shared_ptr<boost::asio::ssl::context> tls,
+                  PostDone done);
 
 }  // namespace kabar

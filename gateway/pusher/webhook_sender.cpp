@@ -30,9 +30,7 @@ std::string loggable_url(std::string_view url) {
          std::string(url.substr(path, end - path));
 }
 
-std::string loggable_url(const WebhookUrl& url) {
-  return loggable_url("http://" + url.host + ":" + url.port + url.target);
-}
+std::string loggable_url(const WebhookUrl& url) { return url.loggable(); }
 
 }  // namespace
 
@@ -53,6 +51,7 @@ struct WebhookSender::Target {
 
   const PusherApp& app;
   WebhookUrl url;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // https: the CAs its certificate is checked against
   std::vector<std::string> event_types;
   std::vector<std::string> pending;  // events of the open batch
   boost::asio::steady_timer batch_timer;
@@ -70,11 +69,21 @@ WebhookSender::WebhookSender(const AppRegistry& apps, WebhookOptions options)
     for (const auto& hook : app->config().webhooks) {
       auto url = WebhookUrl::parse(hook.url);
       if (!url) {
-        spdlog::warn("app {}: webhook url '{}' is not http://host[:port]/path; ignored", app->id(),
+        spdlog::warn("app {}: webhook url '{}' is not http(s)://host[:port]/path; ignored", app->id(),
                      loggable_url(hook.url));
         continue;
       }
+      std::shared_ptr<boost::asio::ssl::context> tls;
+      if (url->tls) {
+        try {
+          tls = make_tls_context(hook.ca_file);
+        } catch (const std::exception& error) {  // the config check refuses this first
+          spdlog::warn("app {}: webhook to {}: {}; ignored", app->id(), url->loggable(), error.what());
+          continue;
+        }
+      }
       targets_.push_back(std::make_unique<Target>(context_, *app, std::move(*url), hook));
+      targets_.back()->tls = std::move(tls);
       targets_.back()->backoff = options_.first_retry;
     }
   }
@@ -181,7 +190,7 @@ void WebhookSender::send_next(Target& target) {
   const std::string& body = target.backlog.front();
   Headers headers = {{"X-Pusher-Key", target.app.key()},
                      {"X-Pusher-Signature", hmac_sha256_hex(target.app.secret(), body)}};
-  post_webhook(context_, target.url, body, std::move(headers), options_.timeout,
+  post_webhook(context_, target.url, body, std::move(headers), options_.timeout, target.tls,
                [this, &target](std::optional<std::string> error) { on_sent(target, error); });
 }
 
@@ -208,8 +217,15 @@ void WebhookSender::on_sent(Target& target, const std::optional<std::string>& er
     send_next(target);
     return;
   }
-  spdlog::debug("app {}: webhook to {} failed ({}); retry in {} ms", target.app.id(),
-                loggable_url(target.url), *error, target.backoff.count());
+  // The first failure of a streak is a warning (a receiver down, a certificate refused: someone should
+  // look); its retries are debug, until the body is given up (above).
+  if (target.backoff == options_.first_retry) {
+    spdlog::warn("app {}: webhook to {} failed ({}); retrying for up to {} s", target.app.id(),
+                 loggable_url(target.url), *error, options_.give_up_after.count() / 1000);
+  } else {
+    spdlog::debug("app {}: webhook to {} failed ({}); retry in {} ms", target.app.id(),
+                  loggable_url(target.url), *error, target.backoff.count());
+  }
   target.retry_timer.expires_after(target.backoff);
   target.backoff = std::min(target.backoff * 2, options_.max_retry);
   target.retry_timer.async_wait([this, &target](const boost::system::error_code& wait_error) {

@@ -284,6 +284,26 @@ describe('the compose files', () => {
     }
     assert.match(conf, /^\s*error_log\s+\S+\s+crit;/m, 'the error log does not write request lines (with tokens) on upstream errors');
   });
+
+  // docs/operations.md "TLS and the proxy"; the running proxy is tested by tls_proxy.test.mjs.
+  test('nginx tells the gateways who the client is, and keeps /metrics and /api/dead-letters private', () => {
+    const conf = read('compose', 'nginx.conf').replace(/#.*$/gm, '');
+    const locations = [...conf.matchAll(/location\s+([^{]+)\{([^}]*)\}/g)].map((m) => ({ where: m[1].trim(), body: m[2] }));
+    const proxied = locations.filter((l) => /\bproxy_pass\b/.test(l.body));
+    assert.ok(proxied.length >= 3, 'the locations that pass to the gateways');
+    // nginx drops the server level's proxy_set_header in a location that sets its own: each says all three.
+    for (const { where, body } of proxied) {
+      assert.match(body, /proxy_set_header\s+X-Forwarded-For\s+\$proxy_add_x_forwarded_for;/, `${where}: X-Forwarded-For`);
+      assert.match(body, /proxy_set_header\s+X-Forwarded-Proto\s+\$scheme;/, `${where}: X-Forwarded-Proto`);
+      assert.match(body, /proxy_set_header\s+Host\s+\$http_host;/, `${where}: the client's Host`);
+    }
+    const closed = (path) => locations.find((l) => l.where === path);
+    assert.match(closed('= /metrics')?.body || '', /^\s*return 404;\s*$/, '/metrics is not proxied');
+    assert.match(closed('^~ /api/dead-letters')?.body || '', /^\s*return 404;\s*$/, '/api/dead-letters (and below) is not proxied');
+    // The gateways believe X-Forwarded-For only from the compose network (http.trusted_proxies).
+    const trusted = JSON.parse(read('compose', 'kabar.json')).http?.trusted_proxies || [];
+    assert.ok(trusted.length > 0, 'compose/kabar.json names the proxy\'s network in http.trusted_proxies');
+  });
 });
 
 // =======================================================================================================

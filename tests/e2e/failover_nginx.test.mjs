@@ -7,16 +7,14 @@
 // ids both nodes derive from the message are checked too. Run on the anonymous broker and on the guarded
 // one compose deploys (kabar's auth plugin; the gateways and the backend log in with tokens).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import Echo from 'laravel-echo';
 import {
-  BROKER_MODES, KABAR_SOURCE_DIR, Kabar, freePort, makeTempDir, metricSum, requireKabarBinary, sleep, startChild, startMosquitto,
-  track, useHarness, waitForTcp, waitUntil,
+  BROKER_MODES, Kabar, metricSum, requireKabarBinary, sleep, startMosquitto, track, useHarness, waitUntil,
 } from './lib/harness.mjs';
 import { SseClient, mqttConnect, publish } from './lib/clients.mjs';
+import { NGINX_MISSING, startNginx } from './lib/nginx.mjs';
 import { LOCAL_APP } from './pusher-helpers.mjs';
 import { Kabar as KabarJs } from '../../clients/js/kabar.js';
 import { withKabarReplay } from '../../clients/js/kabar-echo.js';
@@ -25,36 +23,10 @@ const { default: PusherJs } = await import('pusher-js/dist/worker/pusher.worker.
 
 useHarness();
 
-const NGINX = process.env.NGINX_BIN || '/usr/sbin/nginx';
 const CHANNEL = 'failover.1';
 const TOTAL = 1000;       // 5 s at 200 per second
 const KILL_AT = 400;      // node A dies after this many were published
-const skip = fs.existsSync(NGINX) ? false : `nginx is not installed (${NGINX}): apt-get install nginx (scripts/setup.sh --test does)`;
-
-// The compose config (compose/nginx.conf) on loopback: its upstream and locations as they are, the two
-// gateways at the test's ports, logs in the temp dir. One process (master_process off), so stopping its
-// pid stops all of nginx.
-function nginxConfig(dir, port, upstreams) {
-  let site = fs.readFileSync(path.join(KABAR_SOURCE_DIR, 'compose/nginx.conf'), 'utf8');
-  assert.doesNotMatch(site, /^\s*ip_hash/m, 'the compose nginx config keeps no client on one node');
-  site = site
-    .replace('server gateway1:8080', `server 127.0.0.1:${upstreams[0]}`)
-    .replace('server gateway2:8080', `server 127.0.0.1:${upstreams[1]}`)
-    .replace('listen 80;', `listen 127.0.0.1:${port};`)
-    .replace('/var/log/nginx/access.log', path.join(dir, 'access.log'))
-    .replace('/var/log/nginx/error.log', path.join(dir, 'error.log'));
-  const temp = (name) => `${name}_temp_path ${path.join(dir, name)};`;
-  return `daemon off;
-master_process off;
-pid ${path.join(dir, 'nginx.pid')};
-error_log ${path.join(dir, 'error.log')} crit;
-events {}
-http {
-  ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(temp).join('\n  ')}
-${site}
-}
-`;
-}
+const skip = NGINX_MISSING;
 
 for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
   let broker;
@@ -73,12 +45,10 @@ for (const mode of BROKER_MODES) describe(`${mode} broker`, () => {
     nodeA = await Kabar.create({ mqttPort: broker.port, config: { broker: await broker.credentials('kabar-gw1') } });
     nodeB = await Kabar.create({ mqttPort: broker.port, config: { broker: await broker.credentials('kabar-gw2') } });
     await nodeA.start();  // B is started once every client is on A
-    const dir = makeTempDir('kabar-e2e-nginx-');
-    nginxPort = await freePort();
-    fs.writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, nginxPort, [nodeA.port, nodeB.port]));
-    nginx = startChild('nginx', NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')],
-      { logFile: path.join(dir, 'nginx.out') });
-    await waitForTcp(nginxPort, { what: 'nginx' });
+    // The compose config (compose/nginx.conf) on loopback, the two gateways at the test's ports.
+    const started = await startNginx([nodeA.port, nodeB.port]);
+    nginx = started.child;
+    nginxPort = started.port;
     mq = await mqttConnect(broker.port, await broker.credentials('laravel'));
   });
 

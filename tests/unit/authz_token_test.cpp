@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "authz/base64url.h"
+#include "authz/key_ring.h"
 #include "authz/token.h"
 
 namespace kabar::authz {
@@ -302,6 +303,53 @@ TEST(Base64url, StrictDecoding) {
   EXPECT_FALSE(base64url_decode("A").has_value());
   EXPECT_FALSE(base64url_decode("AB").has_value());  // non-zero trailing bits
   EXPECT_TRUE(base64url_decode("AA").has_value());
+}
+
+// auth.jwt.jwks_url: keys that change while the verifier is in use (gateway/app/jwks_fetcher.h fills
+// the ring). A kid no key has is reported (the fetcher refetches); keys replaced are used at once.
+TEST(Token, KeyRingKeysChangeAndUnknownKidsAreReported) {
+  const std::string other_secret = "another-secret-of-at-least-32-bytes-for-k2";
+  auto ring = std::make_shared<KeyRing>("JWKS https://id.test/jwks.json");
+  std::vector<std::string> reported;
+  ring->set_unknown_kid_listener([&reported](const std::string& kid) { reported.push_back(kid); });
+  const TokenVerifier verifier({}, {}, ring);
+  EXPECT_TRUE(verifier.has_keys());
+
+  const std::string k1 = sign_token(claims(), Algorithm::HS256, kSecret, "k1");
+  const std::string k2 = sign_token(claims(), Algorithm::HS256, other_secret, "k2");
+  // Nothing fetched yet: refused, saying so, and reported.
+  expect_failure(verifier.verify(k1, kNow), TokenFailure::UnknownKey, "has not been loaded yet");
+  EXPECT_EQ(reported, std::vector<std::string>{"k1"});
+
+  ring->replace({hmac_key(kSecret, "test", "k1")});
+  EXPECT_TRUE(verifier.verify(k1, kNow).ok());
+  expect_failure(verifier.verify(k2, kNow), TokenFailure::UnknownKey, "no key has the token's kid");
+  EXPECT_EQ(reported, (std::vector<std::string>{"k1", "k2"}));
+
+  // Rotated: k2 published, k1 withdrawn.
+  ring->replace({hmac_key(other_secret, "test", "k2")});
+  EXPECT_TRUE(verifier.verify(k2, kNow).ok());
+  expect_failure(verifier.verify(k1, kNow), TokenFailure::UnknownKey);
+  // A known kid with a signature of another key is a bad signature, not a reason to fetch.
+  reported.clear();
+  expect_failure(verifier.verify(sign_token(claims(), Algorithm::HS256, kSecret, "k2"), kNow), TokenFailure::BadSignature);
+  EXPECT_TRUE(reported.empty());
+
+  // The listener cleared (the fetcher stopped): still verifies, reports to nobody.
+  ring->set_unknown_kid_listener(nullptr);
+  expect_failure(verifier.verify(k1, kNow), TokenFailure::UnknownKey);
+  EXPECT_TRUE(reported.empty());
+}
+
+// The configured keys and the ring's are used together.
+TEST(Token, KeyRingAlongsideConfiguredKeys) {
+  auto ring = std::make_shared<KeyRing>("JWKS test");
+  ring->replace({hmac_key("a-fetched-secret-of-at-least-32-bytes!!", "test", "fetched")});
+  const TokenVerifier verifier({hmac_key(kSecret, "test", "local")}, {}, ring);
+  EXPECT_TRUE(verifier.verify(sign_token(claims(), Algorithm::HS256, kSecret, "local"), kNow).ok());
+  EXPECT_TRUE(
+      verifier.verify(sign_token(claims(), Algorithm::HS256, "a-fetched-secret-of-at-least-32-bytes!!", "fetched"), kNow)
+          .ok());
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Webhook bodies and signatures (shared/docs/pusher-protocol.md §7 and the §8 vector), event objects
-// of each kind, and webhook URLs.
+// of each kind, webhook URLs (http and https), and the TLS settings of https receivers. Over a real https
+// receiver: tests/e2e/webhooks_https.test.mjs.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "gateway/pusher/signature.h"
@@ -44,10 +46,35 @@ TEST(PusherWebhook, Urls) {
   ASSERT_TRUE(url);
   EXPECT_EQ(url->port, "80");
   EXPECT_EQ(url->target, "/");
-  EXPECT_FALSE(WebhookUrl::parse("https://app.test/hook"));
+  EXPECT_FALSE(url->tls);
+  url = WebhookUrl::parse("https://app.test/hook");
+  ASSERT_TRUE(url);
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->port, "443");
+  EXPECT_EQ(url->host_header(), "app.test");
+  url = WebhookUrl::parse("https://[::1]:8443/hook?token=secret");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->host, "::1");
+  EXPECT_EQ(url->host_header(), "[::1]:8443");
+  EXPECT_EQ(url->loggable(), "https://[::1]:8443/hook");  // no query: receivers put tokens there
+  url = WebhookUrl::parse("http://app.test:8080?x=1");
+  ASSERT_TRUE(url);
+  EXPECT_EQ(url->target, "/?x=1");
+  EXPECT_EQ(url->host_header(), "app.test:8080");
   EXPECT_FALSE(WebhookUrl::parse("http://:80/x"));
+  EXPECT_FALSE(WebhookUrl::parse("http://app.test:/x"));
+  EXPECT_FALSE(WebhookUrl::parse("http://app.test:80a/x"));
+  EXPECT_FALSE(WebhookUrl::parse("https://[::1/x"));
   EXPECT_FALSE(WebhookUrl::parse("ftp://x"));
   EXPECT_FALSE(WebhookUrl::parse("http://user:pw@app.test/hook"));  // userinfo would pass for the host
+}
+
+TEST(PusherWebhook, CaFiles) {
+  EXPECT_NO_THROW(make_tls_context(""));  // the system's CAs
+  EXPECT_THROW(make_tls_context("/nonexistent/ca.pem"), std::runtime_error);
+  const std::string not_pem = testing::TempDir() + "kabar-not-a-ca.pem";
+  std::ofstream(not_pem) << "not a certificate\n";
+  EXPECT_THROW(make_tls_context(not_pem), std::runtime_error);
 }
 
 }  // namespace

@@ -132,18 +132,20 @@ export class WsClient {
 
 export class SseClient {
   // Opens and waits for the `open` event; rejects with the HTTP status when the server refuses.
-  static async open(url, { headers, timeout = 5000 } = {}) {
-    const client = new SseClient(url, headers);
+  // `https`: TLS options of the eventsource package (ca: the certificates to trust).
+  static async open(url, { headers, https, timeout = 5000 } = {}) {
+    const client = new SseClient(url, headers, https);
     await withTimeout(client.firstOpen, timeout, `EventSource ${url} to open`);
     return client;
   }
 
-  constructor(url, headers) {
+  constructor(url, headers, https) {
     this.url = url;
     this.messages = []; // {frame, lastEventId, data}
     this.errors = []; // error events (status for HTTP refusals, message for closed streams)
     this.opens = 0;
-    this.es = new EventSource(url, headers ? { headers: { ...headers } } : undefined);
+    const init = { ...(headers ? { headers: { ...headers } } : {}), ...(https ? { https } : {}) };
+    this.es = new EventSource(url, Object.keys(init).length ? init : undefined);
     this.firstOpen = new Promise((resolve, reject) => {
       this.es.addEventListener('open', () => resolve());
       this.es.addEventListener('error', (event) => {
@@ -205,7 +207,7 @@ export class RawSse {
     return client;
   }
 
-  constructor(url, headers) {
+  constructor(url, headers, https) {
     this.url = url;
     this.text = '';
     this.messages = []; // {data, id, frame}
