@@ -39,7 +39,7 @@ std::variant<WsRequest, WsRequestError> subscribe_request(const json& request, W
   auto parsed = channel_request(request, std::move(out), "subscribe");
   auto* ok = std::get_if<WsRequest>(&parsed);
   if (!ok) return parsed;
-  if (!ok->topic.empty() || ok->channel.empty()) {
+  if (auto topic = request.find("topic"); topic != request.end() && topic->is_string()) {
     if (!is_topic_filter(ok->topic))
       return WsRequestError{"invalid_topic",
                             "an MQTT topic filter: levels split by '/', '+' and '#' only as whole levels, '#' last",

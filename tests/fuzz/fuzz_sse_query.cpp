@@ -3,7 +3,7 @@
 // uses). Input: "<request target>\n<Last-Event-ID>"; without a newline there is no header.
 //
 // Checked: nothing throws or crashes; a parsed target re-encoded and parsed again gives the same path
-// and parameters; an accepted request has 1..max sorted, unique, valid channels and its start comes from
+// and parameters; an accepted request has 1..max sorted, unique, valid channels and topic filters and its start comes from
 // the header first, then ?last_event_id=, then ?since=; a position that parses prints as one that parses
 // to the same value; a refusal has a code and a message.
 #include <cctype>
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "core/channel.h"
+#include "core/topic_filter.h"
 #include "gateway/http/request_target.h"
 #include "core/position.h"
 #include "gateway/doors/sse/sse_request.h"
@@ -66,10 +67,15 @@ void check_request(const RequestTarget& target, std::optional<std::string_view> 
     return;
   }
   const auto& request = std::get<SseRequest>(parsed);
-  require(!request.channels.empty() && request.channels.size() <= kMaxChannels);
+  require(!(request.channels.empty() && request.topics.empty()));
+  require(request.channels.size() + request.topics.size() <= kMaxChannels);
   for (std::size_t i = 0; i < request.channels.size(); ++i) {
     require(is_valid_channel_name(request.channels[i]));
     if (i) require(request.channels[i - 1] < request.channels[i]);
+  }
+  for (std::size_t i = 0; i < request.topics.size(); ++i) {
+    require(is_topic_filter(request.topics[i]));
+    if (i) require(request.topics[i - 1] < request.topics[i]);
   }
   if (header) {
     require(request.since == *header);
