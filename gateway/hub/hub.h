@@ -50,6 +50,8 @@ class Hub {
   void subscribe(std::size_t shard, const std::string& channel, Subscriber* subscriber);
   void unsubscribe(std::size_t shard, const std::string& channel, Subscriber* subscriber);
   std::size_t subscriber_count(std::size_t shard, const std::string& channel) const;
+  // Every channel of the shard with its subscribers (the operator's page gathers them shard by shard).
+  std::vector<std::pair<std::string, std::size_t>> channel_subscribers(std::size_t shard) const;
 
   HubStats stats() const;
 
