@@ -111,6 +111,15 @@ TEST(PusherChannelDirectory, ARelayedFrameCarriesWhomToSkip) {
 
 // ---- ClusterLink: what other nodes send ----
 
+// A link that never connects (it is not started): what other nodes send is applied by hand.
+ClusterOptions link_options() {
+  ClusterOptions options;
+  options.server_uri = "tcp://127.0.0.1:1";
+  options.client_id = "test-link";
+  options.node = "node-a";
+  return options;
+}
+
 struct Cluster {
   Shards shards;
   AppRegistry apps{std::vector<PusherAppConfig>{PusherAppConfig{"app", "key", "secret"}}};
@@ -118,7 +127,7 @@ struct Cluster {
   ClusterOccupancy occupancy{"node-a", 1000};
   std::vector<std::pair<std::string, WebhookEvent>> webhooks;  // what the link had sent (app, event)
   ClusterLink link{
-      ClusterOptions{"tcp://127.0.0.1:1", {}, "test-link", "", "", "node-a"}, apps, directory, occupancy,
+      link_options(), apps, directory, occupancy,
       [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
   Recorder room;  // a local subscriber of presence-room
 
