@@ -109,7 +109,7 @@ export function updateOverview(v, o) {
   setText(v.cluster.value, count(sum(o.cluster.connections)));
   setText(v.cluster.sub, DOORS.map(([door, label]) => `${label} ${count(o.cluster.connections[door])}`).join(' · '));
   setText(v.channels.value, count(o.channels.total));
-  setText(v.channels.sub, `${count(o.channels.subscriptions)} subscriptions on this node`);
+  setText(v.channels.sub, `${count(o.channels.subscriptions)} ${o.channels.subscriptions === 1 ? 'subscription' : 'subscriptions'} on this node`);
   setText(v.head.value, count(o.store.head_seq));
   setText(v.head.sub, `epoch ${o.store.epoch}`);
 
@@ -125,7 +125,8 @@ export function updateOverview(v, o) {
     : h('tr', null, h('td', { colspan: 2, class: 'muted empty-row', testid: 'channels-empty' }, 'No channel has a subscriber on this node.')));
 
   const letters = o.dead_letters.latest;
-  setText(v.letterNote, `The latest ${letters.length} rejected MQTT messages · ${count(o.dead_letters.since_start)} since this node started`);
+  setText(v.letterNote, `${letters.length ? `The latest ${letters.length} rejected MQTT ${letters.length === 1 ? 'message' : 'messages'}` : 'Rejected MQTT messages'}`
+    + ` · ${count(o.dead_letters.since_start)} since this node started`);
   setChildren(v.letterRows, letters.length ? letters.map(letterRow)
     : h('tr', null, h('td', { colspan: 4, class: 'muted empty-row', testid: 'dead-letters-empty' }, 'No dead letters. Every message matched its route and schema.')));
 
