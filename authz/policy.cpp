@@ -135,8 +135,13 @@ struct RuleOutcome {
 std::string trail_line(const Rule& rule, const PatternMatch& match, const RuleOutcome& outcome,
                        Action action) {
   std::string line = "rule " + rule.name + (rule.effect == Effect::Deny ? " (deny): " : " (allow): ");
-  if (!match.pattern) return line + "no pattern matches";
-  line += "pattern " + *match.pattern + " matches" + describe_bindings(match.bindings);
+  if (action == Action::Admin) {  // asked of the node: a rule speaks of it by granting admin
+    if (!match.pattern) return line + "grants no admin";
+    line += "grants admin";
+  } else {
+    if (!match.pattern) return line + "no pattern matches";
+    line += "pattern " + *match.pattern + " matches" + describe_bindings(match.bindings);
+  }
   switch (outcome.stage) {
     case Stage::Principal:
       return line + "; does not apply to this token (roles [" + join(rule.roles) + "]" +

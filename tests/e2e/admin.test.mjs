@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { Kabar, requireKabarBinary, startMosquitto, useHarness, waitUntil } from './lib/harness.mjs';
+import { Kabar, requireKabarBinary, runKabar, startMosquitto, useHarness, waitUntil } from './lib/harness.mjs';
 import { SseClient, WsClient, mqttConnect, publish } from './lib/clients.mjs';
 import { XSS, chromiumSkipReason, launchChromium, newAppPage, texts, waitPage, xssFootprint } from './lib/browser.mjs';
 
@@ -88,6 +88,15 @@ test('without the admin grant the API and the page refuse', { skip, timeout: 600
   // A cookie is no credential here (only the Authorization header).
   const cookie = await fetch(a.url('/api/admin/overview'), { headers: { cookie: `kabar_token=${tokens.admin}` }, signal: AbortSignal.timeout(5000) });
   assert.equal(cookie.status, 401);
+
+  // The same decision, explained: `kabar authz explain --admin` (exit 0 allowed, 1 refused).
+  const explain = (token) => runKabar(['authz', 'explain', '--secret-file', a.config.auth.jwt.secret_file, '--admin', token]);
+  const refusedExplained = await explain(tokens.cashier);
+  assert.equal(refusedExplained.status, 1, refusedExplained.stdout);
+  assert.match(refusedExplained.stdout, /REFUSED \(role_not_allowed\): role kasir may not open the operator's page/);
+  const allowedExplained = await explain(tokens.admin);
+  assert.equal(allowedExplained.status, 0, allowedExplained.stdout);
+  assert.match(allowedExplained.stdout, /rule operator \(allow\): grants admin; applies -> ALLOW/);
 
   const page = await newAppPage(browser);
   await signIn(page, a, tokens.cashier);
