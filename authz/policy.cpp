@@ -105,7 +105,10 @@ PatternMatch match_patterns(const Rule& rule, const Resource& resource, const Cl
     if (!best.pattern || holds) best = PatternMatch{&text, bindings, std::move(failure)};
     return holds;
   };
-  if (resource.kind == ResourceKind::Channel) {
+  static const std::string kNode = "admin";
+  if (resource.kind == ResourceKind::Node) {  // only a rule granting admin speaks of the node
+    if (rule.admin) best.pattern = &kNode;
+  } else if (resource.kind == ResourceKind::Channel) {
     for (const auto& pattern : rule.channels) {
       if (consider(pattern.text(), pattern.match(resource.name, bindings))) break;
     }
@@ -132,8 +135,13 @@ struct RuleOutcome {
 std::string trail_line(const Rule& rule, const PatternMatch& match, const RuleOutcome& outcome,
                        Action action) {
   std::string line = "rule " + rule.name + (rule.effect == Effect::Deny ? " (deny): " : " (allow): ");
-  if (!match.pattern) return line + "no pattern matches";
-  line += "pattern " + *match.pattern + " matches" + describe_bindings(match.bindings);
+  if (action == Action::Admin) {  // asked of the node: a rule speaks of it by granting admin
+    if (!match.pattern) return line + "grants no admin";
+    line += "grants admin";
+  } else {
+    if (!match.pattern) return line + "no pattern matches";
+    line += "pattern " + *match.pattern + " matches" + describe_bindings(match.bindings);
+  }
   switch (outcome.stage) {
     case Stage::Principal:
       return line + "; does not apply to this token (roles [" + join(rule.roles) + "]" +
@@ -162,7 +170,11 @@ RuleOutcome judge(const Rule& rule, const Principal& principal, Action action, c
     outcome.stage = Stage::Principal;
   } else if (!rule.grants(action)) {
     outcome.stage = Stage::Action;
-    outcome.detail = "rule " + rule.name + " grants only " + (rule.read ? "read" : "publish");
+    std::vector<std::string> granted;
+    if (rule.read) granted.emplace_back("read");
+    if (rule.publish) granted.emplace_back("publish");
+    if (rule.admin) granted.emplace_back("admin");
+    outcome.detail = "rule " + rule.name + " grants only " + join(granted, " and ");
   } else if (!match.condition_failure.empty()) {
     outcome.stage = Stage::Condition;
     outcome.detail = match.condition_failure + " (rule " + rule.name + ")";
@@ -178,6 +190,7 @@ Decision refuse(std::string code, std::string reason, std::string rule = {}) {
 }
 
 std::string what(Action action, const Resource& resource) {
+  if (resource.kind == ResourceKind::Node) return "open the operator's page (admin)";
   return std::string(to_string(action)) + (resource.kind == ResourceKind::Channel ? " channel " : " topic ") +
          resource.name;
 }
@@ -211,6 +224,9 @@ Decision refusal(const Principal& principal, Action action, const Resource& reso
 }
 
 std::optional<Decision> invalid_name(Action action, const Resource& resource) {
+  if ((resource.kind == ResourceKind::Node) != (action == Action::Admin))
+    return refuse("invalid_name", "admin is asked of the node, and only admin is");
+  if (resource.kind == ResourceKind::Node) return std::nullopt;
   if (resource.kind == ResourceKind::Channel) {
     if (is_channel_name(resource.name)) return std::nullopt;
     return refuse("invalid_name", "not a valid channel name (1-164 characters of [A-Za-z0-9_-=@,.;])");
@@ -239,7 +255,9 @@ std::optional<Decision> public_read(const Policy& policy, const Claims& claims, 
 
 }  // namespace
 
-std::string_view to_string(Action action) { return action == Action::Read ? "read" : "publish"; }
+std::string_view to_string(Action action) {
+  return action == Action::Read ? "read" : action == Action::Publish ? "publish" : "admin";
+}
 
 Resource Resource::guess(std::string name) {
   const bool topic = name.find('/') != std::string::npos || name.find('#') != std::string::npos ||

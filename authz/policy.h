@@ -18,10 +18,12 @@
 
 namespace kabar::authz {
 
-enum class Action { Read, Publish };
+// Admin: open the operator's page (/admin, docs/operations.md "The operator's page"). It is asked of the
+// node (ResourceKind::Node), not of a channel: a rule grants it by naming it in its `actions`.
+enum class Action { Read, Publish, Admin };
 std::string_view to_string(Action action);
 
-enum class ResourceKind { Channel, Topic };
+enum class ResourceKind { Channel, Topic, Node };
 
 struct Resource {
   ResourceKind kind = ResourceKind::Channel;
@@ -29,6 +31,7 @@ struct Resource {
 
   static Resource channel(std::string name) { return {ResourceKind::Channel, std::move(name)}; }
   static Resource topic(std::string name) { return {ResourceKind::Topic, std::move(name)}; }
+  static Resource node() { return {ResourceKind::Node, "the node"}; }  // what Action::Admin is asked of
   // "cabang/3/omset" has a '/', so it is a topic; anything else is a channel (for the CLI).
   static Resource guess(std::string name);
 };
@@ -68,6 +71,7 @@ struct Rule {
   Effect effect = Effect::Allow;
   bool read = false;
   bool publish = false;
+  bool admin = false;  // the operator's page; a rule granting only it needs no channels or topics
   std::vector<std::string> roles;  // "*": any token with a known role
   std::vector<std::string> subjects;
   bool anonymous = false;
@@ -75,7 +79,9 @@ struct Rule {
   std::vector<TopicPattern> topics;
   std::vector<Condition> conditions;
 
-  bool grants(Action action) const { return action == Action::Read ? read : publish; }
+  bool grants(Action action) const {
+    return action == Action::Read ? read : action == Action::Publish ? publish : admin;
+  }
 };
 
 class Policy {

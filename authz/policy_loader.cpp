@@ -201,13 +201,20 @@ class RuleReader {
       fail(at + "/name", "a rule named '" + rule.name + "' comes earlier");
     rule.description = node.value("description", "");
     rule.effect = node.value("effect", "allow") == "deny" ? Effect::Deny : Effect::Allow;
-    for (const auto& action : strings(node, "actions")) (action == "read" ? rule.read : rule.publish) = true;
+    for (const auto& action : strings(node, "actions"))
+      (action == "read" ? rule.read : action == "publish" ? rule.publish : rule.admin) = true;
     rule.roles = strings(node, "roles");
     rule.subjects = strings(node, "subjects");
     rule.anonymous = node.value("anonymous", false);
     check_roles(rule.roles, at);
     read_patterns(node, at, rule);
     read_conditions(node, at, rule);
+    // admin is granted on the node, where no placeholder takes a value: a condition would not restrict it.
+    if (rule.admin && !rule.conditions.empty())
+      fail(at + "/where", "rule '" + rule.name + "' grants admin, which no 'where' can restrict: " +
+                              "grant admin in a rule of its own");
+    if ((rule.read || rule.publish) && rule.channels.empty() && rule.topics.empty())
+      fail(at + "/actions", "rule '" + rule.name + "' grants read or publish but names no channels or topics");
     return rule;
   }
 

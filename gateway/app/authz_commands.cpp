@@ -103,11 +103,12 @@ AuthzCommands::AuthzCommands(CLI::App& app) {
       authz_->add_subcommand("explain", "Explain the policy's decision for a token and a channel or topic");
   explain_->add_option("TOKEN", explain_token_, "The JWT (\"-\" for no token)")->required();
   explain_
-      ->add_option("NAME", explain_name_, "A channel (private-cabang.3) or an MQTT topic (cabang/3/omset)")
-      ->required();
+      ->add_option("NAME", explain_name_, "A channel (private-cabang.3) or an MQTT topic (cabang/3/omset)");
   explain_->add_option("--policy", policy_file_,
                        "Policy file (default: auth.policy_file, else the built-in one)");
   explain_->add_flag("--publish", explain_publish_, "Explain publishing instead of reading");
+  explain_->add_flag("--admin", explain_admin_,
+                     "Explain the admin grant (the operator's page, /admin/) instead: no NAME");
   explain_->add_option("-c,--config", explain_keys_.config_file, "Config file (keys, policy)");
   explain_->add_option("--secret-file", explain_keys_.secret_file, "Verify with this HS256 secret");
   explain_->add_option("--key", explain_keys_.key_file, "Verify with this PEM public key");
@@ -161,6 +162,10 @@ int AuthzCommands::mint() const {
 }
 
 int AuthzCommands::explain() const {
+  if (explain_admin_ && (!explain_name_.empty() || explain_publish_))
+    throw CLI::ValidationError("--admin is asked of the node: give no NAME and no --publish");
+  if (!explain_admin_ && explain_name_.empty())
+    throw CLI::ValidationError("give a channel or an MQTT topic to explain (or --admin)");
   const bool from_flags = !explain_keys_.secret_file.empty() || !explain_keys_.key_file.empty() ||
                           !explain_keys_.jwks_file.empty();
   const Config config = load_config_file(explain_keys_.config_file);
@@ -194,8 +199,11 @@ int AuthzCommands::explain() const {
     claims = *result.claims;
     std::cout << "token: " << (token.empty() ? "none (anonymous)" : "valid") << "\n";
   }
-  const auto action = explain_publish_ ? authz::Action::Publish : authz::Action::Read;
-  const auto explanation = authorizer->explain(claims, action, authz::Resource::guess(explain_name_));
+  const auto action = explain_admin_     ? authz::Action::Admin
+                      : explain_publish_ ? authz::Action::Publish
+                                         : authz::Action::Read;
+  const auto resource = explain_admin_ ? authz::Resource::node() : authz::Resource::guess(explain_name_);
+  const auto explanation = authorizer->explain(claims, action, resource);
   for (const auto& line : explanation.trail) std::cout << "  " << line << "\n";
   const auto& decision = explanation.decision;
   std::cout << (decision.allowed ? "ALLOWED" : "REFUSED") << " (" << decision.code << "): " << decision.reason

@@ -38,6 +38,7 @@ class AuthzCommands {
   KeyFlags token_keys_, explain_keys_;
   std::string policy_file_, explain_token_, explain_name_, check_policy_file_;
   bool explain_publish_ = false;
+  bool explain_admin_ = false;  // the admin grant (the operator's page), asked of the node: no NAME
 };
 
 }  // namespace kabar

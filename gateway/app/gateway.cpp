@@ -12,6 +12,7 @@
 #include "gateway/app/demo_key.h"
 #include "gateway/app/embedded_broker_auth.h"
 #include "gateway/demo/demo_service.h"
+#include "gateway/doors/admin/admin_door.h"
 #include "gateway/doors/demo/demo_door.h"
 #include "gateway/doors/ops/ops_door.h"
 #include "gateway/doors/pusher/pusher_door.h"
@@ -228,7 +229,34 @@ void Gateway::open_doors() {
   ops.metrics_text = [this] { return metrics_text(); };
   ops.dead_letters = context_.get();
   open_ops_door(router_, std::move(ops));
+  open_admin_door(router_, admin_door());
   open_site_door(router_);
+}
+
+// The operator's page (docs/operations.md "The operator's page"): the node and its cluster as the Pusher
+// service's node link knows them, and test events through its re-publisher, like a REST publish.
+AdminDoor Gateway::admin_door() {
+  AdminDoor admin;
+  admin.context = context_.get();
+  auto node = [](std::string name, std::int64_t since_ms, std::map<std::string, std::uint64_t> connections) {
+    return AdminNode{std::move(name), since_ms, std::move(connections)};
+  };
+  admin.this_node = [this, node] { return node(pusher_->node(), pusher_->since_ms(), pusher_->door_connections()); };
+  admin.other_nodes = [this, node] {
+    std::vector<AdminNode> nodes;
+    for (auto& [name, occupancy] : pusher_->cluster_nodes())
+      nodes.push_back(node(name, occupancy.since_ms, std::move(occupancy.connections)));
+    return nodes;
+  };
+  admin.retention = {config_.store.retention_max_age_s, config_.store.retention_max_per_channel};
+  admin.publish = [this](AdminTestEvent event, AdminPublished done) {
+    OutgoingEvent outgoing;
+    outgoing.channel = std::move(event.channel);
+    outgoing.name = std::move(event.event);
+    outgoing.data_json = std::move(event.data_json);
+    pusher_->republish({std::move(outgoing)}, std::move(done));
+  };
+  return admin;
 }
 
 // `kabar demo` (docs/demo.md): logins signed with the demo's development key, the document app's backend

@@ -25,6 +25,7 @@ namespace kabar {
 class StoreSink;
 class PusherService;
 class DemoService;
+struct AdminDoor;
 
 class Gateway {
  public:
@@ -45,6 +46,7 @@ class Gateway {
  private:
   void warn_of_development_apps() const;
   void open_doors();
+  AdminDoor admin_door();
   void start_demo();
   void start_io_threads();
   void schedule_heartbeat(std::size_t shard);

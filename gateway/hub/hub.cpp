@@ -122,6 +122,15 @@ std::size_t Hub::subscriber_count(std::size_t shard, const std::string& channel)
   return it->second.size() - static_cast<std::size_t>(std::count(it->second.begin(), it->second.end(), nullptr));
 }
 
+std::vector<std::pair<std::string, std::size_t>> Hub::channel_subscribers(std::size_t shard) const {
+  std::vector<std::pair<std::string, std::size_t>> channels;
+  for (const auto& [channel, list] : shards_[shard]->channels) {
+    const auto holes = static_cast<std::size_t>(std::count(list.begin(), list.end(), nullptr));
+    if (list.size() > holes) channels.emplace_back(channel, list.size() - holes);
+  }
+  return channels;
+}
+
 HubStats Hub::stats() const {
   HubStats stats;
   stats.events_published = events_published_.load(std::memory_order_relaxed);

@@ -56,6 +56,8 @@ class Hub {
   // and by a filter): subscribers drop what they have already seen by seq.
   void subscribe_topic(std::size_t shard, const std::string& filter, Subscriber* subscriber);
   void unsubscribe_topic(std::size_t shard, const std::string& filter, Subscriber* subscriber);
+  // Every channel of the shard with its subscribers (the operator's page gathers them shard by shard).
+  std::vector<std::pair<std::string, std::size_t>> channel_subscribers(std::size_t shard) const;
 
   HubStats stats() const;
 

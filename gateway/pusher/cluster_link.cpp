@@ -15,6 +15,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
 constexpr auto kRetryDelay = std::chrono::seconds(1);
+constexpr auto kCountsInterval = std::chrono::seconds(2);  // how often the connection counts are looked at
 
 std::string compact(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -110,7 +111,7 @@ void ClusterLink::run() {
       std::lock_guard nodes_lock(nodes_mutex_);
       confirming = !unconfirmed_.empty();
     }
-    auto deadline = Clock::now() + std::chrono::seconds(5);
+    auto deadline = Clock::now() + kCountsInterval;
     if (confirming) deadline = std::min(deadline, confirm_deadline_);
     if (!settled_) deadline = std::min(deadline, settle_at_);
     wake_.wait_until(lock, deadline, [this] { return stopping_ || dirty_ || !connected_; });
@@ -136,6 +137,10 @@ void ClusterLink::run() {
       publish_snapshot();
       const std::string announced = reconcile();
       if (!announced.empty()) publish_announced(announced);
+      lock.lock();
+    } else if (connected_ && options_.connections) {
+      lock.unlock();
+      publish_snapshot();  // the connection counts, when they changed (publish_snapshot compares)
       lock.lock();
     }
   }
@@ -192,7 +197,9 @@ bool ClusterLink::connect_once() {
 }
 
 void ClusterLink::publish_snapshot() {
-  const std::string snapshot = snapshot_json(apps_, occupancy_.since_ms());
+  const std::string snapshot = snapshot_json(apps_, occupancy_.since_ms(),
+                                             options_.connections ? options_.connections()
+                                                                  : std::map<std::string, std::uint64_t>{});
   if (snapshot == last_published_) return;
   try {
     client_->publish(mqtt::make_message(presence_topic(options_.node), snapshot, 1, true));
@@ -203,7 +210,8 @@ void ClusterLink::publish_snapshot() {
   }
 }
 
-std::string ClusterLink::snapshot_json(const AppRegistry& apps, std::int64_t since_ms) {
+std::string ClusterLink::snapshot_json(const AppRegistry& apps, std::int64_t since_ms,
+                                       const std::map<std::string, std::uint64_t>& connections) {
   json all = json::object();
   json subscriptions = json::object();
   for (const auto& app : apps.all()) {
@@ -217,7 +225,9 @@ std::string ClusterLink::snapshot_json(const AppRegistry& apps, std::int64_t sin
     auto counts = app->local_subscriptions();
     if (!counts.empty()) subscriptions[app->id()] = counts;
   }
-  return compact(json{{"apps", all}, {"subscriptions", subscriptions}, {"since", since_ms}});
+  json snapshot = {{"apps", all}, {"subscriptions", subscriptions}, {"since", since_ms}};
+  if (!connections.empty()) snapshot["connections"] = connections;
+  return compact(snapshot);
 }
 
 NodeOccupancy ClusterLink::local_occupancy(const AppRegistry& apps, std::int64_t since_ms) {
@@ -263,6 +273,11 @@ NodeOccupancy ClusterLink::parse_occupancy(const json& document, const NodeState
   if (!document.is_object()) return occupancy;
   if (auto since = document.find("since"); since != document.end() && since->is_number_integer())
     occupancy.since_ms = since->get<std::int64_t>();
+  if (auto connections = document.find("connections"); connections != document.end() && connections->is_object()) {
+    for (const auto& [door, count] : connections->items()) {
+      if (count.is_number_unsigned()) occupancy.connections[door] = count.get<std::uint64_t>();
+    }
+  }
   auto subscriptions = document.find("subscriptions");
   if (subscriptions == document.end() || !subscriptions->is_object()) return occupancy;
   for (const auto& [app, channels] : subscriptions->items()) {

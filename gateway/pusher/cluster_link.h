@@ -12,6 +12,8 @@
 //    anywhere.
 //  * Client events: published on kabar/pusher/client/<node> (QoS 0: ephemeral like the whisper itself)
 //    and relayed by every other node to its local subscribers.
+//  * Connections: the snapshot carries the node's open connections per door too, for the operator's page
+//    (docs/operations.md "The operator's page"); they are looked at every 2 s and re-published on change.
 //  * Occupancy: the snapshot also carries the node's subscriptions per channel and its start time, kept
 //    in ClusterOccupancy for the REST queries and the cluster's webhooks. The node that sends those
 //    (ClusterOccupancy::leads) publishes what it told receivers, retained, on kabar/pusher/webhooks, so
@@ -52,6 +54,9 @@ struct ClusterOptions {
   std::string node;                                // this node's name in topics: broker.client_id
   std::chrono::milliseconds publish_delay{20};     // gathers presence changes into one snapshot
   std::chrono::milliseconds confirm_window{1000};  // after a reconnect, nodes without a snapshot are gone
+  // This node's open connections per door, shared in the snapshot (re-published when they change, checked
+  // every kCountsInterval) for the operator's page; empty: not shared.
+  std::function<std::map<std::string, std::uint64_t>()> connections;
 };
 
 class ClusterLink {
@@ -77,9 +82,11 @@ class ClusterLink {
   static std::string presence_topic(const std::string& node) { return "kabar/pusher/presence/" + node; }
   static std::string client_topic(const std::string& node) { return "kabar/pusher/client/" + node; }
   static std::string announced_topic() { return "kabar/pusher/webhooks"; }
-  // This node's members, subscriptions and start time: {"apps":{app:{channel:{user_key:{"id":..,
-  // "info":..}}}},"subscriptions":{app:{channel:n}},"since":ms}.
-  static std::string snapshot_json(const AppRegistry& apps, std::int64_t since_ms);
+  // This node's members, subscriptions, start time and connections: {"apps":{app:{channel:{user_key:{"id":..,
+  // "info":..}}}},"subscriptions":{app:{channel:n}},"since":ms,"connections":{door:n}} ("connections"
+  // only when given).
+  static std::string snapshot_json(const AppRegistry& apps, std::int64_t since_ms,
+                                   const std::map<std::string, std::uint64_t>& connections = {});
   static NodeOccupancy local_occupancy(const AppRegistry& apps, std::int64_t since_ms);
   // The cluster's webhooks for what changed, when this node sends them; returns what it announced
   // (to publish), empty when nothing. Public for tests.

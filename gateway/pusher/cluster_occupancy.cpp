@@ -123,6 +123,11 @@ std::map<std::string, std::size_t> ClusterOccupancy::remote_subscriptions(const 
   return sums;
 }
 
+std::map<std::string, NodeOccupancy> ClusterOccupancy::other_nodes() const {
+  std::lock_guard lock(mutex_);
+  return others_;
+}
+
 void ClusterOccupancy::set_settled(bool settled) {
   std::lock_guard lock(mutex_);
   settled_ = settled;

@@ -2,8 +2,8 @@
 // ClusterOccupancy: the cluster's view of who is subscribed where, for the REST queries and the
 // occupancy and member webhooks, which Pusher defines per app, not per node.
 //
-//  * Each node shares its own occupancy (subscriptions per channel, present users, when it started) in
-//    its retained snapshot (ClusterLink). The REST API answers with this node's live figures plus the
+//  * Each node shares its own occupancy (subscriptions per channel, present users, when it started, and
+//    its open connections per door for the operator's page) in its retained snapshot (ClusterLink). The REST API answers with this node's live figures plus the
 //    other nodes' snapshots.
 //  * One node sends the cluster's channel_occupied / vacated and member_added / removed webhooks: the
 //    oldest live node (smallest start time, then smallest name), so a node that joins never takes over
@@ -30,6 +30,8 @@ struct NodeOccupancy {
   std::int64_t since_ms = 0;  // when the node started (its snapshot's "since")
   std::map<std::string, std::map<std::string, std::size_t>> subscriptions;      // app -> channel -> count
   std::map<std::string, std::map<std::string, std::set<std::string>>> members;  // app -> channel -> user keys
+  // Open connections per door ("ws", "sse", "pusher"), for the operator's page; empty from an older node.
+  std::map<std::string, std::uint64_t> connections;
 };
 
 // What webhook receivers know: per app, the occupied channels and, on presence channels, their users.
@@ -62,6 +64,8 @@ class ClusterOccupancy {
   void drop_node(const std::string& node);
   // The other nodes' subscriptions of an app, summed per channel.
   std::map<std::string, std::size_t> remote_subscriptions(const std::string& app) const;
+  // The other live nodes as their last snapshots told (the operator's page).
+  std::map<std::string, NodeOccupancy> other_nodes() const;
 
   // Only a node that has been connected to the broker long enough to have heard the others' retained
   // snapshots may send (ClusterLink sets it); a node cut off from the broker does not.

@@ -83,13 +83,25 @@ PusherService::PusherService(const std::vector<PusherAppConfig>& apps, Publisher
           },
           {}, schema_check(schemas, routes, republisher_), publisher_tokens(context),
           [this](const std::string& app) { return occupancy_.remote_subscriptions(app); }),
-      cluster_(std::move(cluster), apps_, directory_, occupancy_,
+      cluster_(sharing_connections(std::move(cluster)), apps_, directory_, occupancy_,
                [this](const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }),
       webhooks_(apps_) {
   cluster_.start();
 }
 
 PusherService::~PusherService() { stop(); }
+
+// Read by the link's supervisor thread, which starts at the end of the constructor.
+ClusterOptions PusherService::sharing_connections(ClusterOptions cluster) {
+  cluster.connections = [this] { return door_connections(); };
+  return cluster;
+}
+
+std::map<std::string, std::uint64_t> PusherService::door_connections() const {
+  return {{"ws", context_.stats.ws_open.load(std::memory_order_relaxed)},
+          {"sse", context_.stats.sse_open.load(std::memory_order_relaxed)},
+          {"pusher", stats_.open.load(std::memory_order_relaxed)}};
+}
 
 LatestLookup PusherService::find_latest_now(const std::string& channel, const std::string& app_id) {
   LatestLookup lookup;

@@ -52,6 +52,17 @@ class PusherService {
   void share_client_event(const RelayedFrame& frame) { cluster_.publish_client_event(frame); }
   void webhook(const PusherApp& app, WebhookEvent event) { webhooks_.notify(app, std::move(event)); }
   WebhookStats webhook_stats() const { return webhooks_.stats(); }
+  // The node link's view, for the operator's page (gateway/doors/admin): this node's name and start time,
+  // its open connections per door (/ws and /sse from the ServerContext's counters, /app from ours), which
+  // it shares with the other nodes, and the other nodes as their snapshots tell.
+  const std::string& node() const { return occupancy_.self(); }
+  std::int64_t since_ms() const { return occupancy_.since_ms(); }
+  std::map<std::string, std::uint64_t> door_connections() const;
+  std::map<std::string, NodeOccupancy> cluster_nodes() const { return occupancy_.other_nodes(); }
+  // An event published through the broker like a REST publish (the operator's test event).
+  void republish(std::vector<OutgoingEvent> events, EventRepublisher::Done done) {
+    republisher_.publish(std::move(events), std::move(done));
+  }
   PusherStats& stats() { return stats_; }
   const PusherStats& stats() const { return stats_; }
 
@@ -72,6 +83,7 @@ class PusherService {
 
  private:
   static std::vector<boost::asio::io_context*> shard_contexts(ServerContext& context);
+  ClusterOptions sharing_connections(ClusterOptions cluster);
 
   ServerContext& context_;
   PusherStats stats_;

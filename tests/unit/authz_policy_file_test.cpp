@@ -33,7 +33,7 @@ std::string lines(std::initializer_list<const char*> each) {
 
 TEST(PolicyFile, TheBuiltInPolicyIsValid) {
   const Policy policy = Policy::builtin();
-  EXPECT_EQ(policy.rules().size(), 6u);
+  EXPECT_EQ(policy.rules().size(), 7u);
   EXPECT_EQ(policy.role_claim(), "role");
 }
 

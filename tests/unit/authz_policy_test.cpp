@@ -79,11 +79,17 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
       {"admin", admin, read, topic("cabang/7/pesanan-siap"), false, "claim_mismatch"},
       {"admin", admin, read, topic("cabang/4/pesanan-siap"), true, "rule"},
       {"admin", admin, publish, topic("cabang/3/omset"), false, "action_not_allowed"},
-      // super admin: everything, read only
+      // super admin: reads everything, publishes nothing; the operator's page (admin, asked of the node)
       {"super_admin", super_admin, read, channel("private-cabang.7.admin"), true, "rule"},
       {"super_admin", super_admin, read, topic("cabang/#"), true, "rule"},
       {"super_admin", super_admin, read, topic("cabang/7/pesanan-siap"), true, "rule"},
       {"super_admin", super_admin, publish, topic("cabang/7/omset"), false, "action_not_allowed"},
+      {"super_admin", super_admin, publish, channel("private-cabang.7"), false, "action_not_allowed"},
+      {"super_admin", super_admin, Action::Admin, Resource::node(), true, "rule"},
+      {"admin", admin, Action::Admin, Resource::node(), false, "role_not_allowed"},
+      {"kasir", kasir, Action::Admin, Resource::node(), false, "role_not_allowed"},
+      {"backend", backend, Action::Admin, Resource::node(), false, "role_not_allowed"},
+      {"anonymous", anonymous, Action::Admin, Resource::node(), false, "token_required"},
       // backend: publishes everywhere
       {"backend", backend, publish, topic("cabang/7/omset"), true, "rule"},
       {"backend", backend, publish, channel("private-cabang.7"), true, "rule"},
@@ -101,6 +107,28 @@ TEST_F(BuiltinPolicy, RolesTimesBranchesMatrix) {
     EXPECT_EQ(decision.code, cell.code) << describe(cell) << ": " << decision.reason;
     EXPECT_FALSE(decision.reason.empty()) << describe(cell);
   }
+}
+
+// admin is asked of the node only, and of the node nothing else is asked.
+TEST_F(BuiltinPolicy, AdminIsAskedOfTheNodeOnly) {
+  const Claims super_admin = token("super_admin");
+  EXPECT_EQ(policy.decide(super_admin, Action::Admin, Resource::channel("dokumen.1")).code, "invalid_name");
+  EXPECT_EQ(policy.decide(super_admin, Action::Read, Resource::node()).code, "invalid_name");
+  const Decision kasir = policy.decide(token("kasir", {3}), Action::Admin, Resource::node());
+  EXPECT_THAT(kasir.reason, HasSubstr("operator's page"));
+  EXPECT_THAT(kasir.reason, HasSubstr("operator"));
+}
+
+TEST(PolicyAdmin, ARuleGrantingOnlyAdminNeedsNoPatternsAndNoWhere) {
+  const Policy policy = Policy::parse(R"({"version": 1, "rules": [
+      {"name": "ops", "roles": ["ops"], "actions": ["admin"]}]})", "test");
+  EXPECT_TRUE(policy.decide(token("ops"), Action::Admin, Resource::node()).allowed);
+  EXPECT_FALSE(policy.decide(token("ops"), Action::Read, Resource::channel("private-x")).allowed);
+  EXPECT_THROW(Policy::parse(R"({"version": 1, "rules": [
+      {"name": "ops", "roles": ["ops"], "actions": ["admin", "read"]}]})", "test"), PolicyError);
+  EXPECT_THROW(Policy::parse(R"({"version": 1, "rules": [
+      {"name": "ops", "roles": ["ops"], "actions": ["admin"], "channels": ["c.{id}"],
+       "where": {"id": {"in_claim": "id"}}}]})", "test"), PolicyError);
 }
 
 TEST_F(BuiltinPolicy, RefusalNamesTheBranchTheClaimAndTheRule) {

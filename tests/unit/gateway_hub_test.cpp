@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <functional>
@@ -100,6 +101,26 @@ TEST_F(HubTest, ASubscriberMayLeaveFromInsideOnBatchEnd) {
   io_.run();
   EXPECT_EQ(a.calls, (std::vector<std::string>{"f1", "end"}));
   EXPECT_EQ(b.calls, (std::vector<std::string>{"f1", "end", "f2", "end"}));
+}
+
+// The operator's page: every channel of a shard with its subscribers, not counting one that left mid-batch.
+TEST_F(HubTest, ChannelSubscribersListsEveryChannelWithItsCount) {
+  Recorder a, b, c;
+  hub_.subscribe(0, "one", &a);
+  hub_.subscribe(0, "two", &a);
+  hub_.subscribe(0, "two", &b);
+  hub_.subscribe(0, "two", &c);
+  b.on_frame_hook = [&] {
+    hub_.unsubscribe(0, "two", &b);
+    auto listed = hub_.channel_subscribers(0);  // a hole in the list while the batch is handed out
+    std::sort(listed.begin(), listed.end());
+    EXPECT_EQ(listed, (std::vector<std::pair<std::string, std::size_t>>{{"one", 1}, {"two", 2}}));
+  };
+  hub_.publish({event(1, "two")});
+  io_.run();
+  auto listed = hub_.channel_subscribers(0);
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, (std::vector<std::pair<std::string, std::size_t>>{{"one", 1}, {"two", 2}}));
 }
 
 TEST_F(HubTest, TheLastSubscriberLeavingDuringDeliveryRemovesTheChannel) {

@@ -111,6 +111,15 @@ TEST(PusherChannelDirectory, ARelayedFrameCarriesWhomToSkip) {
 
 // ---- ClusterLink: what other nodes send ----
 
+// A link that never connects (it is not started): what other nodes send is applied by hand.
+ClusterOptions link_options() {
+  ClusterOptions options;
+  options.server_uri = "tcp://127.0.0.1:1";
+  options.client_id = "test-link";
+  options.node = "node-a";
+  return options;
+}
+
 struct Cluster {
   Shards shards;
   AppRegistry apps{std::vector<PusherAppConfig>{PusherAppConfig{"app", "key", "secret"}}};
@@ -118,7 +127,7 @@ struct Cluster {
   ClusterOccupancy occupancy{"node-a", 1000};
   std::vector<std::pair<std::string, WebhookEvent>> webhooks;  // what the link had sent (app, event)
   ClusterLink link{
-      ClusterOptions{"tcp://127.0.0.1:1", {}, "test-link", "", "", "node-a"}, apps, directory, occupancy,
+      link_options(), apps, directory, occupancy,
       [this](const PusherApp& app, WebhookEvent event) { webhooks.emplace_back(app.id(), event); }};
   Recorder room;  // a local subscriber of presence-room
 
@@ -312,6 +321,27 @@ TEST(PusherClusterLinkOccupancy, SnapshotsShareSubscriptionsAndTheStartTime) {
   EXPECT_EQ(snapshot["subscriptions"]["app"]["orders"], 2);
   EXPECT_EQ(snapshot["subscriptions"]["app"]["presence-room"], 1);
   EXPECT_EQ(snapshot["apps"]["app"]["presence-room"]["1"]["id"], "1");
+}
+
+// The operator's page shows every node's open connections per door, from the snapshots.
+TEST(PusherClusterLinkOccupancy, SnapshotsShareConnectionsPerDoorForTheOperatorsPage) {
+  Cluster cluster;
+  const std::map<std::string, std::uint64_t> doors = {{"pusher", 1}, {"sse", 4}, {"ws", 2}};
+  const std::string mine = ClusterLink::snapshot_json(cluster.apps, 1234, doors);
+  EXPECT_EQ(json::parse(mine)["connections"], json::parse(R"({"pusher":1,"sse":4,"ws":2})"));
+  Cluster there;
+  there.link.apply_snapshot("node-b", mine);
+  there.link.apply_snapshot("node-c", R"({"apps":{},"subscriptions":{},"since":9})");  // an older version
+  const auto nodes = there.occupancy.other_nodes();
+  ASSERT_EQ(nodes.size(), 2u);
+  EXPECT_EQ(nodes.at("node-b").connections, doors);
+  EXPECT_EQ(nodes.at("node-b").since_ms, 1234);
+  EXPECT_TRUE(nodes.at("node-c").connections.empty());
+  there.link.apply_snapshot("node-b", R"({"since":1234,"connections":{"ws":"many","sse":-1,"pusher":3}})");
+  EXPECT_EQ(there.occupancy.other_nodes().at("node-b").connections,
+            (std::map<std::string, std::uint64_t>{{"pusher", 3}}));
+  there.link.apply_snapshot("node-b", "");
+  EXPECT_EQ(there.occupancy.other_nodes().count("node-b"), 0u);
 }
 
 TEST(PusherClusterLinkOccupancy, AnotherNodesSubscriptionsCountForTheRestQueries) {
