@@ -140,6 +140,17 @@ async function buildImage(base, dir) {
   }
   await buildahOk(['bud', '--isolation', 'chroot', '--layers', '--pull=never', '--quiet', '-t', IMAGE, '-f',
     path.join(dir, 'Containerfile'), dir], { timeout: 300000 });
+  // The previous run's image (its binaries' layers) is untagged now: removed, so the cache does not grow.
+  await buildah(['rmi', '--prune']);
+}
+
+// Working containers of a test file that was killed before its after() hook (the pid in the name is gone).
+async function removeStaleContainers() {
+  const list = await buildah(['containers', '--format', '{{.ContainerName}}']);
+  for (const name of list.stdout.split('\n')) {
+    const pid = /^kabar-e2e-(\d+)-/.exec(name)?.[1];
+    if (pid && !fs.existsSync(`/proc/${pid}`)) await buildah(['rm', name]);
+  }
 }
 
 // ---- services ---------------------------------------------------------------------------------------
@@ -215,6 +226,7 @@ before(async () => {
   dir = makeTempDir('kabar-e2e-image-');
   model = composeModel();
   const base = await timed('base image (debootstrap when not cached)', baseImage);
+  await removeStaleContainers();
   await timed('buildah bud', () => buildImage(base, makeTempDir('kabar-e2e-context-')));
 });
 
