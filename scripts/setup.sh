@@ -22,7 +22,12 @@ for arg in "$@"; do
     # tls_proxy.test.mjs the same config with TLS. openssl: the TLS tests make their certificates with it.
     # rabbitmq-server: tests/e2e/rabbitmq_cluster.test.mjs runs kabar over a 3-node RabbitMQ cluster
     # (its MQTT plugin) that the test starts itself on loopback; the system service is not used.
-    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx openssl rabbitmq-server) ;;
+    # buildah, debootstrap: tests/e2e/compose_image.test.mjs builds the compose image's runtime stage over
+    # a Debian 12 made by debootstrap (no registry needed) and runs it with buildah's chroot isolation;
+    # package.test.mjs installs the .deb with dpkg --root into that Debian. dpkg-dev (dpkg-shlibdeps) for
+    # cpack's Depends; systemd for systemd-analyze verify of the unit (no system service is started).
+    --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx openssl rabbitmq-server
+                                         buildah debootstrap dpkg-dev systemd) ;;
     --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac

@@ -20,6 +20,7 @@
 #include "gateway/app/config.h"
 #include "gateway/app/demo_key.h"
 #include "gateway/app/gateway.h"
+#include "gateway/app/health_command.h"
 #include "gateway/app/logging.h"
 
 namespace {
@@ -265,6 +266,7 @@ int main(int argc, char** argv) {
   check_cmd->add_flag("--print", print_config, "Print the merged configuration (secrets as \"***\")");
   kabar::AuthzCommands authz_commands(app);  // kabar token, kabar authz explain (docs/authorization.md)
   authz_commands.add_policy_option(*check_cmd);
+  kabar::HealthCommand health_command(app);  // kabar health (docs/operations.md "Compose")
 
   try {
     app.parse(argc, argv);
@@ -285,6 +287,7 @@ int main(int argc, char** argv) {
       return check_config(common, print_config);
     }
     if (auto code = authz_commands.run()) return *code;
+    if (auto code = health_command.run()) return *code;
   } catch (const kabar::ConfigError& error) {
     std::cerr << "kabar: " << error.what() << "\n";
     return kExitConfig;
