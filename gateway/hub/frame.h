@@ -14,6 +14,7 @@ namespace kabar {
 
 struct Frame {
   std::int64_t seq = 0;
+  std::int64_t time_ms = 0;  // the event's time (Envelope::time_ms): kabar_delivery_latency_seconds
   std::string channel;
   std::string socket_id;  // publisher's socket to exclude (Pusher toOthers); empty for none
   std::string app;        // the only Pusher app that may receive it (docs/pusher.md "Apps"); empty: every app
