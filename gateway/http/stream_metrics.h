@@ -102,6 +102,9 @@ struct StreamMetrics {
       Histogram({0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, kStripes),
       Histogram({0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}, kStripes)};
 
+  // A live frame of event `seq` (time `event_time_ms`) was queued for a connection on shard `shard`.
+  void observe_delivery(Transport transport, std::int64_t seq, std::int64_t event_time_ms, std::size_t shard);
+
   void count_disconnect(Transport transport, Disconnect reason) {
     disconnects[static_cast<std::size_t>(reason)][static_cast<std::size_t>(transport)].fetch_add(
         1, std::memory_order_relaxed);

@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include "core/clock.h"
 #include "core/log_fields.h"
 
 namespace kabar {
@@ -161,8 +160,7 @@ void StreamSession::on_frame(const FramePtr& frame) {
   if (!wants(*frame)) return;
   enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true, /*write_now=*/false);
   if (frame->time_ms > 0)
-    context_.stats.streams.delivery_latency[static_cast<std::size_t>(transport_of(transport_.name()))].observe(
-        std::chrono::milliseconds(unix_ms() - frame->time_ms), shard_);
+    context_.stats.streams.observe_delivery(transport_of(transport_.name()), frame->seq, frame->time_ms, shard_);
 }
 
 void StreamSession::on_batch_end() { flush(); }
