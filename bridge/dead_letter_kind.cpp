@@ -35,9 +35,11 @@ DeadLetterKind dead_letter_kind(std::string_view reason) {
   for (const KindName& entry : kKinds) {
     if (!entry.prefix.empty() && reason.starts_with(entry.prefix)) return entry.kind;
   }
-  if (reason.starts_with("topic ") && reason.find("which is not a valid channel name") != std::string_view::npos)
+  if (reason.starts_with("topic ") &&
+      reason.find("which is not a valid channel name") != std::string_view::npos)
     return DeadLetterKind::BadChannel;
-  if (reason.starts_with("payload is ") && reason.find("more than max_payload_bytes") != std::string_view::npos)
+  if (reason.starts_with("payload is ") &&
+      reason.find("more than max_payload_bytes") != std::string_view::npos)
     return DeadLetterKind::TooLarge;
   return DeadLetterKind::Other;
 }

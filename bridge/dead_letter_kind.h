@@ -9,8 +9,18 @@
 namespace kabar {
 
 enum class DeadLetterKind : std::size_t {
-  NoRoute, BadChannel, Empty, TooLarge, TooDeep, NotJson, BadEnvelope, NoEvent, SchemaMismatch,
-  SchemaMissing, Other, kCount
+  NoRoute,
+  BadChannel,
+  Empty,
+  TooLarge,
+  TooDeep,
+  NotJson,
+  BadEnvelope,
+  NoEvent,
+  SchemaMismatch,
+  SchemaMissing,
+  Other,
+  kCount
 };
 inline constexpr std::size_t kDeadLetterKinds = static_cast<std::size_t>(DeadLetterKind::kCount);
 

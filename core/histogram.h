@@ -32,12 +32,14 @@ class Histogram {
   // `bounds`: ascending upper bounds in seconds (at most kMaxBounds); `stripes`: how many observers
   // write without sharing a cache line (the number of I/O shards; 1 for a single writer thread).
   explicit Histogram(std::initializer_list<double> bounds, std::size_t stripes = 1)
-      : bounds_(bounds), stripe_count_(std::max<std::size_t>(1, stripes)),
+      : bounds_(bounds),
+        stripe_count_(std::max<std::size_t>(1, stripes)),
         stripes_(std::make_unique<Stripe[]>(stripe_count_)) {
     if (bounds_.empty() || bounds_.size() > kMaxBounds || !std::is_sorted(bounds_.begin(), bounds_.end()) ||
         std::adjacent_find(bounds_.begin(), bounds_.end()) != bounds_.end())
       throw std::invalid_argument("histogram bounds: 1 to 16 strictly ascending values");
-    for (std::size_t i = 0; i < bounds_.size(); ++i) bound_ns_[i] = static_cast<std::int64_t>(bounds_[i] * 1e9);
+    for (std::size_t i = 0; i < bounds_.size(); ++i)
+      bound_ns_[i] = static_cast<std::int64_t>(bounds_[i] * 1e9);
   }
   Histogram(const Histogram&) = delete;
   Histogram& operator=(const Histogram&) = delete;

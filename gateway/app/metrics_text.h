@@ -27,7 +27,8 @@ class MetricsText {
     sample(name, {}, value);
   }
   // One labelled series of a histogram family (family(name, "histogram", ...) first).
-  void histogram(std::string_view name, std::initializer_list<Label> labels, const HistogramSnapshot& snapshot);
+  void histogram(std::string_view name, std::initializer_list<Label> labels,
+                 const HistogramSnapshot& snapshot);
 
   std::string str() const { return out_.str(); }
 

@@ -54,7 +54,8 @@ bool read_start_time(double& seconds) {
 std::uint64_t open_fds() {
   std::error_code error;
   std::uint64_t count = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end; it.increment(error))
+  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
+       it.increment(error))
     ++count;
   return count;
 }
@@ -65,13 +66,16 @@ void write_process_metrics(MetricsText& out) {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) == 0) {
     out.family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
-    out.sample("process_cpu_seconds_total", {}, timeval_seconds(usage.ru_utime) + timeval_seconds(usage.ru_stime));
+    out.sample("process_cpu_seconds_total", {},
+               timeval_seconds(usage.ru_utime) + timeval_seconds(usage.ru_stime));
   }
   std::uint64_t virtual_pages = 0, resident_pages = 0;
   if (read_statm(virtual_pages, resident_pages)) {
     const auto page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
-    out.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.", resident_pages * page);
-    out.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", virtual_pages * page);
+    out.single("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+               resident_pages * page);
+    out.single("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+               virtual_pages * page);
   }
   out.single("process_open_fds", "gauge", "Number of open file descriptors.", open_fds());
   rlimit files{};
@@ -81,13 +85,15 @@ void write_process_metrics(MetricsText& out) {
   }
   double start = 0;
   if (read_start_time(start)) {
-    out.family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+    out.family("process_start_time_seconds", "gauge",
+               "Start time of the process since unix epoch in seconds.");
     out.sample("process_start_time_seconds", {}, start);
   }
 }
 
 void write_build_info(MetricsText& out) {
-  out.family("kabar_build_info", "gauge", "The running kabar's version and the commit it was built from; always 1");
+  out.family("kabar_build_info", "gauge",
+             "The running kabar's version and the commit it was built from; always 1");
   out.sample("kabar_build_info",
              {{"version", KABAR_VERSION}, {"commit", KABAR_COMMIT}, {"compiler", __VERSION__}},
              std::uint64_t{1});

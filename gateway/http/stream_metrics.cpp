@@ -19,13 +19,15 @@ void StreamMetrics::observe_delivery(Transport transport, std::int64_t seq, std:
     last_seq = seq;
     now_ms = unix_ms();
   }
-  delivery_latency[static_cast<std::size_t>(transport)].observe(std::chrono::milliseconds(now_ms - event_time_ms),
-                                                                 shard);
+  delivery_latency[static_cast<std::size_t>(transport)].observe(
+      std::chrono::milliseconds(now_ms - event_time_ms), shard);
 }
 
-void note_disconnect(StreamMetrics& metrics, std::string_view transport, Disconnect why, std::string_view sub) {
+void note_disconnect(StreamMetrics& metrics, std::string_view transport, Disconnect why,
+                     std::string_view sub) {
   metrics.count_disconnect(transport_of(transport), why);
-  spdlog::debug(with_fields("disconnect", {{"transport", transport}, {"sub", sub}, {"reason", disconnect_label(why)}}));
+  spdlog::debug(
+      with_fields("disconnect", {{"transport", transport}, {"sub", sub}, {"reason", disconnect_label(why)}}));
 }
 
 }  // namespace kabar

@@ -23,10 +23,14 @@ inline constexpr std::size_t kTransports = static_cast<std::size_t>(Transport::k
 
 inline const char* transport_label(Transport transport) {
   switch (transport) {
-    case Transport::Ws: return "ws";
-    case Transport::Sse: return "sse";
-    case Transport::Pusher: return "pusher";
-    case Transport::kCount: break;
+    case Transport::Ws:
+      return "ws";
+    case Transport::Sse:
+      return "sse";
+    case Transport::Pusher:
+      return "pusher";
+    case Transport::kCount:
+      break;
   }
   return "unknown";
 }
@@ -51,12 +55,18 @@ inline constexpr std::size_t kDisconnects = static_cast<std::size_t>(Disconnect:
 
 inline const char* disconnect_label(Disconnect reason) {
   switch (reason) {
-    case Disconnect::ClientClosed: return "client_closed";
-    case Disconnect::ServerClosed: return "server_closed";
-    case Disconnect::SlowConsumer: return "slow_consumer";
-    case Disconnect::SilentPeer: return "silent_peer";
-    case Disconnect::ProtocolError: return "protocol_error";
-    case Disconnect::kCount: break;
+    case Disconnect::ClientClosed:
+      return "client_closed";
+    case Disconnect::ServerClosed:
+      return "server_closed";
+    case Disconnect::SlowConsumer:
+      return "slow_consumer";
+    case Disconnect::SilentPeer:
+      return "silent_peer";
+    case Disconnect::ProtocolError:
+      return "protocol_error";
+    case Disconnect::kCount:
+      break;
   }
   return "unknown";
 }
@@ -113,6 +123,7 @@ struct StreamMetrics {
 
 // A streaming connection ended: counted (kabar_disconnects_total) and logged at debug with its fields.
 // `transport`: StreamTransport::name(); `sub`: the token's subject (empty: anonymous).
-void note_disconnect(StreamMetrics& metrics, std::string_view transport, Disconnect why, std::string_view sub);
+void note_disconnect(StreamMetrics& metrics, std::string_view transport, Disconnect why,
+                     std::string_view sub);
 
 }  // namespace kabar

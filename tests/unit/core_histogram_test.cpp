@@ -44,7 +44,8 @@ TEST(Histogram, StripesObservedFromManyThreadsAddUpExactly) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&histogram, t] {
-      for (int i = 0; i < kEach; ++i) histogram.observe(milliseconds(i % 3 == 0 ? 5 : 0), static_cast<std::size_t>(t));
+      for (int i = 0; i < kEach; ++i)
+        histogram.observe(milliseconds(i % 3 == 0 ? 5 : 0), static_cast<std::size_t>(t));
     });
   }
   for (auto& thread : threads) thread.join();

@@ -3,11 +3,10 @@
 // variables. The whole of it, live, is tests/e2e/observability.test.mjs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/log_fields.h"
@@ -58,9 +57,11 @@ std::string logged_line(const std::string& format, const std::string& message) {
 }
 
 TEST(LogFormat, JsonLinesCarryTheFieldsAsMembers) {
-  const std::string line = logged_line(
-      "json", with_fields("authz: ws refused read \"x\"", {{"door", "ws"}, {"sub", "kasir-3"},
-                                                            {"channel", "private-cabang.7"}, {"reason", "claim_mismatch"}}));
+  const std::string line =
+      logged_line("json", with_fields("authz: ws refused read \"x\"", {{"door", "ws"},
+                                                                       {"sub", "kasir-3"},
+                                                                       {"channel", "private-cabang.7"},
+                                                                       {"reason", "claim_mismatch"}}));
   ASSERT_EQ(line.back(), '\n');
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed["msg"], "authz: ws refused read \"x\"");
@@ -73,15 +74,16 @@ TEST(LogFormat, JsonLinesCarryTheFieldsAsMembers) {
 }
 
 TEST(LogFormat, JsonLinesStayValidForAnyText) {
-  const std::string line = logged_line("json", with_fields("quote \" backslash \\ tab \t", {{"detail", "new\nline"}}));
+  const std::string line =
+      logged_line("json", with_fields("quote \" backslash \\ tab \t", {{"detail", "new\nline"}}));
   const nlohmann::json parsed = nlohmann::json::parse(line);
   EXPECT_EQ(parsed["msg"], "quote \" backslash \\ tab \t");
   EXPECT_EQ(parsed["detail"], "new\nline");
 }
 
 TEST(LogFormat, TextLinesShowTheFieldsAsKeyValue) {
-  const std::string line =
-      logged_line("text", with_fields("dead-lettered", {{"reason", "not_json"}, {"detail", "payload is not JSON"}}));
+  const std::string line = logged_line(
+      "text", with_fields("dead-lettered", {{"reason", "not_json"}, {"detail", "payload is not JSON"}}));
   EXPECT_THAT(line, HasSubstr("dead-lettered reason=not_json detail=\"payload is not JSON\"\n"));
 }
 
@@ -91,10 +93,12 @@ TEST(UnknownEnvironment, EachUnknownVariableIsWarnedAboutWithTheClosestSetting) 
                                                       {"KABAR_SOMETHING_ELSE_ENTIRELY", "1"},
                                                       {"KABAR_BIN", "/x/kabar"},
                                                       {"KABAR_E2E_OWNER", "x"}});
-  EXPECT_THAT(warnings,
-              ElementsAre("environment variable KABAR_HTTP_PROT is not a kabar setting and is ignored (did you mean "
-                          "KABAR_HTTP_PORT?)",
-                          "environment variable KABAR_SOMETHING_ELSE_ENTIRELY is not a kabar setting and is ignored"));
+  EXPECT_THAT(
+      warnings,
+      ElementsAre(
+          "environment variable KABAR_HTTP_PROT is not a kabar setting and is ignored (did you mean "
+          "KABAR_HTTP_PORT?)",
+          "environment variable KABAR_SOMETHING_ELSE_ENTIRELY is not a kabar setting and is ignored"));
 }
 
 }  // namespace
