@@ -6,6 +6,7 @@
 #include "bridge/mqtt_client_setup.h"
 #include "bridge/schema_registry.h"
 #include "core/clock.h"
+#include "core/log_fields.h"
 
 namespace kabar {
 using namespace bridge_detail;
@@ -219,7 +220,10 @@ void MqttBridge::Impl::ingest(int twin, const std::string& topic, const std::str
 void MqttBridge::Impl::reject(int twin, const std::string& topic, const std::string& payload,
                               const std::string& reason) {
   ++rejected;
-  spdlog::warn("mqtt message on '{}' dead-lettered: {}", topic, reason);
+  const DeadLetterKind kind = dead_letter_kind(reason);
+  rejected_by_kind[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  spdlog::warn(with_fields(fmt::format("mqtt message on '{}' dead-lettered: {}", topic, reason),
+                           {{"topic", topic}, {"reason", dead_letter_kind_name(kind)}, {"detail", reason}}));
   // A dead letter is acknowledged like an event, so it is recorded first, like an event.
   handoff.run([&] { sink.reject(topic, payload, reason); }, [&] { return "the dead letter of '" + topic + "'"; });
   if (sessions.size() > 1) twin_matcher.record(twin, topic, payload, Clock::now());
@@ -258,6 +262,8 @@ BridgeStats MqttBridge::stats() const {
   stats.accepted = impl_->accepted;
   stats.twin_duplicates = impl_->twin_duplicates;
   stats.rejected = impl_->rejected;
+  for (std::size_t kind = 0; kind < kDeadLetterKinds; ++kind)
+    stats.rejected_by_kind[kind] = impl_->rejected_by_kind[kind].load(std::memory_order_relaxed);
   stats.sink_failures = impl_->handoff.failures();
   stats.store_stalls = impl_->handoff.stalls();
   stats.store_failing = impl_->handoff.failing();

@@ -13,6 +13,7 @@
 // A sink that throws (disk full, I/O error, the SQLite write lock held elsewhere) is retried until it
 // succeeds: the callback never returns, and so never acknowledges, what is not stored (DurableHandoff,
 // bridge/durable_handoff.h). Ingest stops meanwhile; store_failing() says so (drives /readyz).
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bridge/dead_letter_kind.h"
 #include "bridge/ingest.h"
 #include "bridge/routes.h"
 
@@ -52,6 +54,7 @@ struct BridgeStats {
   std::uint64_t accepted = 0;           // handed to the sink as events
   std::uint64_t twin_duplicates = 0;    // second copies dropped before reaching the sink
   std::uint64_t rejected = 0;           // dead-lettered
+  std::array<std::uint64_t, kDeadLetterKinds> rejected_by_kind{};  // the same by reason (dead_letter_kind.h)
   std::uint64_t sink_failures = 0;      // the sink threw (each attempt; the message stays unacknowledged)
   std::uint64_t store_stalls = 0;       // messages whose first attempt failed (episodes of a failing store)
   bool store_failing = false;           // a message is held because the sink keeps failing

@@ -101,6 +101,7 @@ struct MqttBridge::Impl {
 
   std::atomic<std::uint64_t> received{0}, accepted{0}, twin_duplicates{0}, rejected{0}, reconnects{0},
       retained_skipped{0};
+  std::array<std::atomic<std::uint64_t>, kDeadLetterKinds> rejected_by_kind{};
   // stop() gave up on a message held because the store fails: Paho's receive thread stays in our callback
   // (so nothing is acknowledged) and every Paho call of the process would block; see parked().
   std::atomic<bool> parked{false};

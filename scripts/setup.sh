@@ -26,8 +26,10 @@ for arg in "$@"; do
     # a Debian 12 made by debootstrap (no registry needed) and runs it with buildah's chroot isolation;
     # package.test.mjs installs the .deb with dpkg --root into that Debian. dpkg-dev (dpkg-shlibdeps) for
     # cpack's Depends; systemd for systemd-analyze verify of the unit (no system service is started).
+    # prometheus: only for its promtool, which checks the live /metrics (tests/e2e/observability.test.mjs)
+    # and the alert rules of monitoring/ (ctest monitoring_rules); the server itself is not used.
     --test) with_tests=true; packages+=(nodejs npm chromium clang libclang-rt-14-dev docker-compose nginx openssl rabbitmq-server
-                                         buildah debootstrap dpkg-dev systemd) ;;
+                                         buildah debootstrap dpkg-dev systemd prometheus) ;;
     --bench) with_bench=true; packages+=(nodejs npm redis-server jq) ;;
     *) echo "setup: unknown argument $arg (--test, --bench)" >&2; exit 2 ;;
   esac
@@ -62,6 +64,13 @@ fi
 if $with_tests && command -v systemctl >/dev/null && systemctl is-enabled --quiet rabbitmq-server 2>/dev/null; then
   echo "setup: stopping and disabling rabbitmq-server.service (tests start their own RabbitMQ nodes)"
   as_root systemctl disable --now rabbitmq-server || true
+fi
+# Debian's prometheus enables and starts a Prometheus server on :9090 on install; the tests use only its
+# promtool. Stop it and keep it from starting at boot (--no-install-recommends above leaves out
+# prometheus-node-exporter, which would be a second service).
+if $with_tests && command -v systemctl >/dev/null && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  echo "setup: stopping and disabling prometheus.service (tests use only promtool)"
+  as_root systemctl disable --now prometheus || true
 fi
 if $with_tests && [[ -f tests/e2e/package.json ]]; then
   (cd tests/e2e && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi)

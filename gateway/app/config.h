@@ -154,5 +154,9 @@ authz::JwtSettings jwt_settings(const AuthConfig& auth);
 
 // KABAR_* variables of the current process.
 std::map<std::string, std::string> kabar_environment();
+// One warning per KABAR_* variable of `environment` that names no setting (a typo, or a setting that was
+// renamed), naming the closest setting's variable when one is near; kabar's own tool variables (KABAR_BIN,
+// KABAR_E2E_*...: docs/configuration.md "Environment") are not warned about. `kabar serve` logs them.
+std::vector<std::string> unknown_environment_warnings(const std::map<std::string, std::string>& environment);
 
 }  // namespace kabar

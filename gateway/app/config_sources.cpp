@@ -4,6 +4,8 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "gateway/app/config_parts.h"
 
@@ -95,7 +97,63 @@ void apply_environment(json& document, const std::map<std::string, std::string>&
   }
 }
 
+namespace {
+
+// Levenshtein distance, for "did you mean" (names are short: a full table is cheap).
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Variables of kabar's own scripts and tests (scripts/, tests/, bench/), passed down to the kabar they
+// start: not settings, and not typos.
+bool is_tool_variable(std::string_view name) {
+  static constexpr std::string_view kExact[] = {"KABAR_BIN", "KABAR_SOURCE_DIR", "KABAR_SOURCE", "KABAR_BINARY_DIR",
+                                                "KABAR_PID", "KABAR_JS", "KABAR_SANITIZE", "KABAR_ASAN_RUNTIME",
+                                                "KABAR_IO_URING", "KABAR_AUTH_PLUGIN"};
+  static constexpr std::string_view kPrefixes[] = {"KABAR_E2E_", "KABAR_BUILD_", "KABAR_FUZZ", "KABAR_CHILD_",
+                                                   "KABAR_RUN_", "KABAR_TEST_", "KABAR_RABBIT_"};
+  for (const auto exact : kExact)
+    if (name == exact) return true;
+  for (const auto prefix : kPrefixes)
+    if (name.starts_with(prefix)) return true;
+  return false;
+}
+
+}  // namespace
 }  // namespace config_detail
+
+std::vector<std::string> unknown_environment_warnings(const std::map<std::string, std::string>& environment) {
+  std::map<std::string, std::string> settings;
+  config_detail::collect_leaves(default_config_document(), "", settings);
+  std::vector<std::string> warnings;
+  for (const auto& [name, value] : environment) {
+    if (!name.starts_with("KABAR_") || settings.count(name) || config_detail::is_tool_variable(name)) continue;
+    std::string closest;
+    std::size_t best = name.size() / 3 + 1;  // nearer than a third of the name: a typo, not another word
+    for (const auto& [setting, pointer] : settings) {
+      const std::size_t distance = config_detail::edit_distance(name, setting);
+      if (distance < best) {
+        best = distance;
+        closest = setting;
+      }
+    }
+    std::string warning = "environment variable " + name + " is not a kabar setting and is ignored";
+    if (!closest.empty()) warning += " (did you mean " + closest + "?)";
+    warnings.push_back(std::move(warning));
+  }
+  return warnings;
+}
 
 std::map<std::string, std::string> kabar_environment() {
   std::map<std::string, std::string> out;

@@ -1,18 +1,112 @@
-// What /metrics reports (docs/operations.md "Health and metrics"): the Prometheus text of the
-// Gateway's parts, gathered at each scrape. The names are a contract with dashboards and alerts: never
-// rename one.
-#include <sstream>
-
+// What /metrics reports (docs/operations.md "Metrics, alerts and logs"): the Prometheus text of the
+// Gateway's parts, gathered at each scrape. The names are a contract with dashboards and alerts
+// (monitoring/): never rename one. The unlabelled totals of the first releases stay as they were; the
+// labelled families beside them (transport, door, reason, app_id) and the histograms came later.
 #include "gateway/app/gateway.h"
+#include "gateway/app/metrics_text.h"
+#include "gateway/app/process_metrics.h"
 #include "gateway/pusher/pusher_service.h"
 
 namespace kabar {
 
+namespace {
+
+void write_labelled(MetricsText& out, const GatewayStats& stats, const PusherStats& pusher, const StoreStats& store,
+                    const BridgeStats& bridge) {
+  const StreamMetrics& streams = stats.streams;
+  const std::uint64_t open[kTransports] = {stats.ws_open.load(), stats.sse_open.load(), pusher.open.load()};
+  const std::uint64_t accepted[kTransports] = {stats.ws_accepted.load(), stats.sse_accepted.load(),
+                                               pusher.accepted.load()};
+  auto per_transport = [&](const char* name, const char* type, const char* help, auto value_of) {
+    out.family(name, type, help);
+    for (std::size_t t = 0; t < kTransports; ++t)
+      out.sample(name, {{"transport", transport_label(static_cast<Transport>(t))}}, std::uint64_t{value_of(t)});
+  };
+  per_transport("kabar_connections", "gauge", "Open streaming connections, by transport",
+                [&](std::size_t t) { return open[t]; });
+  per_transport("kabar_connections_accepted_total", "counter", "Streaming connections accepted, by transport",
+                [&](std::size_t t) { return accepted[t]; });
+  per_transport("kabar_transport_frames_sent_total", "counter", "Frames written to clients, by transport",
+                [&](std::size_t t) { return streams.frames_sent[t].load(std::memory_order_relaxed); });
+  per_transport("kabar_transport_bytes_sent_total", "counter", "Bytes written to clients, by transport",
+                [&](std::size_t t) { return streams.bytes_sent[t].load(std::memory_order_relaxed); });
+  per_transport("kabar_transport_replayed_events_total", "counter", "Events sent from history, by transport",
+                [&](std::size_t t) { return streams.replayed_events[t].load(std::memory_order_relaxed); });
+
+  out.family("kabar_disconnects_total", "counter", "Streaming connections ended, by transport and reason");
+  for (std::size_t r = 0; r < kDisconnects; ++r) {
+    for (std::size_t t = 0; t < kTransports; ++t) {
+      out.sample("kabar_disconnects_total",
+                 {{"transport", transport_label(static_cast<Transport>(t))},
+                  {"reason", disconnect_label(static_cast<Disconnect>(r))}},
+                 streams.disconnects[r][t].load(std::memory_order_relaxed));
+    }
+  }
+
+  out.family("kabar_refusals_total", "counter",
+             "Tokens and channels refused by authorization, and Pusher subscriptions with a bad signature, by door "
+             "and reason");
+  for (const auto& [labels, count] : streams.refusals.snapshot())
+    out.sample("kabar_refusals_total", {{"door", labels.first}, {"reason", labels.second}}, count);
+
+  out.family("kabar_dead_letters_by_reason_total", "counter", "MQTT messages dead-lettered, by reason");
+  for (std::size_t kind = 0; kind < kDeadLetterKinds; ++kind) {
+    out.sample("kabar_dead_letters_by_reason_total", {{"reason", dead_letter_kind_name(static_cast<DeadLetterKind>(kind))}},
+               bridge.rejected_by_kind[kind]);
+  }
+
+  out.family("kabar_delivery_latency_seconds", "histogram",
+             "From an event's time (the publisher's, else when kabar received it) to its live frame being queued "
+             "for a connection, by transport");
+  for (std::size_t t = 0; t < kTransports; ++t) {
+    out.histogram("kabar_delivery_latency_seconds", {{"transport", transport_label(static_cast<Transport>(t))}},
+                  streams.delivery_latency[t].snapshot());
+  }
+  out.family("kabar_replay_duration_seconds", "histogram",
+             "One subscription's catch-up, from its first history read to going live, by transport");
+  for (std::size_t t = 0; t < kTransports; ++t) {
+    out.histogram("kabar_replay_duration_seconds", {{"transport", transport_label(static_cast<Transport>(t))}},
+                  streams.replay_duration[t].snapshot());
+  }
+  out.family("kabar_store_commit_duration_seconds", "histogram",
+             "Store transactions, from BEGIN to the end of COMMIT (fsync included with store.fsync)");
+  out.histogram("kabar_store_commit_duration_seconds", {}, store.commit_duration);
+}
+
+void write_pusher_apps(MetricsText& out, const AppRegistry& apps) {
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::uint64_t (*value)(const PusherApp&);
+  };
+  static constexpr Family kFamilies[] = {
+      {"kabar_pusher_app_connections", "gauge", "Open Pusher connections admitted to the app",
+       [](const PusherApp& app) { return std::uint64_t{app.connections()}; }},
+      {"kabar_pusher_app_accepted_total", "counter", "Pusher connections to the app's key upgraded (refused included)",
+       [](const PusherApp& app) { return app.stats().accepted.load(std::memory_order_relaxed); }},
+      {"kabar_pusher_app_refused_total", "counter", "Pusher connections to the app refused (origin, quota...)",
+       [](const PusherApp& app) { return app.stats().refused.load(std::memory_order_relaxed); }},
+      {"kabar_pusher_app_auth_failures_total", "counter",
+       "Private/presence subscriptions to the app with a bad signature",
+       [](const PusherApp& app) { return app.stats().auth_failures.load(std::memory_order_relaxed); }},
+      {"kabar_pusher_app_client_events_total", "counter", "Client events relayed in the app",
+       [](const PusherApp& app) { return app.stats().client_events.load(std::memory_order_relaxed); }},
+      {"kabar_pusher_app_client_events_rejected_total", "counter", "Client events refused in the app",
+       [](const PusherApp& app) { return app.stats().client_events_rejected.load(std::memory_order_relaxed); }},
+  };
+  for (const Family& family : kFamilies) {
+    out.family(family.name, family.type, family.help);
+    for (const auto& app : apps.all()) out.sample(family.name, {{"app_id", app->id()}}, family.value(*app));
+  }
+}
+
+}  // namespace
+
 std::string Gateway::metrics_text() const {
-  std::ostringstream out;
+  MetricsText out;
   auto metric = [&out](const char* name, const char* type, const char* help, auto value) {
-    out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
-        << name << ' ' << value << '\n';
+    out.single(name, type, help, static_cast<std::uint64_t>(value));
   };
   const StoreStats store = store_->stats();
   const BridgeStats bridge = bridge_ ? bridge_->stats() : BridgeStats{};
@@ -57,20 +151,19 @@ std::string Gateway::metrics_text() const {
   metric("kabar_resumes_from_other_node_total", "counter",
          "Subscriptions resumed from another node's position, by the id of its last event",
          stats_.resumes_from_other_node.load());
-  out << "# HELP kabar_resets_total Reset signals sent, by reason\n# TYPE kabar_resets_total counter\n"
-      << "kabar_resets_total{reason=\"history_pruned\"} " << stats_.resets_history_pruned.load() << '\n'
-      << "kabar_resets_total{reason=\"epoch_changed\"} " << stats_.resets_epoch_changed.load() << '\n'
-      << "kabar_resets_total{reason=\"position_ahead\"} " << stats_.resets_position_ahead.load() << '\n'
-      << "kabar_resets_total{reason=\"bad_position\"} " << stats_.resets_bad_position.load() << '\n';
-  out << "# HELP kabar_http_refused_total Connections and requests refused by a hardening limit, by reason\n"
-      << "# TYPE kabar_http_refused_total counter\n";
+  out.family("kabar_resets_total", "counter", "Reset signals sent, by reason");
+  out.sample("kabar_resets_total", {{"reason", "history_pruned"}}, stats_.resets_history_pruned.load());
+  out.sample("kabar_resets_total", {{"reason", "epoch_changed"}}, stats_.resets_epoch_changed.load());
+  out.sample("kabar_resets_total", {{"reason", "position_ahead"}}, stats_.resets_position_ahead.load());
+  out.sample("kabar_resets_total", {{"reason", "bad_position"}}, stats_.resets_bad_position.load());
+  out.family("kabar_http_refused_total", "counter", "Connections and requests refused by a hardening limit, by reason");
   for (std::size_t kind = 0; kind < kRefusalKinds; ++kind) {
-    out << "kabar_http_refused_total{reason=\"" << refusal_name(static_cast<Refusal>(kind)) << "\"} "
-        << stats_.refusals[kind].load() << '\n';
+    out.sample("kabar_http_refused_total", {{"reason", refusal_name(static_cast<Refusal>(kind))}},
+               stats_.refusals[kind].load());
   }
-  out << "# HELP kabar_bad_requests_total Refused client input, by door\n# TYPE kabar_bad_requests_total counter\n"
-      << "kabar_bad_requests_total{door=\"ws\"} " << stats_.ws_bad_requests.load() << '\n'
-      << "kabar_bad_requests_total{door=\"http\"} " << stats_.http_bad_requests.load() << '\n';
+  out.family("kabar_bad_requests_total", "counter", "Refused client input, by door");
+  out.sample("kabar_bad_requests_total", {{"door", "ws"}}, stats_.ws_bad_requests.load());
+  out.sample("kabar_bad_requests_total", {{"door", "http"}}, stats_.http_bad_requests.load());
   metric("kabar_forbidden_channels_total", "counter", "Subscriptions refused by the authorization policy",
          stats_.forbidden_channels.load());
   metric("kabar_oversized_messages_total", "counter", "WebSocket messages over the size limit",
@@ -95,6 +188,10 @@ std::string Gateway::metrics_text() const {
   metric("kabar_webhooks_sent_total", "counter", "Webhook bodies accepted by their receivers", webhooks.sent);
   metric("kabar_webhooks_failed_total", "counter", "Webhook attempts that failed (each retry counts)", webhooks.failed);
   metric("kabar_webhooks_dropped_total", "counter", "Webhook bodies given up on", webhooks.dropped);
+  write_labelled(out, stats_, pusher, store, bridge);
+  write_pusher_apps(out, pusher_->apps());
+  write_build_info(out);
+  write_process_metrics(out);
   return out.str();
 }
 

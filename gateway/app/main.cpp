@@ -68,6 +68,7 @@ int serve(const CommonFlags& flags, const json& overrides, kabar::DemoConfig dem
   }
   if (flags.debug) config.log.level = "debug";
   kabar::configure_logging(config.log.level, config.log.format);
+  for (const auto& warning : kabar::unknown_environment_warnings(kabar::kabar_environment())) spdlog::warn("{}", warning);
   try {
     kabar::SchemaRegistry extended(config.schemas_dir);
     kabar::Gateway gateway(config, config.schemas_dir.empty() ? schemas : extended);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 
+#include "core/log_fields.h"
 #include "gateway/http/server_context.h"
 
 namespace kabar {
@@ -125,7 +126,9 @@ Authentication authenticate(ServerContext& context, std::string_view token, std:
     result.message = std::move(verified.message);
   }
   context.stats.tokens_refused.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("authz: {} refused a token: {}: {}", door, result.code, result.message);
+  context.stats.streams.refusals.add(door, result.code);
+  spdlog::info(with_fields(fmt::format("authz: {} refused a token: {}: {}", door, result.code, result.message),
+                           {{"door", door}, {"reason", result.code}}));
   return result;
 }
 
@@ -143,8 +146,11 @@ authz::Decision authorize(ServerContext& context, const authz::Claims& claims, a
   authz::Decision decision = decide(context, claims, action, channel);
   if (!decision.allowed) {
     context.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("authz: {} refused {} {} for {}: {}: {}", door, authz::to_string(action), channel,
-                 who(claims), decision.code, decision.reason);
+    context.stats.streams.refusals.add(door, decision.code);
+    spdlog::info(with_fields(fmt::format("authz: {} refused {} {} for {}: {}: {}", door, authz::to_string(action),
+                                         channel, who(claims), decision.code, decision.reason),
+                             {{"door", door}, {"sub", claims.authenticated ? claims.subject : std::string("anonymous")},
+                              {"channel", channel}, {"reason", decision.code}}));
   }
   return decision;
 }

@@ -14,6 +14,7 @@
 #include "authz/authorizer.h"
 #include "gateway/http/client_address.h"
 #include "gateway/http/hardening.h"
+#include "gateway/http/stream_metrics.h"
 #include "gateway/hub/hub.h"
 #include "gateway/hub/replay_reader.h"
 #include "gateway/store/event_store.h"
@@ -54,6 +55,8 @@ struct GatewayStats {
   std::atomic<std::uint64_t> tokens_refused{0}, subscriptions_expired{0};
   // Hardening refusals by kind (gateway/http/hardening.h), kabar_http_refused_total{reason}.
   RefusalCounters refusals{};
+  // The same by label (transport, door, reason) and the latency histograms (stream_metrics.h).
+  StreamMetrics streams;
 };
 
 class StreamSession;

@@ -17,7 +17,10 @@ void SseSession::start(const std::vector<std::string>& channels, const std::vect
   register_session();
   context_.stats.sse_accepted.fetch_add(1, std::memory_order_relaxed);
   context_.stats.sse_open.fetch_add(1, std::memory_order_relaxed);
-  transport_.open([self = std::static_pointer_cast<SseSession>(shared_from_this())] { self->detach(); });
+  transport_.open([self = std::static_pointer_cast<SseSession>(shared_from_this())] {
+    note_disconnect(self->context_.stats.streams, "sse", self->transport_.end_reason(), self->claims().subject);
+    self->detach();
+  });
   send_raw(SseTransport::response_head(context_.server_name, cors_headers) +
            "retry: " + std::to_string(context_.limits.sse_retry.count()) + "\n\n"
            ": kabar " + context_.hub.epoch() + "\n\n");

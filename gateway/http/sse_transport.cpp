@@ -16,7 +16,9 @@ std::string SseTransport::response_head(const std::string& server_name, const st
   // clang-format on
 }
 
-void SseTransport::close(StreamClose) {
+void SseTransport::close(StreamClose why) {
+  if (end_ == Disconnect::ClientClosed)
+    end_ = why == StreamClose::SlowConsumer ? Disconnect::SlowConsumer : Disconnect::ServerClosed;
   boost::system::error_code ignored;
   socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <string>
 
+#include "gateway/http/stream_metrics.h"
 #include "gateway/http/stream_transport.h"
 #include "gateway/http/write_now.h"
 
@@ -50,6 +51,8 @@ class SseTransport final : public StreamTransport {
   }
   // Whatever the reason, an SSE stream ends by closing the socket: the watch then reports it gone.
   void close(StreamClose why) override;
+  // Why the stream ended: what close() was told, else the client went away.
+  Disconnect end_reason() const { return end_; }
 
  private:
   template <class Gone>
@@ -70,6 +73,7 @@ class SseTransport final : public StreamTransport {
   boost::asio::ip::tcp::socket socket_;
   std::array<char, 64> discard_{};
   std::uint8_t inline_depth_ = 0;  // writes completing inside write() right now (write_now.h)
+  Disconnect end_ = Disconnect::ClientClosed;
 };
 
 }  // namespace kabar

@@ -28,6 +28,7 @@ void StreamSession::start_next_catch_up() {
   while (!catch_ups_.empty() && catch_ups_.front().channels.empty()) catch_ups_.pop_front();
   if (catch_ups_.empty() || closing_) return;
   catch_ups_.front().started = true;
+  catch_ups_.front().started_at = std::chrono::steady_clock::now();
   request_page();
 }
 
@@ -83,6 +84,8 @@ void StreamSession::on_page(ReplayPage page) {
   flush();  // the page goes out in gathered writes; a write may complete (and close) at once
   if (closing_) return;
   context_.stats.replayed_events.fetch_add(page.events.size(), std::memory_order_relaxed);
+  context_.stats.streams.replayed_events[static_cast<std::size_t>(transport_of(transport_.name()))].fetch_add(
+      page.events.size(), std::memory_order_relaxed);
   if (!page.events.empty()) catch_up.cursor = std::max(catch_up.cursor, page.events.back().seq);
   // A short page holds every event of these channels up to the head it was read at (or a reset covered
   // them), so the cursor moves to that head. Without this, a live frame dropped during the catch-up whose
@@ -207,6 +210,8 @@ void StreamSession::handle_pruned(CatchUp& catch_up, const ReplayPage& page) {
 void StreamSession::finish_catch_up() {
   CatchUp catch_up = std::move(catch_ups_.front());
   catch_ups_.pop_front();
+  context_.stats.streams.replay_duration[static_cast<std::size_t>(transport_of(transport_.name()))].observe(
+      std::chrono::steady_clock::now() - catch_up.started_at, shard_);
   for (const auto& channel : catch_up.channels) {
     auto floor = catch_up.floors.find(channel);
     const std::int64_t through =

@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "core/log_fields.h"
+
 namespace kabar {
 
 StreamSession::StreamSession(ServerContext& context, std::size_t shard, StreamTransport& transport)
@@ -127,6 +129,8 @@ void StreamSession::send_reset(const std::string& channel, const char* reason, s
   // Counted against the bound: a client can ask for resets (a subscribe with a bad position) as often as
   // it likes.
   if (closing_) return;
+  spdlog::info(with_fields("reset", {{"transport", transport_.name()}, {"sub", claims_.subject},
+                                     {"channel", channel}, {"reason", reason}, {"position", position}}));
   enqueue(Outgoing::control(reset_payload(channel, reason, position, with_id ? position : std::string())),
           /*bounded=*/true);
 }
@@ -165,6 +169,8 @@ void StreamSession::on_frame(const FramePtr& frame) {
   }
   if (!wants(*frame)) return;
   enqueue(Outgoing::event(frame, transport_.frame_bytes(*frame)), /*bounded=*/true, /*write_now=*/false);
+  if (frame->time_ms > 0)
+    context_.stats.streams.observe_delivery(transport_of(transport_.name()), frame->seq, frame->time_ms, shard_);
 }
 
 void StreamSession::on_batch_end() { flush(); }
@@ -261,6 +267,9 @@ void StreamSession::on_write_complete(const boost::system::error_code& error) {
   if (!error) {
     context_.stats.frames_sent.fetch_add(written_items, std::memory_order_relaxed);
     context_.stats.bytes_sent.fetch_add(written_bytes, std::memory_order_relaxed);
+    const auto transport = static_cast<std::size_t>(transport_of(transport_.name()));
+    context_.stats.streams.frames_sent[transport].fetch_add(written_items, std::memory_order_relaxed);
+    context_.stats.streams.bytes_sent[transport].fetch_add(written_bytes, std::memory_order_relaxed);
   }
   if (error) {
     queue_.clear();

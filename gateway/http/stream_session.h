@@ -23,6 +23,7 @@
 // Everything here runs on the session's shard thread.
 #include <boost/asio/buffer.hpp>
 #include <boost/system/error_code.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -175,6 +176,7 @@ class StreamSession : public Subscriber, public std::enable_shared_from_this<Str
     std::string anchor;
     int anchor_attempts = 0;
     bool started = false;
+    std::chrono::steady_clock::time_point started_at{};  // kabar_replay_duration_seconds
     bool waiting_for_drain = false;
   };
   struct Outgoing {

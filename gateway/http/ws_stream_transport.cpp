@@ -18,6 +18,7 @@ WsStreamTransport::WsStreamTransport(boost::asio::ip::tcp::socket socket, const 
 void WsStreamTransport::close(StreamClose why) {
   switch (why) {
     case StreamClose::SlowConsumer:
+      ws_.note_end(Disconnect::SlowConsumer);
       ws_.close(dialect_.slow_consumer.code, dialect_.slow_consumer.reason);
       break;
     case StreamClose::Flushed: {
@@ -29,6 +30,11 @@ void WsStreamTransport::close(StreamClose why) {
       ws_.last_written();
       break;
   }
+}
+
+void WsStreamTransport::ws_closed() {
+  note_disconnect(context_.stats.streams, dialect_.name, ws_.end_reason(), session_.claims().subject);
+  door_.ws_closed();
 }
 
 void WsStreamTransport::ws_refused(std::uint16_t code, std::string_view reason) {

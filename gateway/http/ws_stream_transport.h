@@ -101,7 +101,7 @@ class WsStreamTransport final : public StreamTransport, private WsTransportOwner
   void ws_message(bool text, std::string_view payload) override { door_.ws_message(text, payload); }
   void ws_refused(std::uint16_t code, std::string_view reason) override;
   void ws_send(std::string bytes, bool last) override;
-  void ws_closed() override { door_.ws_closed(); }
+  void ws_closed() override;
   std::shared_ptr<void> ws_keep_alive() override;
 
   const Dialect& dialect_;

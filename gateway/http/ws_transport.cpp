@@ -166,11 +166,13 @@ void WsTransport::on_close(std::uint16_t code, std::string_view) {
     return;
   }
   // The peer closes first: answer with the same code (none for none), then end the connection.
+  note_end(Disconnect::ClientClosed);
   close(code == websocket::close_code::no_status ? websocket::close_code::normal : code, {});
 }
 
 void WsTransport::on_error(std::uint16_t code, std::string_view reason) {
   owner_.ws_refused(code, reason);
+  note_end(Disconnect::ProtocolError);
   // Nothing more is read; the connection ends once the close frame is out (or after the grace period).
   close_received_ = true;
   close(code, reason);
@@ -187,6 +189,7 @@ void WsTransport::heartbeat() {
   if (ping_sent_) {
     // Two intervals without a byte, not even the pong: the peer is gone.
     spdlog::debug("websocket peer {} silent for two heartbeats: closing", peer_address());
+    note_end(Disconnect::SilentPeer);
     cut();
     return;
   }
@@ -196,6 +199,7 @@ void WsTransport::heartbeat() {
 
 void WsTransport::close(std::uint16_t code, std::string_view reason) {
   if (close_sent_ || cut_) return;
+  note_end(Disconnect::ServerClosed);  // unless the peer's close or an error came first
   close_sent_ = true;
   arm_deadline();
   owner_.ws_send(websocket::encode_close(code, reason), /*last=*/true);

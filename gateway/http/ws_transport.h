@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/http/stream_metrics.h"
 #include "gateway/http/write_now.h"
 #include "gateway/hub/frame.h"
 #include "gateway/websocket/message_reader.h"
@@ -89,6 +90,11 @@ class WsTransport final : private websocket::MessageHandler {
   // in the queue behind a client that does not read (its close frame would never go out).
   void end_within_grace() { arm_deadline(); }
   bool close_sent() const { return close_sent_; }
+  // Why the connection ended (or is ending): the first cause noted wins; client_closed if none was.
+  void note_end(Disconnect why) {
+    if (end_ == kNoEnd) end_ = static_cast<std::uint8_t>(why);
+  }
+  Disconnect end_reason() const { return end_ == kNoEnd ? Disconnect::ClientClosed : static_cast<Disconnect>(end_); }
   bool open() const { return upgraded_ && !cut_; }
   boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
   std::string peer_address() const;
@@ -141,6 +147,8 @@ class WsTransport final : private websocket::MessageHandler {
   bool cut_ = false;
   bool closed_told_ = false;
   std::uint8_t inline_depth_ = 0;  // writes completing inside write() right now (nested)
+  static constexpr std::uint8_t kNoEnd = 0xff;
+  std::uint8_t end_ = kNoEnd;  // a Disconnect once a cause is known (note_end)
 };
 
 }  // namespace kabar

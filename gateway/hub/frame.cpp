@@ -66,6 +66,7 @@ FramePtr encode_frame(const StoredEvent& event, const std::string& epoch) {
   const std::string position = event_position(event, epoch);
   auto frame = std::make_shared<Frame>();
   frame->seq = event.seq;
+  frame->time_ms = event.envelope.time_ms;
   frame->channel = event.envelope.channel;
   frame->topic = event.envelope.topic;
   frame->socket_id = event.envelope.socket_id;

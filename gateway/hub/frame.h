@@ -14,6 +14,7 @@ namespace kabar {
 
 struct Frame {
   std::int64_t seq = 0;
+  std::int64_t time_ms = 0;  // the event's time (Envelope::time_ms): kabar_delivery_latency_seconds
   std::string channel;
   std::string topic;      // the MQTT topic the event came on (empty for other sources): topic subscriptions
   std::string socket_id;  // publisher's socket to exclude (Pusher toOthers); empty for none

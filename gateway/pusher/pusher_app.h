@@ -17,6 +17,7 @@
 
 #include "gateway/pusher/presence.h"
 #include "gateway/pusher/pusher_config.h"
+#include "gateway/pusher/pusher_stats.h"
 
 namespace kabar {
 
@@ -60,6 +61,8 @@ class PusherApp {
   bool try_open_connection();
   void close_connection();
   std::size_t connections() const { return connections_.load(std::memory_order_relaxed); }
+  // This app's counters (relaxed atomics, any thread).
+  PusherAppStats& stats() const { return stats_; }
 
   // Occupancy on this node; true on the first subscriber / when the last one left.
   bool add_subscriber(const std::string& channel);
@@ -91,6 +94,7 @@ class PusherApp {
 
   const PusherAppConfig config_;
   std::atomic<std::size_t> connections_{0};
+  mutable PusherAppStats stats_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, ChannelState> channels_;
   // App-wide, never reset: a channel that empties and fills again cannot meet an old event's version.

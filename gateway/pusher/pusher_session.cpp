@@ -99,9 +99,11 @@ void PusherSession::ws_opened() {
   accepted_ = true;
   stats().accepted.fetch_add(1, std::memory_order_relaxed);
   stats().open.fetch_add(1, std::memory_order_relaxed);
+  if (app_) app_->stats().accepted.fetch_add(1, std::memory_order_relaxed);
   const std::unique_ptr<Opening> opening = std::move(opening_);  // told now, then gone
   if (opening->refusal) {
     stats().refused.fetch_add(1, std::memory_order_relaxed);
+    if (app_) app_->stats().refused.fetch_add(1, std::memory_order_relaxed);
     refuse(*opening->refusal);
   } else {
     send_control(pusher_frame::connection_established(socket_id_, app_->config().activity_timeout));

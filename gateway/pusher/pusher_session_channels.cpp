@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/log_fields.h"
 #include "gateway/http/access.h"
 #include "gateway/pusher/channel_auth_endpoint.h"
 #include "gateway/pusher/channel_membership.h"
@@ -48,6 +49,11 @@ void PusherSession::handle_subscribe(const json& data) {
     if (refused_by_policy(channel)) return;
   } else if (auto problem = authorization_problem(channel, subscription.kind, data)) {
     stats().auth_failures.fetch_add(1, std::memory_order_relaxed);
+    app_->stats().auth_failures.fetch_add(1, std::memory_order_relaxed);
+    context_.stats.streams.refusals.add("pusher", "bad_signature");
+    spdlog::info(with_fields("pusher: refused a private or presence subscription: bad signature",
+                             {{"door", "pusher"}, {"app_id", app_->id()}, {"sub", claims_.subject},
+                              {"channel", channel}, {"reason", "bad_signature"}}));
     send_bounded(pusher_frame::subscription_error(channel, "AuthError", *problem, 401));
     return;
   }
@@ -232,11 +238,13 @@ void PusherSession::handle_client_event(const std::string& event, const json& me
     refusal = client_event_rate_exceeded();
   if (refusal) {
     stats().client_events_rejected.fetch_add(1, std::memory_order_relaxed);
+    app_->stats().client_events_rejected.fetch_add(1, std::memory_order_relaxed);
     send_bounded(refusal->frame(channel));
     return;
   }
   const std::string user = client_event_user(held->second.kind, held->second.user_key);
   stats().client_events.fetch_add(1, std::memory_order_relaxed);
+  app_->stats().client_events.fetch_add(1, std::memory_order_relaxed);
   const RelayedFramePtr frame = relay(channel, pusher_frame::client_event(event, channel, data_json, user));
   service().share_client_event(*frame);  // subscribers on other nodes
   service().webhook(*app_, WebhookEvent::client_event(channel, event, data_json, socket_id_, user));

@@ -16,4 +16,11 @@ struct PusherStats {
   std::atomic<std::uint64_t> client_events{0}, client_events_rejected{0};  // relayed / refused by policy
 };
 
+// The same for one app (kabar_pusher_app_*{app_id}), held by its PusherApp; connections are the app's own
+// count (PusherApp::connections). Unknown keys have no app: they count in PusherStats only.
+struct PusherAppStats {
+  std::atomic<std::uint64_t> accepted{0}, refused{0}, auth_failures{0};
+  std::atomic<std::uint64_t> client_events{0}, client_events_rejected{0};
+};
+
 }  // namespace kabar

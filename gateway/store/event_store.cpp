@@ -121,6 +121,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
   committed.reserve(last - first);  // no reallocation below: `touched` keeps views into it
   touched.clear();
 
+  const auto started = std::chrono::steady_clock::now();
   try {
     begin.exec();
     begin.reset();
@@ -139,6 +140,7 @@ void EventStore::Impl::commit_slice(std::vector<DeadLetterRequest>& dead_letters
     }
     commit.exec();
     commit.reset();
+    commit_duration.observe(std::chrono::steady_clock::now() - started);
   } catch (const std::exception& error) {
     db.tryExec("ROLLBACK");
     reset_statements();
@@ -438,6 +440,7 @@ StoreStats EventStore::stats() const {
   stats.pruned = impl_->pruned.load(std::memory_order_relaxed);
   stats.dead_letters = impl_->dead_letters_written.load(std::memory_order_relaxed);
   stats.head_seq = head_seq();
+  stats.commit_duration = impl_->commit_duration.snapshot();
   return stats;
 }
 

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/envelope.h"
+#include "core/histogram.h"
 #include "core/position.h"
 
 namespace SQLite {
@@ -66,6 +67,7 @@ struct StoreStats {
   std::uint64_t pruned = 0;        // events removed by retention
   std::uint64_t dead_letters = 0;  // dead-letter records written since start
   std::int64_t head_seq = 0;       // highest seq stored
+  HistogramSnapshot commit_duration;  // seconds per committed transaction
 };
 
 // What the store still holds of one channel.

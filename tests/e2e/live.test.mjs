@@ -228,7 +228,8 @@ test('health, readiness, metrics and the demo page', async () => {
   assert.equal(metrics.status, 200);
   assert.match(metrics.headers.get('content-type') || '', /^text\/plain/);
   const samples = parseMetrics(metrics.body);
-  assert.ok(samples.length > 0 && samples.every((s) => s.name.startsWith('kabar_')), 'every sample has the kabar_ prefix');
+  // kabar's own, and the standard process_* metrics every Prometheus client library serves.
+  assert.ok(samples.length > 0 && samples.every((s) => /^(kabar|process)_/.test(s.name)), 'every sample has the kabar_ or process_ prefix');
   assert.ok(samples.every((s) => Number.isFinite(s.value)), 'every value is a number');
   const page = await httpGet(kabar.url('/'));
   assert.equal(page.status, 200);
