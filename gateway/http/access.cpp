@@ -216,8 +216,11 @@ authz::Decision authorize_topic(ServerContext& context, const authz::Claims& cla
   }
   if (!decision.allowed) {
     context.stats.forbidden_channels.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("authz: {} refused read of topic {} for {}: {}: {}", door, filter.substr(0, 128), who(claims),
-                 decision.code, decision.reason);
+    context.stats.streams.refusals.add(door, decision.code);
+    spdlog::info(with_fields(fmt::format("authz: {} refused read of topic {} for {}: {}: {}", door, filter.substr(0, 128),
+                                         who(claims), decision.code, decision.reason),
+                             {{"door", door}, {"sub", claims.authenticated ? claims.subject : std::string("anonymous")},
+                              {"topic", filter.substr(0, 128)}, {"reason", decision.code}}));
   }
   return decision;
 }
