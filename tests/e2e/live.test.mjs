@@ -9,7 +9,8 @@ import { POSITION_RE, RawSse, SseClient, WsClient, epochOf, mqttConnect, publish
 
 useHarness();
 
-const EVENT_KEYS = ['channel', 'data', 'event', 'id', 'position', 'time', 'type'];
+// `topic`: the MQTT topic the event came on (docs/protocol.md "Topic subscriptions").
+const EVENT_KEYS = ['channel', 'data', 'event', 'id', 'position', 'time', 'topic', 'type'];
 let broker;
 let kabar;
 let mq;
@@ -62,6 +63,7 @@ test('WS and SSE subscribers of dokumen.42 get the event published to dokumen/42
   assert.equal(frame.channel, 'dokumen.42');
   assert.equal(frame.event, 'dokumen.updated');
   assert.equal(frame.id, 'live-42-a');
+  assert.equal(frame.topic, 'dokumen/42/updated');
   assert.deepEqual(frame.data, data);
   assert.match(frame.position, POSITION_RE);
   assert.equal(epochOf(frame.position), ws.welcome.epoch);
