@@ -78,8 +78,12 @@ test('malformed MQTT payloads become dead letters with reasons and a metric; the
   assert.deepEqual(two, letters.slice(0, 2), 'limit=N gives the N newest');
 
   const metrics = await kabar.metrics();
-  const deadTotal = metricSum(metrics, (s) => /^kabar_.*dead.*_total$/.test(s.name));
-  assert.equal(deadTotal, bad.length, `a dead-letter counter in /metrics counts them: ${metrics.filter((s) => /dead/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`).join(', ')}`);
+  const shown = metrics.filter((s) => /dead/.test(s.name)).map((s) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`).join(', ');
+  const deadTotal = metricSum(metrics, (s) => s.name === 'kabar_dead_letters_total');
+  assert.equal(deadTotal, bad.length, `a dead-letter counter in /metrics counts them: ${shown}`);
+  // ...and the same letters by reason (docs/operations.md "Metrics, alerts and logs")
+  const byReason = metricSum(metrics, (s) => s.name === 'kabar_dead_letters_by_reason_total');
+  assert.equal(byReason, bad.length, `by reason too: ${shown}`);
   ws.close();
 });
 
