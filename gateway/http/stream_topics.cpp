@@ -58,11 +58,14 @@ void StreamSession::subscribe_with_topics(const std::vector<std::string>& channe
     filters_.push_back(filter);
     added.push_back(filter);
   }
-  const std::int64_t head = known_head ? *known_head : read_head();
   if (added.empty()) {
-    if (!channels.empty()) subscribe(channels, start, id_on_reset, head);
+    // Channels only: subscribe() puts them in the hub before it reads the head (the seam), so the head is
+    // not read here.
+    if (!channels.empty()) subscribe(channels, start, id_on_reset, known_head);
     return;
   }
+  // The filters are in the hub already: a frame of theirs after this head reaches on_unknown_channel_frame.
+  const std::int64_t head = known_head ? *known_head : read_head();
   const std::uint64_t number = next_resolution_++;
   resolutions_[number] = Resolution{added, channels, start, head, id_on_reset, {}};
   context_.replay.run([self = shared_from_this(), &store = context_.store, number,
