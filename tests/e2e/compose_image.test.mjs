@@ -22,7 +22,7 @@
 // Skipped with a message where buildah or debootstrap is missing or not root. Everything started is
 // stopped by pid; the working containers are removed; the cached images stay.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +34,7 @@ import {
 import { SseClient, mqttWithToken, publish } from './lib/clients.mjs';
 import { markedProcesses } from './lib/processes.mjs';
 import { makeEcho, subscribed } from './pusher-helpers.mjs';
-import { CACHE_DIR, debianRoot, debianRootUnavailable, runtimeStage } from './lib/debian_root.mjs';
+import { CACHE_DIR, debianRoot, debianRootUnavailable, runTool as runToolWithin, runtimeStage, show } from './lib/debian_root.mjs';
 
 
 // Registered before the harness's own after() hook, so it runs first: the harness stops the buildah
@@ -71,19 +71,8 @@ const CHANNEL = 'dokumen.7';
 const TOPIC = 'dokumen/7/updated';
 const PER_PHASE = 20;  // events published before, during and after gateway1's restart
 
-function runTool(command, args, { timeout = 120000, env } = {}) {
-  return new Promise((resolve) => {
-    const proc = spawn(command, args, { env: env || process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => { stdout += c; });
-    proc.stderr.on('data', (c) => { stderr += c; });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeout);
-    proc.once('error', (error) => { clearTimeout(timer); resolve({ status: null, stdout, stderr: `${stderr}${error.message}` }); });
-    proc.once('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
-  });
-}
-const show = (r) => `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\n${r.stdout}${r.stderr}`;
+// This file's tools (buildah, tar) get two minutes unless told otherwise.
+const runTool = (command, args, options = {}) => runToolWithin(command, args, { timeout: 120000, ...options });
 const buildah = (args, options) => runTool(BUILDAH, [...STORAGE, ...args], options);
 async function buildahOk(args, options) {
   const result = await buildah(args, options);

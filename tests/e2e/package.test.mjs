@@ -15,7 +15,6 @@
 //   is ready; the drop-in loads the installed plugin into the installed mosquitto (anonymous refused, a
 //   backend token accepted); `dpkg --purge` removes every file, the unit's enablement and the data.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,7 +22,7 @@ import { before, describe, test } from 'node:test';
 import {
   KABAR_BIN, KABAR_SOURCE_DIR, freePort, makeTempDir, requireKabarBinary, startChild, useHarness, waitForTcp, waitUntil,
 } from './lib/harness.mjs';
-import { copyRoot, debianRoot, debianRootUnavailable } from './lib/debian_root.mjs';
+import { copyRoot, debianRoot, debianRootUnavailable, runTool, show } from './lib/debian_root.mjs';
 
 useHarness();
 
@@ -31,20 +30,6 @@ const BUILD_DIR = path.dirname(KABAR_BIN);
 const CPACK_CONFIG = path.join(BUILD_DIR, 'CPackConfig.cmake');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 
-// Runs a tool to completion with a timeout; never throws.
-function runTool(command, args, { timeout = 60000, env, cwd } = {}) {
-  return new Promise((resolve) => {
-    const proc = spawn(command, args, { env: env || process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (c) => { stdout += c; });
-    proc.stderr.on('data', (c) => { stderr += c; });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeout);
-    proc.once('error', (error) => { clearTimeout(timer); resolve({ status: null, stdout, stderr: `${stderr}${error.message}` }); });
-    proc.once('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
-  });
-}
-const show = (r) => `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\n${r.stdout}${r.stderr}`;
 async function ok(command, args, options) {
   const result = await runTool(command, args, options);
   assert.equal(result.status, 0, `${command} ${args.join(' ')}: ${show(result)}`);

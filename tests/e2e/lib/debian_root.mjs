@@ -36,6 +36,23 @@ export function runtimePackages() {
   return install[1].split(/[\s\\]+/).filter(Boolean).sort();
 }
 
+// Runs a tool to completion with a timeout; never throws: {status, signal, stdout, stderr}. The packaging
+// tests (package, compose_image) run every outside tool through it.
+export function runTool(command, args, { timeout = 60000, env, cwd } = {}) {
+  return new Promise((resolve) => {
+    const proc = spawn(command, args, { env: env || process.env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c) => { stdout += c; });
+    proc.stderr.on('data', (c) => { stderr += c; });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeout);
+    proc.once('error', (error) => { clearTimeout(timer); resolve({ status: null, stdout, stderr: `${stderr}${error.message}` }); });
+    proc.once('close', (status, signal) => { clearTimeout(timer); resolve({ status, signal, stdout, stderr }); });
+  });
+}
+// A runTool result for an assertion message.
+export const show = (r) => `exit ${r.status}${r.signal ? ` (${r.signal})` : ''}\n${r.stdout}${r.stderr}`;
+
 function run(command, args, { timeout, log }) {
   return new Promise((resolve, reject) => {
     const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
